@@ -1,0 +1,57 @@
+# shm-admin: `make run` serves on 127.0.0.1:8080; `make test` runs every test.
+# Both install what a fresh Debian machine lacks first (scripts/setup, idempotent and quiet).
+SWIFT ?= swift
+PORT ?= 8080
+ARGS ?=
+PYTEST ?= python3 -m pytest
+TEST_OUT ?= test-output
+
+.PHONY: all build release run test test-swift test-live lint format bench bench-smoke setup-run setup-test setup-bench clean
+
+all: build
+
+setup-run:
+	@scripts/setup run
+
+setup-test:
+	@scripts/setup test
+
+setup-bench:
+	@scripts/setup bench
+
+build: setup-run
+	@$(SWIFT) build --product shm-admin
+
+release: setup-run
+	@$(SWIFT) build -c release --product shm-admin
+
+run: build
+	@"$$($(SWIFT) build --show-bin-path)/shm-admin" serve --port $(PORT) $(ARGS)
+
+test: setup-test
+	@$(SWIFT) build --build-tests
+	@$(MAKE) --no-print-directory test-swift test-live
+
+test-swift:
+	@$(SWIFT) test --skip-build --parallel --num-workers 2
+
+test-live:
+	@mkdir -p $(TEST_OUT)
+	@SHM_ADMIN_BIN="$$($(SWIFT) build --show-bin-path)/shm-admin" TEST_OUT="$(abspath $(TEST_OUT))" \
+		$(PYTEST) -q -p no:cacheprovider Tests/live
+
+lint:
+	@$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+	@python3 -m json.tool openapi.json >/dev/null
+
+format:
+	@$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+
+bench: setup-bench release
+	@bench/run.sh
+
+bench-smoke: setup-bench release
+	@BENCH_SMOKE=1 bench/run.sh
+
+clean:
+	@rm -rf .build $(TEST_OUT)

@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The data path, one target per layer:
+// shm-admin (CLI) → ShmAdmin (routes, auth, JSON, metrics, events) → HTTPServer (libmicrohttpd in Swift)
+//                                                                 ↘ SectionRegistry (mmap core) → CShmLinux (GNU calls)
+let package = Package(
+    name: "shm-admin",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "shm-admin", targets: ["shm-admin"]),
+        .library(name: "SectionRegistry", targets: ["SectionRegistry"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CHttpd",
+            pkgConfig: "libmicrohttpd",
+            providers: [.apt(["libmicrohttpd-dev"])]
+        ),
+        .target(
+            name: "CShmLinux",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+        .target(
+            name: "SectionRegistry",
+            dependencies: ["CShmLinux"]
+        ),
+        .target(
+            name: "HTTPServer",
+            dependencies: ["CHttpd", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "ShmAdmin",
+            dependencies: [
+                "HTTPServer", "SectionRegistry",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "shm-admin",
+            dependencies: [
+                "ShmAdmin",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "SectionRegistryTests", dependencies: ["SectionRegistry"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "ShmAdminTests", dependencies: ["ShmAdmin", "SectionRegistry", "HTTPServer"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

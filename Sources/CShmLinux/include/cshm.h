@@ -1,0 +1,36 @@
+#ifndef CSHM_LINUX_H
+#define CSHM_LINUX_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/// The GNU-only Linux calls Swift's Glibc module hides, as prefixed fixed-argument wrappers.
+/// Each returns what the kernel call returns (-1 with errno set on failure).
+
+/// fallocate(fd, 0, offset, length): allocate pages and extend the size if needed.
+int cshm_fallocate(int fd, int64_t offset, int64_t length);
+/// fallocate(fd, FALLOC_FL_KEEP_SIZE, ...): allocate pages without changing the size.
+int cshm_fallocate_keep_size(int fd, int64_t offset, int64_t length);
+/// fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, ...): discard pages, read as zeros.
+int cshm_punch_hole(int fd, int64_t offset, int64_t length);
+/// lseek(fd, offset, SEEK_DATA).
+int64_t cshm_seek_data(int fd, int64_t offset);
+/// lseek(fd, offset, SEEK_HOLE).
+int64_t cshm_seek_hole(int fd, int64_t offset);
+/// mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, new_address).
+void *cshm_mremap_fixed(void *old_address, size_t old_size, size_t new_size, void *new_address);
+/// mremap(old, old_size, new_size, MREMAP_MAYMOVE): the kernel picks the new address.
+void *cshm_mremap_maymove(void *old_address, size_t old_size, size_t new_size);
+/// process_vm_readv on the calling process: copies from `remote` (an address of ours) into `local`,
+/// failing with EFAULT instead of raising SIGBUS when the pages are gone (a truncated object).
+ssize_t cshm_self_read(void *local, const void *remote, size_t length);
+/// process_vm_writev on the calling process: copies `local` into `remote`, EFAULT instead of SIGBUS.
+ssize_t cshm_self_write(void *remote, const void *local, size_t length);
+/// fcntl(fd, F_OFD_SETLK or F_OFD_SETLKW, {type, SEEK_SET, 0, 0}); exclusive: F_WRLCK else F_RDLCK.
+int cshm_ofd_lock(int fd, int exclusive, int wait);
+/// fcntl(fd, F_OFD_SETLK, {F_UNLCK, SEEK_SET, 0, 0}).
+int cshm_ofd_unlock(int fd);
+/// fcntl(fd, F_OFD_GETLK): 0 if nobody holds a conflicting lock, 1 if someone does, -1 on error.
+int cshm_ofd_probe(int fd, int exclusive);
+
+#endif
