@@ -7,6 +7,8 @@
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <stdio.h>
+#include <sys/inotify.h>
 
 int cshm_fallocate(int fd, int64_t offset, int64_t length) {
     return fallocate(fd, 0, (off_t)offset, (off_t)length);
@@ -69,3 +71,29 @@ int cshm_ofd_probe(int fd, int exclusive) {
     if (fcntl(fd, F_OFD_GETLK, &fl) != 0) return -1;
     return fl.l_type == F_UNLCK ? 0 : 1;
 }
+
+void *cshm_reserve_range(void *address, size_t length) {
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | (address ? MAP_FIXED_NOREPLACE : 0);
+    return mmap(address, length, PROT_NONE, flags, -1, 0);
+}
+
+int cshm_rename_noreplace(int dirfd, const char *from, const char *to) {
+    return renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE);
+}
+
+int cshm_watch_directory(const char *path) {
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) return -1;
+    uint32_t mask = IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE;
+    if (inotify_add_watch(fd, path, mask) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+_Static_assert(CSHM_IN_CREATE == IN_CREATE && CSHM_IN_DELETE == IN_DELETE && CSHM_IN_MODIFY == IN_MODIFY &&
+                   CSHM_IN_ATTRIB == IN_ATTRIB && CSHM_IN_MOVED_FROM == IN_MOVED_FROM &&
+                   CSHM_IN_MOVED_TO == IN_MOVED_TO && CSHM_IN_Q_OVERFLOW == IN_Q_OVERFLOW &&
+                   CSHM_IN_CLOSE_WRITE == IN_CLOSE_WRITE,
+               "inotify constants");

@@ -33,4 +33,20 @@ int cshm_ofd_unlock(int fd);
 /// fcntl(fd, F_OFD_GETLK): 0 if nobody holds a conflicting lock, 1 if someone does, -1 on error.
 int cshm_ofd_probe(int fd, int exclusive);
 
+/// mmap(address, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE): claims a free
+/// range at exactly `address`, failing with EEXIST when anything is mapped there. NULL: kernel's choice.
+void *cshm_reserve_range(void *address, size_t length);
+/// renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE): publishes an object under its final name
+/// only if that name is free.
+int cshm_rename_noreplace(int dirfd, const char *from, const char *to);
+/// inotify_init1(IN_NONBLOCK | IN_CLOEXEC) and a watch of `path` for entries created, deleted,
+/// modified, renamed and their attributes. Returns the inotify descriptor.
+int cshm_watch_directory(const char *path);
+/// The mask bit of a queue overflow (IN_Q_OVERFLOW) and the bits of the events we report.
+enum {
+    CSHM_IN_CREATE = 0x100, CSHM_IN_DELETE = 0x200, CSHM_IN_MODIFY = 0x2, CSHM_IN_ATTRIB = 0x4,
+    CSHM_IN_MOVED_FROM = 0x40, CSHM_IN_MOVED_TO = 0x80, CSHM_IN_Q_OVERFLOW = 0x4000,
+    CSHM_IN_CLOSE_WRITE = 0x8
+};
+
 #endif

@@ -1,0 +1,8 @@
+import Synchronization
+
+/// A thread-safe increasing counter, for ids.
+final class AtomicCounter: Sendable {
+    private let value = Atomic<UInt64>(0)
+
+    func next() -> UInt64 { value.add(1, ordering: .relaxed).newValue }
+}

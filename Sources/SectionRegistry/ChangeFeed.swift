@@ -1,0 +1,130 @@
+import CShmLinux
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Publishes one event per change: the registry's own, and other processes' seen through
+/// inotify on the shared-memory directory (a queue overflow becomes one `rescan` event).
+public final class ChangeFeed: Sendable {
+    public typealias Handler = @Sendable (SectionEvent) -> Void
+
+    private let subscribers = Mutex<[UInt64: Handler]>([:])
+    private let counter = AtomicCounter()
+    private let subscriberIDs = AtomicCounter()
+    /// Names this process changed lately: the inotify echo of our own change is not reported again.
+    private let ownChanges = Mutex<[String: Double]>([:])
+    private let running = Atomic<Bool>(false)
+    private let stopPipe = Mutex<(read: Int32, write: Int32)>((-1, -1))
+    /// How long after our own change to a name its inotify echo is swallowed.
+    static let echoWindow = 1.0
+
+    init() {}
+
+    /// Calls `handler` for every later event, on the thread that made the change; keep it short.
+    public func subscribe(_ handler: @escaping Handler) -> UInt64 {
+        let id = subscriberIDs.next()
+        subscribers.withLock { $0[id] = handler }
+        return id
+    }
+
+    public func unsubscribe(_ id: UInt64) { _ = subscribers.withLock { $0.removeValue(forKey: id) } }
+
+    func publish(_ kind: SectionEvent.Kind, _ section: String?, source: SectionEvent.Source = .api, _ details: [String: String] = [:]) {
+        if source == .api, let section { ownChanges.withLock { $0[section] = monotonicNow() } }
+        let event = SectionEvent(
+            id: counter.next(), kind: kind, section: section, source: source, time: wallClockNow(), details: details)
+        for handler in subscribers.withLock({ Array($0.values) }) { handler(event) }
+    }
+
+    /// Starts the inotify watcher on `directory` (a thread of its own, blocked in poll).
+    func watch(_ directory: String) throws(SectionError) {
+        let fd = try sys("inotify_add_watch", section: nil, doing: "watch the shared-memory directory of") {
+            cshm_watch_directory(directory)
+        }
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            close(fd)
+            throw SectionError.fromErrno(errno, call: "pipe", section: nil, doing: "watch")
+        }
+        let (reader, writer) = (fds[0], fds[1])
+        for end in [reader, writer] { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        stopPipe.withLock { $0 = (reader, writer) }
+        running.store(true, ordering: .sequentiallyConsistent)
+        let thread = DispatchQueue(label: "shm-admin.inotify")
+        thread.async { [self] in
+            self.loop(inotify: fd, stop: reader)
+            close(fd)
+            close(reader)
+        }
+    }
+
+    func stop() {
+        guard running.exchange(false, ordering: .sequentiallyConsistent) else { return }
+        let writer = stopPipe.withLock { $0.write }
+        var byte: UInt8 = 1
+        _ = write(writer, &byte, 1)
+        close(writer)
+    }
+
+    private func loop(inotify fd: Int32, stop: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while running.load(ordering: .sequentiallyConsistent) {
+            var polls = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: stop, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&polls, 2, 1000)
+            if ready <= 0 || polls[1].revents != 0 { continue }
+            var batch: [(String, UInt32)] = []
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if count <= 0 { break }
+                batch += Self.parse(buffer, count: count)
+            }
+            report(batch)
+        }
+    }
+
+    static func parse(_ buffer: [UInt8], count: Int) -> [(String, UInt32)] {
+        var events: [(String, UInt32)] = []
+        var position = 0
+        func word(_ at: Int) -> UInt32 {
+            UInt32(buffer[at]) | UInt32(buffer[at + 1]) << 8 | UInt32(buffer[at + 2]) << 16 | UInt32(buffer[at + 3]) << 24
+        }
+        while position + 16 <= count {
+            let mask = word(position + 4)
+            let length = Int(word(position + 12))
+            let nameBytes = buffer[(position + 16)..<min(count, position + 16 + length)]
+            let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
+            events.append((name, mask))
+            position += 16 + length
+        }
+        return events
+    }
+
+    /// Turns a batch of raw inotify events into at most one event per name and kind.
+    private func report(_ batch: [(String, UInt32)]) {
+        if batch.contains(where: { $0.1 & UInt32(CSHM_IN_Q_OVERFLOW) != 0 }) {
+            publish(.rescan, nil, source: .external)
+            return
+        }
+        let now = monotonicNow()
+        let recent = ownChanges.withLock { table in
+            table = table.filter { now - $0.value < Self.echoWindow }
+            return table
+        }
+        var seen = Set<String>()
+        for (name, mask) in batch where !name.isEmpty && !SectionRegistry.isInternalName(name) {
+            let kind: SectionEvent.Kind
+            if mask & UInt32(CSHM_IN_CREATE | CSHM_IN_MOVED_TO) != 0 {
+                kind = .created
+            } else if mask & UInt32(CSHM_IN_DELETE | CSHM_IN_MOVED_FROM) != 0 {
+                kind = .deleted
+            } else {
+                kind = .modified
+            }
+            if recent[name] != nil || !seen.insert(kind.rawValue + "\u{0}" + name).inserted { continue }
+            publish(kind, name, source: .external)
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What /proc says about the objects of one shared-memory directory: who maps them, who holds
+/// them open, who locks them. Keyed by inode (the device is the directory's).
+struct ProcSnapshot: Sendable {
+    var takenAt: Double = -.infinity
+    /// Other processes' mappings.
+    var mappers: [UInt64: [Mapper]] = [:]
+    /// Every process holding an object open, this one included.
+    var holders: [UInt64: [Holder]] = [:]
+    var locks: [UInt64: [LockHolder]] = [:]
+}
+
+/// Scans /proc at most once a second and never under the registry's lock. Entries it may not
+/// read (other users' processes, processes that exit mid-scan) are skipped quietly.
+final class ProcScanner: Sendable {
+    let procRoot: String
+    let device: UInt64
+    let maximumAge: Double
+    let ownPid = getpid()
+    private let state = Mutex(ProcSnapshot())
+
+    init(procRoot: String = "/proc", device: UInt64, maximumAge: Double = 1.0) {
+        self.procRoot = procRoot
+        self.device = device
+        self.maximumAge = maximumAge
+    }
+
+    /// A snapshot at most `maximumAge` seconds old. Callers arriving during a scan wait for it.
+    func snapshot() -> ProcSnapshot {
+        state.withLock { current in
+            if monotonicNow() - current.takenAt <= maximumAge { return current }
+            current = scan()
+            return current
+        }
+    }
+
+    /// Forgets the cached snapshot, so the next call rescans (after this process maps or unmaps).
+    func invalidate() { state.withLock { $0.takenAt = -.infinity } }
+
+    private func scan() -> ProcSnapshot {
+        var result = ProcSnapshot()
+        let deviceText = Self.deviceText(device)
+        for pid in processIDs() {
+            let base = procRoot + "/\(pid)"
+            var command: String?
+            func commandName() -> String {
+                if let command { return command }
+                let text = readSmallFile(base + "/comm", limit: 256).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                command = text.hasSuffix("\n") ? String(text.dropLast()) : text
+                return command!
+            }
+            if pid != ownPid, let maps = readSmallFile(base + "/maps") {
+                for mapping in Self.parseMaps(maps, deviceText: deviceText) {
+                    result.mappers[mapping.inode, default: []].append(
+                        Mapper(
+                            pid: pid, command: commandName(), start: mapping.start, end: mapping.end,
+                            offset: mapping.offset, access: mapping.writable ? .rw : .ro))
+                }
+            }
+            for (fd, inode) in openObjects(base + "/fd") {
+                result.holders[inode, default: []].append(Holder(pid: pid, command: commandName(), fd: fd))
+            }
+        }
+        if let text = readSmallFile(procRoot + "/locks") {
+            result.locks = attributeLocks(Self.parseLocks(text, deviceText: deviceText), holders: result.holders)
+        }
+        result.takenAt = monotonicNow()
+        return result
+    }
+
+    private func processIDs() -> [Int32] {
+        guard let dir = opendir(procRoot) else { return [] }
+        defer { closedir(dir) }
+        var pids: [Int32] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if let pid = Int32(name) { pids.append(pid) }
+        }
+        return pids
+    }
+
+    /// The process's descriptors that refer to objects on our device: (fd, inode).
+    private func openObjects(_ fdDirectory: String) -> [(Int32, UInt64)] {
+        guard let dir = opendir(fdDirectory) else { return [] }
+        defer { closedir(dir) }
+        var found: [(Int32, UInt64)] = []
+        var info = stat()
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            guard let fd = Int32(name) else { continue }
+            if stat(fdDirectory + "/" + name, &info) == 0, UInt64(info.st_dev) == device,
+                (info.st_mode & S_IFMT) == S_IFREG
+            {
+                found.append((fd, UInt64(info.st_ino)))
+            }
+        }
+        return found
+    }
+
+    /// OFD locks show pid -1 in /proc/locks: find the holder through /proc/PID/fdinfo.
+    private func attributeLocks(_ parsed: [(UInt64, LockHolder)], holders: [UInt64: [Holder]]) -> [UInt64: [LockHolder]] {
+        var result: [UInt64: [LockHolder]] = [:]
+        var byInode: [UInt64: [LockHolder]] = [:]
+        for (inode, lock) in parsed { byInode[inode, default: []].append(lock) }
+        let deviceText = Self.deviceText(device)
+        for (inode, locks) in byInode {
+            var unattributed = locks.filter { $0.pid == nil }
+            var attributed = locks.filter { $0.pid != nil }
+            if !unattributed.isEmpty {
+                for holder in holders[inode] ?? [] where !unattributed.isEmpty {
+                    guard let info = readSmallFile(procRoot + "/\(holder.pid)/fdinfo/\(holder.fd)", limit: 65536) else {
+                        continue
+                    }
+                    let lines = String(decoding: info, as: UTF8.self).split(separator: "\n")
+                    for line in lines where line.hasPrefix("lock:") {
+                        let fields = line.dropFirst(5)
+                        for (_, lock) in Self.parseLocks(Array(fields.utf8) + [10], deviceText: deviceText)
+                        where lock.pid == nil {
+                            if let index = unattributed.firstIndex(where: { $0.mode == lock.mode && $0.type == lock.type }) {
+                                var owned = unattributed.remove(at: index)
+                                owned.pid = holder.pid
+                                attributed.append(owned)
+                            }
+                        }
+                    }
+                }
+            }
+            result[inode] = attributed + unattributed
+        }
+        return result
+    }
+
+    /// "maj:min" as /proc prints it (two lowercase hex digits at least).
+    static func deviceText(_ device: UInt64) -> String {
+        let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~UInt64(0xfff))
+        let minor = (device & 0xff) | ((device >> 12) & ~UInt64(0xff))
+        func hex2(_ value: UInt64) -> String {
+            let text = String(value, radix: 16)
+            return text.count < 2 ? "0" + text : text
+        }
+        return hex2(major) + ":" + hex2(minor)
+    }
+
+    struct MapsLine {
+        var start: UInt64
+        var end: UInt64
+        var writable: Bool
+        var offset: Int64
+        var inode: UInt64
+    }
+
+    /// Lines of /proc/PID/maps whose device is ours.
+    static func parseMaps(_ bytes: [UInt8], deviceText: String) -> [MapsLine] {
+        var result: [MapsLine] = []
+        for line in bytes.split(separator: 10) {
+            let fields = line.split(separator: 32, maxSplits: 5, omittingEmptySubsequences: true)
+            guard fields.count >= 5, String(decoding: fields[3], as: UTF8.self) == deviceText else { continue }
+            let range = fields[0].split(separator: 45)
+            guard range.count == 2,
+                let start = UInt64(String(decoding: range[0], as: UTF8.self), radix: 16),
+                let end = UInt64(String(decoding: range[1], as: UTF8.self), radix: 16),
+                let offset = Int64(String(decoding: fields[2], as: UTF8.self), radix: 16),
+                let inode = UInt64(String(decoding: fields[4], as: UTF8.self)), inode != 0
+            else { continue }
+            let writable = fields[1].count > 1 && fields[1][fields[1].startIndex + 1] == 119  // "w"
+            result.append(MapsLine(start: start, end: end, writable: writable, offset: offset, inode: inode))
+        }
+        return result
+    }
+
+    /// Lines of /proc/locks (or fdinfo `lock:` lines) on our device: (inode, holder). Waiters (`->`) are skipped.
+    static func parseLocks(_ bytes: [UInt8], deviceText: String) -> [(UInt64, LockHolder)] {
+        var result: [(UInt64, LockHolder)] = []
+        for line in bytes.split(separator: 10) {
+            let fields = line.split(separator: 32).map { String(decoding: $0, as: UTF8.self) }
+            guard fields.count >= 6, fields[1] != "->" else { continue }
+            let (type, access, pidText, identity) = (fields[1], fields[3], fields[4], fields[5])
+            let parts = identity.split(separator: ":")
+            guard parts.count == 3, "\(parts[0]):\(parts[1])" == deviceText, let inode = UInt64(parts[2]) else {
+                continue
+            }
+            let pid = Int32(pidText).flatMap { $0 > 0 ? $0 : nil }
+            result.append((inode, LockHolder(pid: pid, mode: access == "WRITE" ? .exclusive : .shared, type: type)))
+        }
+        return result
+    }
+}

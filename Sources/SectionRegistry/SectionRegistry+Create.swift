@@ -1,0 +1,97 @@
+import CShmLinux
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension SectionRegistry {
+    /// Creates a section, or opens the existing one of that name (`created` false) unless
+    /// `exclusive`. The commit is allocated up front; when memory is short nothing is left behind.
+    ///
+    /// The object is made under a temporary name, allocated, recorded durably, and only then
+    /// renamed to its name (`renameat2(RENAME_NOREPLACE)`): a crash at any step leaves either
+    /// nothing or a complete, recorded section.
+    public func create(_ request: CreateRequest) throws(SectionError) -> (section: SectionInfo, created: Bool) {
+        let (reserve, commit) = try validatedSizes(reserve: request.reserve, commit: request.commit)
+        try Self.validate(labels: request.labels)
+        let name: SectionName
+        if let given = request.name { name = given } else { name = try generatedName() }
+        if name.isSemaphoreName {
+            throw SectionError(.invalidName, "names starting with 'sem.' belong to POSIX semaphores", section: name.value)
+        }
+        return try withNameLock(name.value) { () throws(SectionError) in
+            if try directory.status(of: name) != nil {
+                if request.exclusive { throw existsError(name) }
+                return (try section(named: name), false)
+            }
+            let temporary = SectionName(unchecked: Self.temporaryPrefix + "\(getpid())-\(temporaryNames.next())")
+            let object = try directory.open(
+                temporary, flags: O_RDWR | O_CREAT | O_EXCL, mode: mode_t(request.namespace.mode), doing: "create")
+            var published = false
+            defer { if !published { try? directory.remove(temporary) } }
+            // The mode is the namespace's whatever the umask.
+            try sys("fchmod", section: name.value, doing: "set the mode of") {
+                fchmod(object.raw, mode_t(request.namespace.mode))
+            }
+            if commit > 0 {
+                try sys("fallocate", section: name.value, doing: "commit \(ByteSize.describe(commit)) for") {
+                    cshm_fallocate(object.raw, 0, commit)
+                }
+            }
+            let record = SectionRecord(
+                name: name.value, reserve: reserve, namespace: request.namespace, labels: request.labels,
+                createdAt: wallClockNow(), createdBy: request.creator, adopted: false, phase: .ready,
+                inode: UInt64(try object.status(section: name.value).st_ino))
+            try store.save(record)
+            if cshm_rename_noreplace(directory.descriptor.raw, temporary.value, name.value) != 0 {
+                let code = errno
+                try? store.remove(name.value)
+                if code == EEXIST {
+                    if request.exclusive { throw existsError(name) }
+                    return (try section(named: name), false)
+                }
+                throw SectionError.fromErrno(code, call: "renameat2", section: name.value, doing: "create")
+            }
+            published = true
+            records.withLock { $0[name.value] = record }
+            changes.publish(.created, name.value, ["commit": String(commit), "reserve": String(reserve)])
+            return (try section(named: name), true)
+        }
+    }
+
+    /// Reserve and commit rounded up to pages, commit defaulting to the reserve.
+    func validatedSizes(reserve: Int64, commit: Int64?) throws(SectionError) -> (Int64, Int64) {
+        guard reserve >= 1 else { throw SectionError(.invalidSize, "reserve must be at least 1 byte (got \(reserve))") }
+        guard let pagedReserve = ByteSize.roundUp(reserve, toMultipleOf: pageSize) else {
+            throw SectionError(.invalidSize, "reserve \(reserve) is too large")
+        }
+        let requested = commit ?? reserve
+        guard requested >= 0 else { throw SectionError(.invalidSize, "commit must not be negative (got \(requested))") }
+        guard requested <= reserve else {
+            throw SectionError(
+                .invalidArgument,
+                "commit \(ByteSize.describe(requested)) is larger than reserve \(ByteSize.describe(reserve))")
+        }
+        return (pagedReserve, ByteSize.roundUp(requested, toMultipleOf: pageSize) ?? pagedReserve)
+    }
+
+    static func validate(labels: [String: String]) throws(SectionError) {
+        guard labels.count <= 64 else { throw SectionError(.invalidArgument, "at most 64 labels are allowed") }
+        for (key, value) in labels {
+            guard (1...63).contains(key.utf8.count), value.utf8.count <= 255 else {
+                throw SectionError(
+                    .invalidArgument, "label keys are 1 to 63 bytes and values at most 255 bytes ('\(key.prefix(80))')")
+            }
+        }
+    }
+
+    private func generatedName() throws(SectionError) -> SectionName {
+        let random = UInt64.random(in: 0...UInt64.max)
+        let hex = String(random, radix: 16)
+        return try SectionName("shm-" + String(repeating: "0", count: 16 - hex.count) + hex)
+    }
+
+    private func existsError(_ name: SectionName) -> SectionError {
+        SectionError(.exists, "section '\(name.value)' already exists", section: name.value)
+    }
+}

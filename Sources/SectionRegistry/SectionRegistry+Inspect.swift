@@ -1,0 +1,197 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension SectionRegistry {
+    /// A directory entry or a record, before the costlier facts (data bytes) are read.
+    struct Entry {
+        var name: String
+        var record: SectionRecord?
+        var status: stat?
+        var isSemaphore: Bool
+    }
+
+    /// One section: managed, foreign, semaphore, or a managed one whose object is gone.
+    public func section(named name: SectionName) throws(SectionError) -> SectionInfo {
+        let entry = Entry(
+            name: name.value, record: record(name.value), status: try directory.status(of: name),
+            isSemaphore: name.isSemaphoreName)
+        guard entry.record != nil || entry.status.map(Self.isListable) == true else {
+            throw SectionError(.notFound, "section '\(name.value)' does not exist", section: name.value)
+        }
+        return info(of: entry, snapshot: scanner.snapshot(), viewCounts: views.counts())
+    }
+
+    /// Every section, sorted by name, filtered; `total` counts the matches before `limit`/`offset`.
+    public func list(_ filter: ListFilter = ListFilter()) throws(SectionError) -> (sections: [SectionInfo], total: Int) {
+        var entries = try allEntries()
+        if let managed = filter.managed { entries.removeAll { ($0.record != nil) != managed } }
+        if let kind = filter.kind { entries.removeAll { ($0.isSemaphore ? SectionKind.semaphore : .shm) != kind } }
+        if let query = filter.query, !query.isEmpty { entries.removeAll { !$0.name.contains(query) } }
+        let snapshot = scanner.snapshot()
+        if let orphan = filter.orphan {
+            entries.removeAll { entry in
+                guard let status = entry.status else { return true }
+                return isOrphan(inode: UInt64(status.st_ino), snapshot: snapshot) != orphan
+            }
+        }
+        entries.sort { $0.name < $1.name }
+        let total = entries.count
+        let page = entries.dropFirst(max(0, filter.offset)).prefix(max(0, filter.limit))
+        let viewCounts = views.counts()
+        return (page.map { info(of: $0, snapshot: snapshot, viewCounts: viewCounts) }, total)
+    }
+
+    /// The section with its views, other processes' mappings and handles, lock holders and leases.
+    public func detail(named name: SectionName) throws(SectionError) -> SectionDetail {
+        let section = try section(named: name)
+        let snapshot = scanner.snapshot()
+        let ownPid = getpid()
+        return SectionDetail(
+            section: section,
+            views: views.views(of: name.value).compactMap(\.info),
+            mappers: snapshot.mappers[section.inode] ?? [],
+            holders: (snapshot.holders[section.inode] ?? []).filter { $0.pid != ownPid },
+            lockHolders: section.state == .ok ? snapshot.locks[section.inode] ?? [] : [],
+            leases: leases.leases(of: name.value))
+    }
+
+    /// Other processes' mappings of a section (the views endpoint).
+    public func mappers(of name: SectionName) throws(SectionError) -> [Mapper] {
+        let section = try section(named: name)
+        return scanner.snapshot().mappers[section.inode] ?? []
+    }
+
+    public func views(of name: SectionName) throws(SectionError) -> [ViewInfo] {
+        _ = try section(named: name)
+        return views.views(of: name.value).compactMap(\.info)
+    }
+
+    /// The page states over `[from, to)` of `[0, reserve)` (of `[0, commit)` for a foreign section).
+    public func pageMap(named name: SectionName, from: Int64? = nil, to: Int64? = nil, maxRuns: Int = 10_000)
+        throws(SectionError) -> PageMap
+    {
+        let object = try openExisting(name, flags: O_RDONLY, doing: "map the pages of")
+        let status = try object.status(section: name.value)
+        let commit = Int64(status.st_size)
+        let reserve = max(record(name.value)?.reserve ?? commit, commit)
+        let start = max(0, from ?? 0)
+        let end = min(reserve, to ?? reserve)
+        guard start <= end || (from == nil || to == nil) else {
+            throw SectionError(.invalidArgument, "from (\(start)) is past to (\(end))", section: name.value)
+        }
+        let (runs, truncated) = try PageWalker.runs(
+            fd: object.raw, commit: commit, reserve: reserve, from: start, to: max(start, end), maxRuns: max(1, maxRuns),
+            section: name.value)
+        return PageMap(
+            pageSize: pageSize, reserve: reserve, commit: commit, allocatedBytes: Int64(status.st_blocks) * 512,
+            dataBytes: try PageWalker.dataBytes(fd: object.raw, size: commit, section: name.value), runs: runs,
+            truncated: truncated)
+    }
+
+    /// Facts about the host's shared memory and the registry's counts.
+    public func systemInfo() -> SystemInfo {
+        let capacity = directory.capacity()
+        var counts = SystemInfo.Counts()
+        let snapshot = scanner.snapshot()
+        for entry in (try? allEntries()) ?? [] {
+            counts.sections += 1
+            if entry.isSemaphore { counts.semaphores += 1 }
+            if entry.record != nil { counts.managed += 1 } else if !entry.isSemaphore { counts.foreign += 1 }
+            if let status = entry.status {
+                if !entry.isSemaphore && isOrphan(inode: UInt64(status.st_ino), snapshot: snapshot) { counts.orphan += 1 }
+            } else {
+                counts.missing += 1
+            }
+        }
+        var names = utsname()
+        uname(&names)
+        let kernel = withUnsafeBytes(of: names.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        func number(_ path: String) -> UInt64 {
+            readSmallFile(path, limit: 64).flatMap {
+                UInt64(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: " \n"))
+            } ?? 0
+        }
+        return SystemInfo(
+            pageSize: pageSize, shmPath: directory.path, shmSize: capacity.size, shmUsed: capacity.used,
+            shmFree: capacity.free, shmmax: number("/proc/sys/kernel/shmmax"), shmall: number("/proc/sys/kernel/shmall"),
+            kernel: kernel, counts: counts)
+    }
+
+    // MARK: - Building blocks
+
+    static func isListable(_ status: stat) -> Bool { (status.st_mode & S_IFMT) == S_IFREG }
+
+    func allEntries() throws(SectionError) -> [Entry] {
+        let known = records.withLock { $0 }
+        var entries: [Entry] = []
+        var seen = Set<String>()
+        for item in try directory.entries() where !Self.isInternalName(item.name) {
+            if item.type != UInt8(DT_REG) && item.type != UInt8(DT_UNKNOWN) { continue }
+            let name = SectionName(unchecked: item.name)
+            guard let status = try? directory.status(of: name), Self.isListable(status) else { continue }
+            seen.insert(item.name)
+            entries.append(
+                Entry(name: item.name, record: known[item.name], status: status, isSemaphore: name.isSemaphoreName))
+        }
+        for (name, record) in known where !seen.contains(name) {
+            entries.append(Entry(name: name, record: record, status: nil, isSemaphore: false))
+        }
+        return entries
+    }
+
+    func isOrphan(inode: UInt64, snapshot: ProcSnapshot) -> Bool {
+        let ownPid = getpid()
+        return (snapshot.mappers[inode] ?? []).isEmpty && !(snapshot.holders[inode] ?? []).contains { $0.pid != ownPid }
+    }
+
+    func info(of entry: Entry, snapshot: ProcSnapshot, viewCounts: [String: Int]) -> SectionInfo {
+        let record = entry.record
+        guard let status = entry.status else {
+            return SectionInfo(
+                name: entry.name, kind: .shm, managed: true, namespace: record?.namespace ?? .local,
+                path: directory.path + "/" + entry.name, state: .missing, reserve: record?.reserve, commit: 0,
+                allocatedBytes: 0, dataBytes: 0, mode: record?.namespace.mode ?? 0o600, uid: getuid(), gid: getgid(),
+                createdAt: record?.createdAt ?? 0, modifiedAt: record?.createdAt ?? 0, views: viewCounts[entry.name] ?? 0,
+                mappers: 0, orphan: true, labels: record?.labels ?? [:], inode: 0)
+        }
+        let inode = UInt64(status.st_ino)
+        let commit = Int64(status.st_size)
+        var dataBytes: Int64 = 0
+        if !entry.isSemaphore, commit > 0,
+            let object = try? directory.open(SectionName(unchecked: entry.name), flags: O_RDONLY, doing: "inspect")
+        {
+            dataBytes = (try? PageWalker.dataBytes(fd: object.raw, size: commit, section: entry.name)) ?? 0
+        }
+        let mode = UInt32(status.st_mode) & 0o7777
+        return SectionInfo(
+            name: entry.name, kind: entry.isSemaphore ? .semaphore : .shm, managed: record != nil,
+            namespace: record?.namespace ?? Namespace.of(mode: mode), path: directory.path + "/" + entry.name,
+            state: .ok, reserve: record.map { max($0.reserve, commit) }, commit: commit,
+            allocatedBytes: Int64(status.st_blocks) * 512, dataBytes: dataBytes, mode: mode, uid: status.st_uid,
+            gid: status.st_gid, createdAt: record?.createdAt ?? Self.seconds(status.st_ctim),
+            modifiedAt: Self.seconds(status.st_mtim), views: viewCounts[entry.name] ?? 0,
+            mappers: (snapshot.mappers[inode] ?? []).count, orphan: isOrphan(inode: inode, snapshot: snapshot),
+            labels: record?.labels ?? [:], inode: inode)
+    }
+
+    static func seconds(_ time: timespec) -> Double { Double(time.tv_sec) + Double(time.tv_nsec) / 1e9 }
+
+    /// Opens a section's object; a missing object of a managed section is `.notFound` too.
+    func openExisting(_ name: SectionName, flags: Int32, doing action: String) throws(SectionError) -> OwnedDescriptor {
+        let object = try directory.open(name, flags: flags, doing: action)
+        guard Self.isListable(try object.status(section: name.value)) else {
+            throw SectionError(.notFound, "'\(name.value)' is not a shared-memory object", section: name.value)
+        }
+        return object
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, set.contains(first) { scalars = scalars.dropFirst() }
+        while let last = scalars.last, set.contains(last) { scalars = scalars.dropLast() }
+        return String(scalars)
+    }
+}

@@ -1,0 +1,235 @@
+import CShmLinux
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension SectionRegistry {
+    /// Grows the commit to a size or by an amount: never shrinks, never past the reserve. The new
+    /// range is allocated (fallocate) before the size changes; on ENOSPC tmpfs undoes the partial
+    /// allocation and the object is exactly as before.
+    public func grow(named name: SectionName, _ target: GrowTarget) throws(SectionError) -> SectionInfo {
+        let record = try managedRecord(name, doing: "grow")
+        return try withNameLock(name.value) { () throws(SectionError) in
+            let object = try openExisting(name, flags: O_RDWR, doing: "grow")
+            let size = Int64(try object.status(section: name.value).st_size)
+            let wanted: Int64
+            switch target {
+            case .commit(let commit): wanted = commit
+            case .by(let amount):
+                let (sum, overflow) = size.addingReportingOverflow(amount)
+                guard amount >= 0, !overflow else {
+                    throw SectionError(.invalidSize, "cannot grow section '\(name.value)' by \(amount)", section: name.value)
+                }
+                wanted = sum
+            }
+            guard wanted >= 0, let commit = ByteSize.roundUp(wanted, toMultipleOf: pageSize) else {
+                throw SectionError(.invalidSize, "commit \(wanted) is not a size", section: name.value)
+            }
+            if commit < size {
+                var error = SectionError(
+                    .shrinkRefused,
+                    "section '\(name.value)' has \(ByteSize.describe(size)) committed; a commit never shrinks",
+                    section: name.value)
+                error.commit = size
+                throw error
+            }
+            if commit > record.reserve {
+                throw SectionError(
+                    .pastReserve,
+                    "commit \(ByteSize.describe(commit)) is past the reserve \(ByteSize.describe(record.reserve)) of section '\(name.value)'",
+                    section: name.value)
+            }
+            if commit > size {
+                try sys("fallocate", section: name.value, doing: "commit \(ByteSize.describe(commit - size)) more for") {
+                    cshm_fallocate(object.raw, size, commit - size)
+                }
+                changes.publish(.grown, name.value, ["commit": String(commit), "previous": String(size)])
+            }
+            return try section(named: name)
+        }
+    }
+
+    /// Discards the contents of a page-aligned range inside the commit and returns its memory:
+    /// the range reads as zeros (a punched hole, Win32 MEM_RESET).
+    public func reset(named name: SectionName, offset: Int64, length: Int64) throws(SectionError) -> SectionInfo {
+        _ = try managedRecord(name, doing: "reset")
+        guard offset >= 0, length >= 0, offset % pageSize == 0, length % pageSize == 0 else {
+            throw SectionError(
+                .invalidArgument, "offset and length must be non-negative multiples of the page size \(pageSize)",
+                section: name.value)
+        }
+        return try withNameLock(name.value) { () throws(SectionError) in
+            let object = try openExisting(name, flags: O_RDWR, doing: "reset")
+            let size = Int64(try object.status(section: name.value).st_size)
+            try Self.checkRange(offset: offset, length: length, commit: size, section: name.value)
+            if length > 0 {
+                try sys("fallocate", section: name.value, doing: "reset a range of") {
+                    cshm_punch_hole(object.raw, offset, length)
+                }
+                changes.publish(.reset, name.value, ["offset": String(offset), "length": String(length)])
+            }
+            return try section(named: name)
+        }
+    }
+
+    /// Writes `bytes` at `offset` with pwrite, inside the commit. Out of range: nothing written,
+    /// unless `partial`, which writes what fits and says so.
+    public func write(named name: SectionName, offset: Int64, bytes: UnsafeRawBufferPointer, partial: Bool = false)
+        throws(SectionError) -> WriteResult
+    {
+        _ = try managedRecord(name, doing: "write to")
+        let object = try openExisting(name, flags: O_RDWR, doing: "write to")
+        let size = Int64(try object.status(section: name.value).st_size)
+        let count = try Self.fit(offset: offset, length: Int64(bytes.count), commit: size, partial: partial, section: name.value)
+        var done: Int64 = 0
+        while done < count {
+            let result = try sys("pwrite", section: name.value, doing: "write to") {
+                pwrite(object.raw, bytes.baseAddress! + Int(done), Int(count - done), off_t(offset + done))
+            }
+            if result == 0 { break }
+            done += Int64(result)
+        }
+        if done > 0 { changes.publish(.written, name.value, ["offset": String(offset), "length": String(done)]) }
+        return WriteResult(offset: offset, written: done, requested: Int64(bytes.count))
+    }
+
+    /// Reads `length` bytes at `offset` with pread; the range must lie inside the commit.
+    public func read(named name: SectionName, offset: Int64, length: Int64) throws(SectionError) -> [UInt8] {
+        let object = try openExisting(name, flags: O_RDONLY, doing: "read")
+        let size = Int64(try object.status(section: name.value).st_size)
+        try Self.checkRange(offset: offset, length: length, commit: size, section: name.value)
+        var bytes = [UInt8](repeating: 0, count: Int(length))
+        var done = 0
+        while done < bytes.count {
+            let start = done
+            let result = try sys("pread", section: name.value, doing: "read") {
+                bytes.withUnsafeMutableBytes { buffer in
+                    pread(object.raw, buffer.baseAddress! + start, buffer.count - start, off_t(offset) + off_t(start))
+                }
+            }
+            if result == 0 {  // truncated under us
+                var error = SectionError(
+                    .outOfRange, "section '\(name.value)' was truncated while being read", section: name.value)
+                error.commit = Int64((try? object.status(section: name.value).st_size) ?? 0)
+                throw error
+            }
+            done += result
+        }
+        return bytes
+    }
+
+    /// A new descriptor for the caller to own and close, for streaming the object (sendfile), with its size now.
+    public func openForStreaming(named name: SectionName) throws(SectionError) -> (descriptor: Int32, commit: Int64) {
+        let object = try openExisting(name, flags: O_RDONLY, doing: "read")
+        let size = Int64(try object.status(section: name.value).st_size)
+        return (try object.duplicate(section: name.value), size)
+    }
+
+    /// Registers a foreign section: from now on it has a reserve, a namespace and labels.
+    public func adopt(
+        named name: SectionName, reserve: Int64? = nil, namespace: Namespace? = nil, labels: [String: String] = [:],
+        creator: String = "api"
+    ) throws(SectionError) -> SectionInfo {
+        if name.isSemaphoreName {
+            throw SectionError(.semaphore, "'\(name.value)' is a POSIX semaphore and cannot be adopted", section: name.value)
+        }
+        try Self.validate(labels: labels)
+        return try withNameLock(name.value) { () throws(SectionError) in
+            if record(name.value) != nil {
+                throw SectionError(.alreadyManaged, "section '\(name.value)' is already managed", section: name.value)
+            }
+            let object = try openExisting(name, flags: O_RDONLY, doing: "adopt")
+            let status = try object.status(section: name.value)
+            let size = Int64(status.st_size)
+            let wanted = reserve ?? max(size, 1)
+            guard wanted >= size, wanted >= 1, let paged = ByteSize.roundUp(wanted, toMultipleOf: pageSize) else {
+                throw SectionError(
+                    .invalidArgument,
+                    "reserve \(ByteSize.describe(wanted)) is smaller than the commit \(ByteSize.describe(size)) of section '\(name.value)'",
+                    section: name.value)
+            }
+            let record = SectionRecord(
+                name: name.value, reserve: paged,
+                namespace: namespace ?? Namespace.of(mode: UInt32(status.st_mode) & 0o777), labels: labels,
+                createdAt: wallClockNow(), createdBy: creator, adopted: true, phase: .ready, inode: UInt64(status.st_ino))
+            try store.save(record)
+            records.withLock { $0[name.value] = record }
+            changes.publish(.adopted, name.value, ["reserve": String(paged)])
+            return try section(named: name)
+        }
+    }
+
+    /// Unlinks a managed section and forgets it. Refused while other processes map it, unless
+    /// `force`. The server's own views and leases of it go first.
+    public func delete(named name: SectionName, force: Bool = false) throws(SectionError) {
+        if name.isSemaphoreName {
+            throw SectionError(.semaphore, "'\(name.value)' is a POSIX semaphore and is never deleted here", section: name.value)
+        }
+        guard var record = record(name.value) else {
+            if try directory.status(of: name) != nil {
+                throw SectionError(
+                    .notManaged, "section '\(name.value)' is foreign: adopt it before deleting it", section: name.value)
+            }
+            throw SectionError(.notFound, "section '\(name.value)' does not exist", section: name.value)
+        }
+        try withNameLock(name.value) { () throws(SectionError) in
+            if let status = try directory.status(of: name), !force {
+                scanner.invalidate()
+                let mappers = scanner.snapshot().mappers[UInt64(status.st_ino)] ?? []
+                if !mappers.isEmpty {
+                    var error = SectionError(
+                        .mappedByOthers,
+                        "section '\(name.value)' is mapped by \(Set(mappers.map(\.pid)).count) other process(es); use force to delete it anyway",
+                        section: name.value)
+                    error.pids = Array(Set(mappers.map(\.pid))).sorted()
+                    throw error
+                }
+            }
+            record.phase = .deleting
+            try store.save(record)
+            for id in views.removeAll(of: name.value) { changes.publish(.viewUnmapped, name.value, ["view": id]) }
+            _ = leases.removeAll(of: name.value)
+            do throws(SectionError) { try directory.remove(name) } catch where error.code == .notFound {}
+            records.withLock { _ = $0.removeValue(forKey: name.value) }
+            try? store.remove(name.value)
+            scanner.invalidate()
+            changes.publish(.deleted, name.value)
+        }
+    }
+
+    // MARK: - Rules shared by the data paths
+
+    func managedRecord(_ name: SectionName, doing action: String) throws(SectionError) -> SectionRecord {
+        if let record = record(name.value) { return record }
+        if name.isSemaphoreName {
+            throw SectionError(.semaphore, "'\(name.value)' is a POSIX semaphore and is never changed here", section: name.value)
+        }
+        if try directory.status(of: name) != nil {
+            throw SectionError(
+                .notManaged, "section '\(name.value)' is foreign: adopt it before you \(action) it", section: name.value)
+        }
+        throw SectionError(.notFound, "section '\(name.value)' does not exist", section: name.value)
+    }
+
+    static func checkRange(offset: Int64, length: Int64, commit: Int64, section: String) throws(SectionError) {
+        let (end, overflow) = offset.addingReportingOverflow(length)
+        guard offset >= 0, length >= 0, !overflow, end <= commit else {
+            var error = SectionError(
+                .outOfRange,
+                "the range at \(offset) of \(length) bytes is outside the commit (\(commit) bytes) of section '\(section)'",
+                section: section)
+            error.commit = commit
+            throw error
+        }
+    }
+
+    /// How many bytes of a write fit; throws when it does not fit and partial was not asked.
+    static func fit(offset: Int64, length: Int64, commit: Int64, partial: Bool, section: String) throws(SectionError)
+        -> Int64
+    {
+        if partial && offset >= 0 && offset <= commit { return min(length, commit - offset) }
+        try checkRange(offset: offset, length: length, commit: commit, section: section)
+        return length
+    }
+}

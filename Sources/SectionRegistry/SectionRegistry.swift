@@ -1,0 +1,145 @@
+import CShmLinux
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The one truth about shared memory on this host: managed sections (records in the state
+/// directory), foreign objects and semaphores found in the shared-memory directory, the
+/// server's own views and lock leases, and what /proc says about other processes.
+///
+/// Thread-safe. Nothing slow (fallocate, a /proc scan, fsync) runs under `state`'s lock:
+/// operations on one section are serialised by a lock of that name instead.
+public final class SectionRegistry: Sendable {
+    public struct Configuration: Sendable {
+        public var shmDirectory: String
+        public var stateDirectory: String
+        public var procRoot: String
+        /// How old the /proc view (mappers, holders, lock holders) may be, in seconds.
+        public var scanMaximumAge: Double
+        /// Whether to watch the directory with inotify for other processes' changes.
+        public var watchDirectory: Bool
+
+        public init(
+            shmDirectory: String = "/dev/shm", stateDirectory: String, procRoot: String = "/proc",
+            scanMaximumAge: Double = 1.0, watchDirectory: Bool = true
+        ) {
+            self.shmDirectory = shmDirectory
+            self.stateDirectory = stateDirectory
+            self.procRoot = procRoot
+            self.scanMaximumAge = scanMaximumAge
+            self.watchDirectory = watchDirectory
+        }
+    }
+
+    public let directory: ShmDirectory
+    public let changes: ChangeFeed
+    public let startupReport: StartupReport
+    public let pageSize = systemPageSize
+    let store: RecordStore
+    let scanner: ProcScanner
+    let views = ViewTable()
+    let leases: LeaseTable
+    let records: Mutex<[String: SectionRecord]>
+    private let nameLocks = Mutex<[String: NameLock]>([:])
+    let temporaryNames = AtomicCounter()
+
+    public init(configuration: Configuration) throws(SectionError) {
+        directory = try ShmDirectory(path: configuration.shmDirectory)
+        store = try RecordStore(path: configuration.stateDirectory)
+        scanner = ProcScanner(
+            procRoot: configuration.procRoot, device: directory.device, maximumAge: configuration.scanMaximumAge)
+        let feed = ChangeFeed()
+        changes = feed
+        leases = LeaseTable { lease in feed.publish(.unlocked, lease.section, ["lease": lease.id, "reason": "expired"]) }
+        var report = StartupReport()
+        let recovered = Self.reconcile(store: store, directory: directory, report: &report)
+        records = Mutex(recovered)
+        startupReport = report
+        if configuration.watchDirectory { try feed.watch(directory.path) }
+    }
+
+    deinit { changes.stop() }
+
+    /// Stops the directory watcher; views and leases go with the registry.
+    public func close() { changes.stop() }
+
+    /// Objects the registry makes while creating a section, before they get their name.
+    static let temporaryPrefix = ".shm-admin-tmp-"
+
+    static func isInternalName(_ name: String) -> Bool { name.hasPrefix(temporaryPrefix) }
+
+    /// Serialises create, grow, reset, adopt and delete of one name without blocking other names.
+    func withNameLock<T>(_ name: String, _ body: () throws(SectionError) -> T) throws(SectionError) -> T {
+        let lock = nameLocks.withLock { table in
+            if let existing = table[name] { return existing }
+            let made = NameLock()
+            table[name] = made
+            return made
+        }
+        return try lock.run(body)
+    }
+
+    func record(_ name: String) -> SectionRecord? { records.withLock { $0[name] } }
+
+    /// Brings the records in line with the directory after a start or a crash: finishes deletes
+    /// that were under way, rolls back creates that never got their name, removes temporaries.
+    private static func reconcile(
+        store: RecordStore, directory: ShmDirectory, report: inout StartupReport
+    ) -> [String: SectionRecord] {
+        let (loaded, corrupt) = store.loadAll()
+        report.corrupt = corrupt
+        var temporaries: [String: UInt64] = [:]
+        for entry in (try? directory.entries()) ?? [] where isInternalName(entry.name) {
+            let name = SectionName(unchecked: entry.name)
+            if let info = try? directory.status(of: name) { temporaries[entry.name] = UInt64(info.st_ino) }
+        }
+        var result: [String: SectionRecord] = [:]
+        for record in loaded {
+            let name = SectionName(unchecked: record.name)
+            let object = try? directory.status(of: name)
+            switch record.phase {
+            case .deleting:
+                if let object, record.inode == nil || record.inode == UInt64(object.st_ino) {
+                    try? directory.remove(name)
+                }
+                try? store.remove(record.name)
+                report.repaired.append(record.name + ": finished an interrupted delete")
+            case .creating, .ready:
+                if object == nil, let inode = record.inode,
+                    let temporary = temporaries.first(where: { $0.value == inode })?.key
+                {
+                    try? directory.remove(SectionName(unchecked: temporary))
+                    temporaries[temporary] = nil
+                    try? store.remove(record.name)
+                    report.repaired.append(record.name + ": rolled back an interrupted create")
+                    continue
+                }
+                result[record.name] = record
+                if object == nil { report.missing.append(record.name) } else { report.recovered.append(record.name) }
+            }
+        }
+        // Temporaries of processes that are gone: creates that never finished.
+        for name in temporaries.keys {
+            let pidText = name.dropFirst(temporaryPrefix.count).prefix { $0 != "-" }
+            if let pid = Int32(pidText), pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH) {
+                try? directory.remove(SectionName(unchecked: name))
+                report.repaired.append(name + ": removed the object of an unfinished create")
+            }
+        }
+        return result
+    }
+}
+
+/// A lock for one name: a slow grow of one section must not stall another.
+final class NameLock: Sendable {
+    private let mutex = Mutex(())
+
+    func run<T>(_ body: () throws(SectionError) -> T) throws(SectionError) -> T {
+        let outcome: Result<T, SectionError> = mutex.withLock { _ in
+            do throws(SectionError) { return .success(try body()) } catch { return .failure(error) }
+        }
+        return try outcome.get()
+    }
+}

@@ -1,0 +1,85 @@
+import CShmLinux
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The one chokepoint through which the registry calls the kernel: runs `body`, retrying on
+/// EINTR, and turns `-1`/errno into a `SectionError` naming the call and the section.
+@discardableResult
+func sys<T: BinaryInteger>(
+    _ call: String, section: String?, doing action: String, retryOnInterrupt: Bool = true, _ body: () -> T
+) throws(SectionError) -> T {
+    while true {
+        let result = body()
+        if result != -1 { return result }
+        let code = errno
+        if code == EINTR && retryOnInterrupt { continue }
+        throw SectionError.fromErrno(code, call: call, section: section, doing: action)
+    }
+}
+
+/// An open file descriptor the registry owns; closed when the last reference goes.
+final class OwnedDescriptor: Sendable {
+    let raw: Int32
+
+    init(_ raw: Int32) { self.raw = raw }
+
+    deinit { close(raw) }
+
+    /// fstat(2).
+    func status(section: String?) throws(SectionError) -> stat {
+        var info = stat()
+        try sys("fstat", section: section, doing: "inspect") { fstat(raw, &info) }
+        return info
+    }
+
+    /// A new descriptor for the same open file: for callers that take ownership (the HTTP server
+    /// streaming a raw dump closes its own copy). dup(2) with close-on-exec.
+    func duplicate(section: String?) throws(SectionError) -> Int32 {
+        try sys("fcntl", section: section, doing: "duplicate a descriptor of") { fcntl(raw, F_DUPFD_CLOEXEC, 0) }
+    }
+}
+
+/// Seconds since the epoch, as a Double, from the realtime clock.
+func wallClockNow() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}
+
+/// Seconds from an arbitrary origin, never going back: for timeouts and ages.
+func monotonicNow() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}
+
+func sleepSeconds(_ seconds: Double) {
+    guard seconds > 0 else { return }
+    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
+}
+
+/// The system page size.
+let systemPageSize = Int64(sysconf(Int32(_SC_PAGESIZE)))
+
+/// Reads a whole small file (a /proc entry) as bytes; nil when it cannot be read.
+func readSmallFile(_ path: String, limit: Int = 16 << 20) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var result: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while result.count < limit {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count < 0 {
+            if errno == EINTR { continue }
+            return result.isEmpty ? nil : result
+        }
+        if count == 0 { break }
+        result.append(contentsOf: chunk[0..<count])
+    }
+    return result
+}

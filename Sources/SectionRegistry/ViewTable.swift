@@ -1,0 +1,172 @@
+import CShmLinux
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One of the server's own mappings of a section. Its memory is touched only through
+/// process_vm_readv / process_vm_writev on this process, which fail with EFAULT where another
+/// process truncated the object, instead of raising SIGBUS.
+final class MappedView: Sendable {
+    let id: String
+    let section: String
+    let offset: Int64
+    let length: Int64
+    let access: Access
+    /// The mapped object, kept open to know its current size.
+    let descriptor: OwnedDescriptor
+    /// The address, nil once unmapped; held while the memory is being read, written or moved.
+    let address: Mutex<UInt?>
+
+    init(id: String, section: String, offset: Int64, length: Int64, access: Access, descriptor: OwnedDescriptor, address: UInt) {
+        self.id = id
+        self.section = section
+        self.offset = offset
+        self.length = length
+        self.access = access
+        self.descriptor = descriptor
+        self.address = Mutex(address)
+    }
+
+    deinit { address.withLock { if let base = $0 { munmap(UnsafeMutableRawPointer(bitPattern: base), Int(length)) } } }
+
+    var info: ViewInfo? {
+        address.withLock { base in
+            base.map { ViewInfo(id: id, section: section, offset: offset, length: length, access: access, address: $0) }
+        }
+    }
+
+    /// Unmaps; false when it already was.
+    func unmap() -> Bool {
+        address.withLock { base in
+            guard let mapped = base else { return false }
+            munmap(UnsafeMutableRawPointer(bitPattern: mapped), Int(length))
+            base = nil
+            return true
+        }
+    }
+
+    /// The bytes of the view that lie inside the object now: `[0, min(length, size - offset))`.
+    func usableLength() throws(SectionError) -> Int64 {
+        let size = Int64(try descriptor.status(section: section).st_size)
+        return max(0, min(length, size - offset))
+    }
+
+    /// Copies `count` bytes at `position` (view coordinates) into `buffer`; EFAULT means the pages are gone.
+    func copyOut(at position: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(SectionError) {
+        try transfer(at: position, count: buffer.count, write: false) { base in
+            cshm_self_read(buffer.baseAddress, UnsafeRawPointer(bitPattern: base), buffer.count)
+        }
+    }
+
+    func copyIn(at position: Int64, from buffer: UnsafeRawBufferPointer) throws(SectionError) {
+        try transfer(at: position, count: buffer.count, write: true) { base in
+            cshm_self_write(UnsafeMutableRawPointer(bitPattern: base), buffer.baseAddress, buffer.count)
+        }
+    }
+
+    private func transfer(at position: Int64, count: Int, write: Bool, _ copy: (UInt) -> Int) throws(SectionError) {
+        guard count > 0 else { return }
+        let outcome: Result<Void, SectionError> = address.withLock { base in
+            guard let mapped = base else {
+                return .failure(SectionError(.viewNotFound, "view \(id) of section '\(section)' is unmapped", section: section))
+            }
+            var done = 0
+            while done < count {
+                let result = copy(mapped + UInt(position) + UInt(done))
+                if result <= 0 {
+                    if result < 0 && errno == EINTR { continue }
+                    var error = SectionError(
+                        .outOfRange,
+                        "the range is no longer inside section '\(section)': another process truncated it",
+                        section: section, errno: result < 0 ? errno : nil,
+                        systemCall: write ? "process_vm_writev" : "process_vm_readv")
+                    error.commit = (try? usableLength()).map { $0 + offset }
+                    return .failure(error)
+                }
+                done += result
+            }
+            return .success(())
+        }
+        try outcome.get()
+    }
+
+    /// Moves the mapping to `target` (nil: an address the kernel picks) without copying: mremap.
+    func move(from expected: UInt, to target: UInt?) throws(SectionError) -> UInt {
+        let outcome: Result<UInt, SectionError> = address.withLock { base in
+            guard let mapped = base else {
+                return .failure(SectionError(.viewNotFound, "view \(id) of section '\(section)' is unmapped", section: section))
+            }
+            guard mapped == expected else {
+                return .failure(
+                    SectionError(
+                        .addressInUse, "view \(id) is at 0x\(String(mapped, radix: 16)), not 0x\(String(expected, radix: 16))",
+                        section: section))
+            }
+            // Claim the destination first: MREMAP_FIXED would silently replace whatever lives there.
+            let claimed = cshm_reserve_range(target.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }, Int(length))
+            if claimed == MAP_FAILED || claimed == nil {
+                let code = errno
+                return .failure(
+                    SectionError(
+                        code == EEXIST ? .addressInUse : .invalidArgument,
+                        code == EEXIST
+                            ? "the address range at 0x\(String(target ?? 0, radix: 16)) is in use" : "cannot move view \(id) there",
+                        section: section, errno: code, systemCall: "mmap"))
+            }
+            let destination = UInt(bitPattern: claimed)
+            if let target, destination != target {
+                munmap(claimed, Int(length))
+                return .failure(SectionError(.addressInUse, "the kernel refused the address 0x\(String(target, radix: 16))", section: section))
+            }
+            let moved = cshm_mremap_fixed(UnsafeMutableRawPointer(bitPattern: mapped), Int(length), Int(length), claimed)
+            if moved == MAP_FAILED {
+                let code = errno
+                munmap(claimed, Int(length))
+                return .failure(SectionError.fromErrno(code, call: "mremap", section: section, doing: "move a view of"))
+            }
+            base = destination
+            return .success(destination)
+        }
+        return try outcome.get()
+    }
+}
+
+/// The server's views, by id.
+final class ViewTable: Sendable {
+    private let views = Mutex<[String: MappedView]>([:])
+    private let counter = AtomicCounter()
+
+    func nextID() -> String { "v\(counter.next())" }
+
+    func add(_ view: MappedView) { views.withLock { $0[view.id] = view } }
+
+    func view(_ id: String, of section: String) throws(SectionError) -> MappedView {
+        guard let view = views.withLock({ $0[id] }), view.section == section else {
+            throw SectionError(.viewNotFound, "section '\(section)' has no view '\(id)'", section: section)
+        }
+        return view
+    }
+
+    func remove(_ id: String) -> MappedView? { views.withLock { $0.removeValue(forKey: id) } }
+
+    func views(of section: String) -> [MappedView] {
+        views.withLock { table in table.values.filter { $0.section == section } }.sorted { $0.id.count == $1.id.count ? $0.id < $1.id : $0.id.count < $1.id.count }
+    }
+
+    func counts() -> [String: Int] {
+        views.withLock { table in table.values.reduce(into: [:]) { $0[$1.section, default: 0] += 1 } }
+    }
+
+    /// Unmaps and forgets every view of a section (it is being deleted).
+    func removeAll(of section: String) -> [String] {
+        let removed = views.withLock { table in
+            let matching = table.values.filter { $0.section == section }
+            for view in matching { table[view.id] = nil }
+            return matching
+        }
+        for view in removed { _ = view.unmap() }
+        return removed.map(\.id)
+    }
+}
