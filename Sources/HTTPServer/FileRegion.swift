@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A byte range of an open file that a response streams with `sendfile`, without copying
+/// the bytes through Swift.
+///
+/// The region owns its descriptor and closes it when the last reference goes away. When the response
+/// is sent, the server gives libmicrohttpd a `dup` of it (libmicrohttpd closes the copy), so a
+/// region stays valid however many times the response value is copied or sent.
+/// The length is fixed when the response is created: bytes appended to the file later are not sent.
+public final class FileRegion: Sendable {
+    /// The owned descriptor.
+    public let descriptor: Int32
+    /// Where the region starts in the file, in bytes.
+    public let offset: UInt64
+    /// How many bytes the response sends.
+    public let length: UInt64
+
+    /// Takes ownership of `descriptor`: it is closed when the region is released.
+    public init(adopting descriptor: Int32, offset: UInt64 = 0, length: UInt64) {
+        self.descriptor = descriptor
+        self.offset = offset
+        self.length = length
+    }
+
+    /// Duplicates `descriptor` (which stays the caller's) and owns the copy.
+    ///
+    /// Throws `HTTPServerError` with the errno of `dup(2)` when the descriptor cannot be duplicated.
+    public convenience init(duplicating descriptor: Int32, offset: UInt64 = 0, length: UInt64) throws(HTTPServerError) {
+        let copy = dup(descriptor)
+        guard copy >= 0 else { throw HTTPServerError(.system, "cannot duplicate file descriptor", call: "dup") }
+        self.init(adopting: copy, offset: offset, length: length)
+    }
+
+    /// Opens the file at `path` read-only; the region covers the whole file, or `length` bytes
+    /// from `offset`.
+    public convenience init(path: String, offset: UInt64 = 0, length: UInt64? = nil) throws(HTTPServerError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw HTTPServerError(.system, "cannot open \(path)", call: "open") }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let error = HTTPServerError(.system, "cannot stat \(path)", call: "fstat")
+            close(fd)
+            throw error
+        }
+        let size = UInt64(max(0, info.st_size))
+        let start = min(offset, size)
+        self.init(adopting: fd, offset: start, length: min(length ?? size - start, size - start))
+    }
+
+    deinit {
+        close(descriptor)
+    }
+}

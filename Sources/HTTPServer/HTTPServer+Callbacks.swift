@@ -1,0 +1,76 @@
+import CHttpd
+
+// The C callbacks: file-level, non-capturing constants that recover the server (or subscriber) from
+// their `cls` argument with `Unmanaged` and forward to Swift methods. Nothing may throw into C.
+
+/// Allocates the per-request context; its return value becomes the request's `*req_cls`.
+let uriLogCallback:
+    @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, OpaquePointer?) ->
+        UnsafeMutableRawPointer? = { cls, uri, _ in
+            guard let cls else { return nil }
+            let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+            let context = RequestContext(rawURL: uri.map { String(cString: $0) })
+            server.requestStarted()
+            return Unmanaged.passRetained(context).toOpaque()
+        }
+
+let accessHandlerCallback: MHD_AccessHandlerCallback = {
+    cls, connection, url, method, _, uploadData, uploadDataSize, requestContext in
+    guard let cls, let connection, let requestContext, let pointer = requestContext.pointee else { return .NO }
+    let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+    let context = Unmanaged<RequestContext>.fromOpaque(pointer).takeUnretainedValue()
+    return server.handle(
+        connection: connection, context: context,
+        url: url.map { String(cString: $0) } ?? "/",
+        method: method.map { String(cString: $0) } ?? "GET",
+        upload: uploadData, uploadSize: uploadDataSize)
+}
+
+let completedCallback: MHD_RequestCompletedCallback = { cls, _, requestContext, termination in
+    guard let cls, let requestContext, let pointer = requestContext.pointee else { return }
+    requestContext.pointee = nil
+    let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+    let context = Unmanaged<RequestContext>.fromOpaque(pointer).takeRetainedValue()
+    server.requestCompleted(context, completedOK: termination == .REQUEST_TERMINATED_COMPLETED_OK)
+}
+
+/// Collects key/value pairs into the `[(String, String)]` that `cls` points to.
+let collectValuesCallback: MHD_KeyValueIterator = { cls, _, key, value in
+    guard let cls, let key else { return .YES }
+    let pairs = cls.assumingMemoryBound(to: [(String, String)].self)
+    pairs.pointee.append((String(cString: key), value.map { String(cString: $0) } ?? ""))
+    return .YES
+}
+
+/// libmicrohttpd's own log messages (printf format plus va_list).
+let daemonLogCallback: MHD_LogCallback = { cls, format, arguments in
+    guard let cls, let format, let arguments else { return }
+    let message = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 1024) { buffer in
+        buffer[0] = 0
+        _ = chttpd_format_message(buffer.baseAddress, buffer.count, format, arguments)
+        return String(cString: buffer.baseAddress!).trimmingNewlines()
+    }
+    Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue().daemonLogged(message)
+}
+
+/// Fills an event stream's buffer from its subscriber.
+let eventStreamReaderCallback: MHD_ContentReaderCallback = { cls, _, buffer, capacity in
+    guard let cls, let buffer else { return MHD_CONTENT_READER_END_WITH_ERROR }
+    let subscriber = Unmanaged<EventSubscriber>.fromOpaque(cls).takeUnretainedValue()
+    return subscriber.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: capacity))
+}
+
+/// Releases the subscriber the event-stream response retained.
+let eventStreamFreeCallback: MHD_ContentReaderFreeCallback = { cls in
+    guard let cls else { return }
+    let subscriber = Unmanaged<EventSubscriber>.fromOpaque(cls).takeRetainedValue()
+    subscriber.connectionClosed()
+}
+
+extension String {
+    fileprivate func trimmingNewlines() -> String {
+        var text = Substring(self)
+        while text.last == "\n" || text.last == "\r" { text = text.dropLast() }
+        return String(text)
+    }
+}

@@ -1,0 +1,69 @@
+import CHttpd
+import Logging
+
+extension HTTPServer {
+    /// A request line arrived (URI-log callback).
+    func requestStarted() {
+        state.withLock { $0.inFlight += 1 }
+    }
+
+    /// The request ended, answered or not (completion callback): report it once.
+    func requestCompleted(_ context: RequestContext, completedOK: Bool) {
+        var bytes = context.bodyBytes
+        if let subscriber = context.subscriber {
+            subscriber.connectionClosed()
+            bytes = context.method == "HEAD" ? 0 : subscriber.bytesSent
+            state.withLock { _ = $0.streams.removeValue(forKey: ObjectIdentifier(subscriber)) }
+        }
+        state.withLock { $0.inFlight -= 1 }
+        guard context.headersSeen else { return }  // the request never reached the handler's first call
+        let seconds = (ContinuousClock.now - context.started) / .seconds(1)
+        let report = CompletedRequest(
+            method: context.method, route: context.route, path: context.path, status: context.status,
+            bytesSent: bytes, durationSeconds: seconds, remoteAddress: context.remoteAddress,
+            outcome: completedOK ? .completed : .aborted)
+        if configuration.accessLog {
+            logger.info(
+                "\(report.method) \(report.route ?? "-") \(report.status)",
+                metadata: [
+                    "method": "\(report.method)", "route": "\(report.route ?? "-")", "status": "\(report.status)",
+                    "bytes": "\(report.bytesSent)", "duration_s": "\(report.durationSeconds)",
+                    "remote": "\(report.remoteAddress)", "outcome": "\(report.outcome)",
+                ])
+        }
+        onCompleted?(report)
+    }
+
+    /// A message from libmicrohttpd itself.
+    func daemonLogged(_ message: String) {
+        let starting = state.withLock { state in
+            if state.phase == .running && state.daemon == nil { state.startMessage = message }
+            return state.daemon == nil
+        }
+        logger.log(level: starting ? .error : .debug, "libmicrohttpd: \(message)")
+    }
+
+    /// Subscribes the connection to `broadcaster` and builds the streaming response.
+    func makeEventStreamResponse(
+        _ broadcaster: EventBroadcaster, connection: OpaquePointer, context: RequestContext
+    ) -> OpaquePointer? {
+        let handle = ConnectionHandle(pointer: connection, socket: chttpd_connection_socket(connection))
+        let subscriber = EventSubscriber(broadcaster: broadcaster, connection: handle)
+        let retained = Unmanaged.passRetained(subscriber).toOpaque()
+        guard
+            let response = MHD_create_response_from_callback(
+                chttpd_size_unknown(), 16 * 1024, eventStreamReaderCallback, retained, eventStreamFreeCallback)
+        else {
+            Unmanaged<EventSubscriber>.fromOpaque(retained).release()
+            return nil
+        }
+        context.subscriber = subscriber
+        broadcaster.subscribe(subscriber)
+        let stopping = state.withLock { state in
+            state.streams[ObjectIdentifier(subscriber)] = subscriber
+            return state.phase != .running
+        }
+        if stopping { subscriber.finish() }
+        return response
+    }
+}

@@ -1,0 +1,166 @@
+import CHttpd
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension HTTPServer {
+    /// The access handler's work, following the body protocol of libmicrohttpd: the first call only sees
+    /// the headers (answering then would cost keep-alive), middle calls deliver body chunks, and the final
+    /// call (no data) answers.
+    func handle(
+        connection: OpaquePointer, context: RequestContext, url: String, method: String,
+        upload: UnsafePointer<CChar>?, uploadSize: UnsafeMutablePointer<Int>?
+    ) -> MHD_Result {
+        let limit = configuration.maxBodyBytes
+        if !context.headersSeen {
+            context.headersSeen = true
+            context.method = method
+            context.path = url
+            context.remoteAddress = Self.remoteAddress(of: connection).address
+            let declared = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length")
+                .flatMap { Int(String(cString: $0)) }
+            if let declared, declared > limit {
+                // Answer before the body is read (no `100 Continue`); libmicrohttpd then closes the connection.
+                return queue(.problem(.payloadTooLarge(limit: limit)), on: connection, context: context)
+            }
+            if let declared, declared > 0 { context.body.reserveCapacity(declared) }
+            return .YES
+        }
+        if let uploadSize, uploadSize.pointee > 0 {
+            let size = uploadSize.pointee
+            uploadSize.pointee = 0
+            if context.bodyTooLarge { return .YES }
+            guard context.body.count + size <= limit else {
+                context.bodyTooLarge = true
+                context.body = []
+                // Answering now makes libmicrohttpd stop reading the body and close the connection after
+                // the response; if it refuses, the rest of the body is discarded and 413 sent at the end.
+                let result = queue(.problem(.payloadTooLarge(limit: limit)), on: connection, context: context)
+                if result == .NO { context.status = 0 }
+                return .YES
+            }
+            if let upload {
+                context.body.append(contentsOf: UnsafeRawBufferPointer(start: upload, count: size))
+            }
+            return .YES
+        }
+        if context.status != 0 { return .YES }
+        if context.bodyTooLarge {
+            return queue(.problem(.payloadTooLarge(limit: limit)), on: connection, context: context)
+        }
+        let request = makeRequest(connection: connection, context: context)
+        context.body = []
+        return queue(handler(request), on: connection, context: context)
+    }
+
+    private func makeRequest(connection: OpaquePointer, context: RequestContext) -> HTTPRequest {
+        let remote = Self.remoteAddress(of: connection)
+        return HTTPRequest(
+            method: context.method,
+            path: context.path,
+            rawURL: context.rawURL,
+            query: QueryParameters(Self.values(of: connection, kind: .GET_ARGUMENT_KIND)),
+            headers: HTTPHeaders(Self.values(of: connection, kind: .HEADER_KIND)),
+            body: context.body,
+            remoteAddress: remote.address,
+            isLoopback: remote.isLoopback,
+            isTLS: configuration.tls != nil)
+    }
+
+    private static func values(of connection: OpaquePointer, kind: MHD_ValueKind) -> [(String, String)] {
+        var pairs: [(String, String)] = []
+        withUnsafeMutablePointer(to: &pairs) { pointer in
+            _ = MHD_get_connection_values(connection, kind, collectValuesCallback, UnsafeMutableRawPointer(pointer))
+        }
+        return pairs
+    }
+
+    /// Sends `response` on `connection` and records what the completion report needs.
+    func queue(_ response: HTTPResponse, on connection: OpaquePointer, context: RequestContext) -> MHD_Result {
+        var response = response
+        guard let mhdResponse = makeDaemonResponse(response, connection: connection, context: context) else {
+            logger.error(
+                "cannot create the response", metadata: ["path": "\(context.path)", "status": "\(response.status)"])
+            response = .problem(.internalError("the response could not be created"))
+            return queue(response, on: connection, context: context)
+        }
+        defer { MHD_destroy_response(mhdResponse) }
+        for field in response.headers where !Self.managedHeaders.contains(field.name.lowercased()) {
+            if MHD_add_response_header(mhdResponse, field.name, field.value) != .YES {
+                logger.warning("header refused", metadata: ["header": "\(field.name)", "path": "\(context.path)"])
+            }
+        }
+        context.status = response.status
+        context.route = response.routePattern
+        let isHead = context.method == "HEAD"
+        context.bodyBytes = isHead ? 0 : (response.bodyLength ?? 0)
+        let result = MHD_queue_response(connection, UInt32(clamping: response.status), mhdResponse)
+        if result != .YES { context.status = 0 }
+        return result
+    }
+
+    /// Headers libmicrohttpd computes itself (and refuses or duplicates when given).
+    static let managedHeaders: Set<String> = ["content-length", "transfer-encoding", "connection", "date"]
+
+    private func makeDaemonResponse(
+        _ response: HTTPResponse, connection: OpaquePointer, context: RequestContext
+    ) -> OpaquePointer? {
+        switch response.body {
+        case .empty:
+            return MHD_create_response_from_buffer(0, nil, .RESPMEM_PERSISTENT)
+        case .bytes(let bytes):
+            return bytes.withUnsafeBytes { raw in
+                MHD_create_response_from_buffer(
+                    raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_MUST_COPY)
+            }
+        case .file(let region):
+            // libmicrohttpd owns (and closes) the descriptor it is given, so it gets a copy.
+            let copy = dup(region.descriptor)
+            guard copy >= 0 else { return nil }
+            guard let created = MHD_create_response_from_fd_at_offset64(region.length, copy, region.offset) else {
+                close(copy)
+                return nil
+            }
+            return created
+        case .eventStream(let broadcaster):
+            return makeEventStreamResponse(broadcaster, connection: connection, context: context)
+        }
+    }
+
+    /// The client's address as text and whether it is on this host.
+    static func remoteAddress(of connection: OpaquePointer) -> (address: String, isLoopback: Bool) {
+        guard let address = chttpd_connection_client_address(connection) else { return ("unknown", false) }
+        switch Int32(address.pointee.sa_family) {
+        case AF_INET:
+            return address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { v4 in
+                let text = format(AF_INET, v4.pointee.sin_addr)
+                return (text, UInt32(bigEndian: v4.pointee.sin_addr.s_addr) >> 24 == 127)
+            }
+        case AF_INET6:
+            return address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { v6 in
+                let text = format(AF_INET6, v6.pointee.sin6_addr)
+                let bytes = withUnsafeBytes(of: v6.pointee.sin6_addr) { Array($0) }
+                let isV6Loopback = bytes == [UInt8](repeating: 0, count: 15) + [1]
+                let isMappedV4Loopback =
+                    bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
+                return (text, isV6Loopback || isMappedV4Loopback)
+            }
+        case AF_UNIX:
+            return ("unix", true)
+        default:
+            return ("unknown", false)
+        }
+    }
+
+    private static func format<Address>(_ family: Int32, _ address: Address) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        let converted = withUnsafeBytes(of: address) { raw in
+            buffer.withUnsafeMutableBufferPointer {
+                inet_ntop(family, raw.baseAddress, $0.baseAddress, socklen_t($0.count))
+            }
+        }
+        guard converted != nil else { return "unknown" }
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+}

@@ -1,0 +1,24 @@
+/// Per-request state between libmicrohttpd's callbacks for one request.
+///
+/// Created in the URI-log callback (libmicrohttpd stores it as the request's `*req_cls`), used by the
+/// access handler on the connection's thread, and released in the completion callback, which also
+/// runs for aborted requests. Only one thread touches it at a time.
+final class RequestContext {
+    let rawURL: String?
+    let started = ContinuousClock.now
+    var headersSeen = false
+    var method = ""
+    var path = ""
+    var body: [UInt8] = []
+    var bodyTooLarge = false
+    /// Set once a response has been queued.
+    var status = 0
+    var route: String?
+    var bodyBytes: UInt64 = 0
+    var remoteAddress = ""
+    var subscriber: EventSubscriber?
+
+    init(rawURL: String?) {
+        self.rawURL = rawURL
+    }
+}

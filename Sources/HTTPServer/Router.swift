@@ -1,0 +1,128 @@
+/// Handles one request; runs synchronously on a server worker thread.
+public typealias HTTPHandler = @Sendable (HTTPRequest) -> HTTPResponse
+
+/// Wraps dispatch: call `next` to continue, or return a response to short-circuit (auth, Host check).
+/// It sees `request.routePattern` and `routeParameters` already filled in (nil pattern: no route matched).
+public typealias HTTPMiddleware = @Sendable (HTTPRequest, _ next: HTTPHandler) -> HTTPResponse
+
+/// One entry of the route table.
+public struct Route: Sendable, Hashable, CustomStringConvertible {
+    public var method: String
+    public var pattern: String
+
+    public init(method: String, pattern: String) {
+        self.method = method
+        self.pattern = pattern
+    }
+
+    public var description: String { "\(method) \(pattern)" }
+}
+
+/// Maps method and decoded path to a handler.
+///
+/// Build it once, then hand `respond(to:)` (or the router itself via `handler`) to the server.
+/// Unknown path: 404 problem. Known path, other method: 405 problem with `Allow` (`HEAD` is implied by
+/// `GET`, and a `HEAD` request runs the `GET` handler). Middleware runs for every request, matched or not,
+/// outermost first, so it can refuse a request before a 404 gives away which paths exist.
+public struct Router: Sendable {
+    struct Entry: Sendable {
+        var method: String
+        var pattern: RoutePattern
+        var handler: HTTPHandler
+    }
+
+    private var entries: [Entry] = []
+    private var middleware: [HTTPMiddleware] = []
+
+    public init() {}
+
+    /// Registers `handler` for `method` (upper-case, e.g. `"POST"`) and `pattern`.
+    /// Registering the same method and pattern twice is a programming error.
+    public mutating func add(_ method: String, _ pattern: String, _ handler: @escaping HTTPHandler) {
+        let method = method.uppercased()
+        precondition(
+            !entries.contains { $0.method == method && $0.pattern.description == pattern },
+            "route registered twice: \(method) \(pattern)")
+        entries.append(Entry(method: method, pattern: RoutePattern(pattern), handler: handler))
+    }
+
+    public mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) { add("GET", pattern, handler) }
+    public mutating func post(_ pattern: String, _ handler: @escaping HTTPHandler) { add("POST", pattern, handler) }
+    public mutating func put(_ pattern: String, _ handler: @escaping HTTPHandler) { add("PUT", pattern, handler) }
+    public mutating func delete(_ pattern: String, _ handler: @escaping HTTPHandler) {
+        add("DELETE", pattern, handler)
+    }
+
+    /// Adds middleware; the first added runs outermost.
+    public mutating func use(_ middleware: @escaping HTTPMiddleware) {
+        self.middleware.append(middleware)
+    }
+
+    /// The route table in registration order (to compare with `openapi.json`).
+    public var routes: [Route] {
+        entries.map { Route(method: $0.method, pattern: $0.pattern.description) }
+    }
+
+    /// The outcome of looking up a request.
+    public enum Match: Sendable {
+        /// A route matched: its pattern, parameters and handler.
+        case found(pattern: String, parameters: [String: String], handler: HTTPHandler)
+        /// The path matches routes, but none for this method; `allowed` is sorted and includes `HEAD` with `GET`.
+        case methodNotAllowed(allowed: [String])
+        case notFound
+    }
+
+    /// Looks up `method` and decoded `path`.
+    public func match(method: String, path: String) -> Match {
+        let method = method.uppercased()
+        var candidates: [(Entry, [String: String])] = []
+        for entry in entries {
+            if let parameters = entry.pattern.match(path) { candidates.append((entry, parameters)) }
+        }
+        guard !candidates.isEmpty else { return .notFound }
+        let accepted = candidates.filter { $0.0.method == method }
+        let fallback = method == "HEAD" ? candidates.filter { $0.0.method == "GET" } : []
+        let usable = accepted.isEmpty ? fallback : accepted
+        guard var best = usable.first else {
+            var allowed = Set(candidates.map(\.0.method))
+            if allowed.contains("GET") { allowed.insert("HEAD") }
+            return .methodNotAllowed(allowed: allowed.sorted())
+        }
+        for candidate in usable.dropFirst() where candidate.0.pattern.isMoreSpecific(than: best.0.pattern) {
+            best = candidate
+        }
+        return .found(pattern: best.0.pattern.description, parameters: best.1, handler: best.0.handler)
+    }
+
+    /// Routes `request` through the middleware to its handler (or to the 404/405 problem) and stamps
+    /// the response with the matched pattern.
+    public func respond(to request: HTTPRequest) -> HTTPResponse {
+        var request = request
+        let endpoint: HTTPHandler
+        switch match(method: request.method, path: request.path) {
+        case .found(let pattern, let parameters, let handler):
+            request.routePattern = pattern
+            request.routeParameters = parameters
+            endpoint = handler
+        case .methodNotAllowed(let allowed):
+            endpoint = { request in
+                HTTPResponse.problem(.methodNotAllowed(request.method, allowed: allowed))
+                    .adding("Allow", allowed.joined(separator: ", "))
+            }
+        case .notFound:
+            endpoint = { request in .problem(.notFound("no route for \(request.method) \(request.path)")) }
+        }
+        let chain = middleware.reversed().reduce(endpoint) { next, wrap in
+            { request in wrap(request, next) }
+        }
+        var response = chain(request)
+        if response.routePattern == nil { response.routePattern = request.routePattern }
+        return response
+    }
+
+    /// `respond(to:)` as a handler for `HTTPServer`.
+    public var handler: HTTPHandler {
+        let router = self
+        return { router.respond(to: $0) }
+    }
+}

@@ -1,0 +1,106 @@
+import HTTPServer
+import Testing
+
+@Suite struct RouterTests {
+    static func router() -> Router {
+        var router = Router()
+        router.get("/healthz") { _ in .text("ok") }
+        router.get("/api/v1/sections") { _ in .text("list") }
+        router.post("/api/v1/sections") { _ in .text("create") }
+        router.get("/api/v1/sections/{name}") { .text("get \($0.parameter("name") ?? "?")") }
+        router.delete("/api/v1/sections/{name}") { .text("delete \($0.parameter("name") ?? "?")") }
+        router.post("/api/v1/sections/{name}/views/{id}/move") {
+            .text("move \($0.parameter("name") ?? "?") \($0.parameter("id") ?? "?")")
+        }
+        router.get("/api/v1/sections/special") { _ in .text("literal wins") }
+        router.get("/static/{path...}") { .text("static \($0.parameter("path") ?? "?")") }
+        return router
+    }
+
+    static func call(_ router: Router, _ method: String, _ path: String) -> HTTPResponse {
+        router.respond(to: HTTPRequest(method: method, path: path))
+    }
+
+    @Test(arguments: [
+        ("GET", "/healthz", 200, "ok"),
+        ("GET", "/api/v1/sections", 200, "list"),
+        ("POST", "/api/v1/sections", 200, "create"),
+        ("GET", "/api/v1/sections/orders", 200, "get orders"),
+        ("DELETE", "/api/v1/sections/a b", 200, "delete a b"),
+        ("POST", "/api/v1/sections/orders/views/v1/move", 200, "move orders v1"),
+        ("GET", "/api/v1/sections/special", 200, "literal wins"),
+        ("GET", "/static/js/app.js", 200, "static js/app.js"),
+        ("HEAD", "/api/v1/sections/x", 200, "get x"),
+    ])
+    func matches(method: String, path: String, status: Int, text: String) {
+        let response = Self.call(Self.router(), method, path)
+        #expect(response.status == status)
+        #expect(String(decoding: response.bodyBytes, as: UTF8.self) == text)
+    }
+
+    @Test(arguments: [
+        "/nope", "/api/v1/sections/", "/api/v1/sections//views/1/move", "/api/v1/sections/a/b",
+        "/static", "/static/", "/healthz/",
+    ])
+    func unknownPathIs404Problem(path: String) {
+        let response = Self.call(Self.router(), "GET", path)
+        #expect(response.status == 404)
+        #expect(response.headers["content-type"] == "application/problem+json")
+        #expect(response.routePattern == nil)
+        #expect(String(decoding: response.bodyBytes, as: UTF8.self).contains(#""type":"/problems/not-found""#))
+    }
+
+    @Test func wrongMethodIs405WithAllow() {
+        let response = Self.call(Self.router(), "PUT", "/api/v1/sections/orders")
+        #expect(response.status == 405)
+        #expect(response.headers["Allow"] == "DELETE, GET, HEAD")
+        let body = String(decoding: response.bodyBytes, as: UTF8.self)
+        #expect(body.contains(#""type":"/problems/method-not-allowed""#))
+        #expect(body.contains(#""status":405"#))
+        let post = Self.call(Self.router(), "DELETE", "/api/v1/sections")
+        #expect(post.headers["Allow"] == "GET, HEAD, POST")
+    }
+
+    @Test func responseCarriesRoutePattern() {
+        let response = Self.call(Self.router(), "POST", "/api/v1/sections/a/views/v2/move")
+        #expect(response.routePattern == "/api/v1/sections/{name}/views/{id}/move")
+    }
+
+    @Test func routeTableListsEveryRoute() {
+        let routes = Self.router().routes
+        #expect(routes.count == 8)
+        #expect(routes.contains(Route(method: "DELETE", pattern: "/api/v1/sections/{name}")))
+        #expect(routes.first == Route(method: "GET", pattern: "/healthz"))
+    }
+
+    @Test func middlewareCanShortCircuitAndSeesThePattern() {
+        var router = Self.router()
+        router.use { request, next in
+            guard request.headers["Authorization"] == "Bearer t" else {
+                return .problem(status: 401, type: "/problems/unauthorized", title: "Unauthorized")
+                    .adding("WWW-Authenticate", "Bearer")
+            }
+            return next(request).adding("X-Route", request.routePattern ?? "none")
+        }
+        let refused = Self.call(router, "GET", "/api/v1/sections/x")
+        #expect(refused.status == 401)
+        #expect(refused.routePattern == "/api/v1/sections/{name}")
+        let allowed = router.respond(
+            to: HTTPRequest(method: "GET", path: "/api/v1/sections/x", headers: ["authorization": "Bearer t"]))
+        #expect(allowed.status == 200)
+        #expect(allowed.headers["X-Route"] == "/api/v1/sections/{name}")
+        let unknown = router.respond(
+            to: HTTPRequest(method: "GET", path: "/zzz", headers: ["Authorization": "Bearer t"]))
+        #expect(unknown.status == 404)
+        #expect(unknown.headers["X-Route"] == "none")
+    }
+
+    @Test func middlewareRunsOutermostFirst() {
+        var router = Router()
+        router.get("/") { _ in .text("x") }
+        router.use { request, next in next(request).adding("X-Order", "outer") }
+        router.use { request, next in next(request).adding("X-Order", "inner") }
+        let response = Self.call(router, "GET", "/")
+        #expect(response.headers.values(for: "x-order") == ["inner", "outer"])
+    }
+}

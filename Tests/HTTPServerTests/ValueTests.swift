@@ -1,0 +1,55 @@
+import HTTPServer
+import Testing
+
+@Suite struct ValueTests {
+    @Test func problemJSONHasStandardMembersThenExtras() {
+        let problem = ProblemDetails(
+            type: "/problems/section-mapped", title: "Section Mapped", status: 409, detail: "a \"b\"\n",
+            extras: [("pids", [1, 2]), ("status", "ignored"), ("limit", .int(5))])
+        let response = HTTPResponse.problem(problem)
+        #expect(response.status == 409)
+        #expect(response.headers["Content-Type"] == "application/problem+json")
+        let text = String(decoding: response.bodyBytes, as: UTF8.self)
+        #expect(
+            text
+                == #"{"type":"/problems/section-mapped","title":"Section Mapped","status":409,"detail":"a \"b\"\n","pids":[1,2],"limit":5}"#
+        )
+    }
+
+    @Test func jsonEscapesControlCharacters() {
+        let value: JSONValue = ["k": .string("\u{01}é\t"), "n": nil, "b": true, "d": 1.5]
+        #expect(String(decoding: value.serialized(), as: UTF8.self) == #"{"k":"\u0001é\t","n":null,"b":true,"d":1.5}"#)
+    }
+
+    @Test func jsonEncodableUsesSortedKeys() {
+        struct Body: Encodable {
+            var zeta = 1
+            var alpha = "/x"
+        }
+        let response = HTTPResponse.json(status: 201, Body())
+        #expect(response.status == 201)
+        #expect(response.headers["content-type"] == "application/json")
+        #expect(String(decoding: response.bodyBytes, as: UTF8.self) == #"{"alpha":"/x","zeta":1}"#)
+    }
+
+    @Test func headersAreCaseInsensitiveAndKeepRepeats() {
+        var headers: HTTPHeaders = ["Accept": "a", "ACCEPT": "b"]
+        #expect(headers["accept"] == "a")
+        #expect(headers.values(for: "Accept") == ["a", "b"])
+        headers.set("accept", "c")
+        #expect(headers.values(for: "Accept") == ["c"])
+        #expect(headers.count == 1)
+    }
+
+    @Test func serverSentEventSplitsDataLines() {
+        let event = ServerSentEvent(id: 7, event: "gr\nown", data: "{\"a\":1}\nsecond")
+        #expect(
+            String(decoding: event.encoded, as: UTF8.self) == "id: 7\nevent: grown\ndata: {\"a\":1}\ndata: second\n\n")
+        #expect(String(decoding: ServerSentEvent.comment("connected"), as: UTF8.self) == ": connected\n\n")
+    }
+
+    @Test func errorDescriptionNamesTheCallAndErrno() {
+        let error = HTTPServerError(.bind, "cannot listen on 127.0.0.1:1", errno: 98, systemCall: "bind")
+        #expect(error.description == "cannot listen on 127.0.0.1:1: bind: Address already in use (errno 98)")
+    }
+}
