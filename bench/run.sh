@@ -144,6 +144,13 @@ fmt() { awk -v d="$1" '{printf "%." d "f", $1}'; } # stdin number -> d decimals
 calc() { awk "BEGIN{printf \"%.6g\", $*}"; }
 mark() { awk "BEGIN{print ($*) ? \"✓\" : \"✗\"}"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# What a fallocate in $SHM can take now: the smaller of the tmpfs's free space and MemAvailable.
+shm_available() {
+    local shm mem
+    shm=$(df -B1 --output=avail "$SHM" | tail -1 | tr -d ' ')
+    mem=$(awk '/^MemAvailable:/{printf "%d\n", $2 * 1024}' /proc/meminfo)
+    echo $((mem < shm ? mem : shm))
+}
 rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
@@ -602,12 +609,15 @@ EOF
 # =================================================================================================
 # 5. page map of a 16 GiB reserve with 10,000 scattered data pages vs SEEK_DATA walker vs mincore
 c5() {
-    local name="${PREFIX}c5-pages" reserve want avail note="" r
+    local name="${PREFIX}c5-pages" reserve want avail note="" r i
     want=$(to_bytes "$C5_RESERVE")
-    avail=$(($(df -B1 --output=avail "$SHM" | tail -1)))
-    local mem
-    mem=$(awk '/^MemAvailable:/{printf "%d\n", $2 * 1024}' /proc/meminfo)
-    ((mem < avail)) && avail=$mem
+    # Other programs may hold memory for a moment (a build, a test filling tmpfs): wait up to 30 s.
+    for ((i = 0; i < 30; i++)); do
+        avail=$(shm_available)
+        ((avail >= want + MEM_MARGIN)) && break
+        ((i == 0)) && say "5: $(human_bytes "$avail") available, waiting up to 30 s for $(human_bytes $((want + MEM_MARGIN)))"
+        sleep 1
+    done
     reserve=$want
     if ((avail < want + MEM_MARGIN)); then
         reserve=$(((avail - MEM_MARGIN) >> 30 << 30))
@@ -823,7 +833,7 @@ c8() {
     local growth
     growth=$(calc "($after - $before) * 100 / $before")
     {
-        echo "VmRSS from /proc/PID/status. Idle: a fresh server a second after it answered /healthz, before any other request."
+        echo "VmRSS from /proc/PID/status. Idle: a fresh server one second after it answered \`/healthz\` and \`/api/v1/system\`."
         echo "With sections: a fresh server after one \`GET /api/v1/sections?limit=10000\` over the $C4_SECTIONS foreign sections."
         echo "Soak: wrk -t2 -c32 rotating the read endpoints a monitor polls (bench/soak.lua): ${C8_WARMUP}s warm-up, then ${C8_SOAK}s;"
         echo "growth is from after the warm-up to after the soak (soak: $n requests, $(printf %.0f "$a") req/s, p50 $b µs, p99 $c µs)."
