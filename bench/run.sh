@@ -861,19 +861,18 @@ run_comparison() { # N: runs cN in a subshell so that a failure ends only that c
         start_server "before-c$n"
     fi
     say "== comparison $n"
-    trap - ERR
-    set +e
+    # In the background and waited for, so that a signal to this script is handled at once
+    # (the cleanup then stops the subshell and everything it started).
     (
-        set -e
-        trap 'on_err "$LINENO" "$BASH_COMMAND"' ERR
         PIDFILE="$TMP/pids.c$n"
         : >"$PIDFILE"
         trap 'stop_tracked "$PIDFILE"' EXIT
         "c$n" "${@:2}"
-    )
-    rc=$?
-    set -e
-    trap 'on_err "$LINENO" "$BASH_COMMAND"' ERR
+    ) &
+    local sub=$!
+    track "$sub"
+    wait "$sub" || rc=$?
+    untrack "$sub"
     stop_tracked "$TMP/pids.c$n"
     if [[ $rc != 0 ]]; then
         error "comparison $n failed (exit $rc); see the messages above"
