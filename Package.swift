@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "shm-admin",
             dependencies: [
-                "ShmAdmin",
+                "ShmAdmin", "SectionRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -119,9 +119,14 @@ extension SectionRegistry {
         return bytes
     }
 
-    /// A new descriptor for the caller to own and close, for streaming the object (sendfile), with its size now.
-    public func openForStreaming(named name: SectionName) throws(SectionError) -> (descriptor: Int32, commit: Int64) {
+    /// A new descriptor for the caller to own and close, for streaming the object (sendfile), with its
+    /// size now. With `lockTimeout`, the section's shared lock is taken on it first: the lock lasts
+    /// until the caller closes the descriptor, i.e. for the whole stream.
+    public func openForStreaming(named name: SectionName, lockTimeout: Double? = nil) throws(SectionError)
+        -> (descriptor: Int32, commit: Int64)
+    {
         let object = try openExisting(name, flags: O_RDONLY, doing: "read")
+        if let lockTimeout { try LeaseTable.acquire(object, mode: .shared, timeout: lockTimeout, section: name.value) }
         let size = Int64(try object.status(section: name.value).st_size)
         return (try object.duplicate(section: name.value), size)
     }

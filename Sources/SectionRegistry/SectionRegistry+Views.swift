@@ -65,6 +65,11 @@ extension SectionRegistry {
         return info
     }
 
+    /// The bytes of a view that lie inside the object now (the view's own "commit").
+    public func usableLength(named name: SectionName, view id: String) throws(SectionError) -> Int64 {
+        try views.view(id, of: name.value).usableLength()
+    }
+
     /// Reads through a view: the range (view coordinates) must be inside the view and inside the
     /// object as it is now; a range another process truncated away is `.outOfRange`, never a crash.
     public func readView(named name: SectionName, id: String, offset: Int64, length: Int64) throws(SectionError) -> [UInt8] {

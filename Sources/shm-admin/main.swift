@@ -1,1 +1,146 @@
-print("shm-admin")
+import ArgumentParser
+import Dispatch
+import Logging
+import SectionRegistry
+import ShmAdmin
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The checkout this binary was built from: `static/` and `openapi.json` live there.
+private func checkoutRoot() -> String {
+    var path = #filePath
+    for _ in 0..<3 { path = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) }
+    return path
+}
+
+struct ShmAdminCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shm-admin",
+        abstract: "Admin and inspection service for the shared memory of a Linux host (/dev/shm).",
+        version: "0.1.0",
+        subcommands: [Serve.self])
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the HTTP API and the dashboard.",
+        discussion: """
+            Prints the address it listens on and a dashboard URL carrying the admin token. \
+            SIGINT or SIGTERM stop it gracefully (requests in flight finish; exit 0).
+            """)
+
+    @Option(help: "Address to listen on. Anything but loopback also needs --allow-remote and --read-token-file.")
+    var bind = "127.0.0.1"
+
+    @Option(help: "TCP port; 0 picks a free port (printed at start).")
+    var port: UInt16 = 8080
+
+    @Option(help: "Where managed sections' records and the generated admin token live (default: $XDG_STATE_HOME/shm-admin, else ~/.local/state/shm-admin).")
+    var stateDir: String?
+
+    @Option(help: "File holding the admin token (default: STATE_DIR/admin-token, generated at first start, mode 0600).")
+    var tokenFile: String?
+
+    @Option(help: "File holding a read token: metadata endpoints then need it (or the admin token).")
+    var readTokenFile: String?
+
+    @Option(help: "The dashboard's files (default: the checkout's static/ directory).")
+    var staticDir: String?
+
+    @Option(help: "PEM certificate for HTTPS (with --tls-key).")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key for HTTPS (with --tls-cert).")
+    var tlsKey: String?
+
+    @Option(help: "Listen on a Unix socket at this path (mode 0600) instead of TCP.")
+    var unix: String?
+
+    @Flag(help: "Allow a non-loopback --bind (a read token is required then).")
+    var allowRemote = false
+
+    @Option(help: "Largest request body accepted, in bytes or with a unit (e.g. 64MiB); larger ones get 413.")
+    var maxBody = "64MiB"
+
+    @Option(help: "Most sections given per-section metric series; the rest are counted in shm_admin_section_series_dropped.")
+    var metricsSectionCap = 1000
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    @Option(help: "The shared-memory directory (a tmpfs); tests point it at a small one of their own.")
+    var shmDir = "/dev/shm"
+
+    func run() throws {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        let maxBodyBytes: Int64
+        do { maxBodyBytes = try ByteSize.parse(maxBody, field: "--max-body") } catch { throw ValidationError("\(error)") }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "shm-admin")
+        let root = checkoutRoot()
+        var options = ServeOptions(
+            stateDirectory: stateDir ?? ServeOptions.defaultStateDirectory(),
+            staticDirectory: staticDir ?? root + "/static", openAPIPath: root + "/openapi.json")
+        options.bind = bind
+        options.port = port
+        options.tokenFile = tokenFile
+        options.readTokenFile = readTokenFile
+        options.tlsCertificate = tlsCert
+        options.tlsKey = tlsKey
+        options.unixSocket = unix
+        options.allowRemote = allowRemote
+        options.maxBody = maxBodyBytes
+        options.metricsSectionCap = metricsSectionCap
+        options.shmDirectory = shmDir
+
+        let app: ShmAdminApp
+        do {
+            app = try ShmAdminApp(options: options, logger: logger)
+            try app.start()
+        } catch {
+            logger.critical("shm-admin could not start: \(error)")
+            throw ExitCode(1)
+        }
+        for line in app.bannerLines { writeLine(line) }
+        waitForSignals(app: app, logger: logger)
+    }
+}
+
+/// Writes a line to standard output at once (a pipe would otherwise hold it back).
+func writeLine(_ text: String) {
+    let bytes = Array((text + "\n").utf8)
+    var done = 0
+    while done < bytes.count {
+        let count = bytes.withUnsafeBytes { write(1, $0.baseAddress! + done, $0.count - done) }
+        if count <= 0 { return }
+        done += count
+    }
+}
+
+/// Blocks until SIGINT or SIGTERM, then stops the server gracefully and exits 0.
+func waitForSignals(app: ShmAdminApp, logger: Logger) -> Never {
+    let queue = DispatchQueue(label: "shm-admin.signals")
+    var sources: [DispatchSourceSignal] = []
+    for number in [SIGINT, SIGTERM] {
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+        source.setEventHandler {
+            logger.notice("signal \(number): stopping")
+            app.stop()
+            exit(0)
+        }
+        source.resume()
+        sources.append(source)
+    }
+    withExtendedLifetime(sources) { dispatchMain() }
+}
+
+ShmAdminCommand.main()

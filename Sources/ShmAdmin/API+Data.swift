@@ -1,0 +1,136 @@
+import HTTPServer
+import SectionRegistry
+
+extension API {
+    /// `GET …/data` of a section or of one of its views, in the asked format.
+    func readData(_ request: HTTPRequest, view: String?) throws -> HTTPResponse {
+        let name = try sectionName(request)
+        let query = Query(request: request)
+        let format = try query.choice("format", DumpFormat.allCases.map(\.rawValue)).flatMap(DumpFormat.init) ?? .hex
+        let offset = try query.integer("offset", default: 0, range: 0...Int64.max)!
+        let length = try query.integer("length", range: 0...Int64.max)
+        let lockTimeout = try self.lockTimeout(query)
+        if format == .raw && view == nil {
+            return try rawDump(request, name: name, offset: offset, length: length, lockTimeout: lockTimeout)
+        }
+        let read = { () throws -> [UInt8] in
+            let available =
+                try view.map { try self.registry.usableLength(named: name, view: $0) }
+                ?? self.registry.section(named: name).commit
+            let count = length ?? max(0, available - offset)
+            let limit = format.limit ?? (64 << 20)
+            if count > limit {
+                throw SectionError(
+                    .invalidArgument,
+                    "\(format.rawValue) dumps are limited to \(ByteSize.describe(limit)) a request; use format=raw",
+                    section: name.value)
+            }
+            if let view { return try self.registry.readView(named: name, id: view, offset: offset, length: count) }
+            return try self.registry.read(named: name, offset: offset, length: count)
+        }
+        let bytes = try locked(name, .shared, lockTimeout, read)
+        switch format {
+        case .hex: return .json(DumpFormat.hexRows(bytes, offset: offset))
+        case .base64: return .json(DumpFormat.base64(bytes, offset: offset))
+        case .hexdump: return .bytes(DumpFormat.canonical(bytes, offset: offset), contentType: "text/plain; charset=utf-8")
+        case .raw: return ranged(bytes, request: request)
+        }
+    }
+
+    /// Runs `body` under the section lock when a timeout is given, else directly.
+    private func locked<T>(_ name: SectionName, _ mode: LockMode, _ timeout: Double?, _ body: () throws -> T) throws -> T {
+        guard let timeout else { return try body() }
+        var outcome: Result<T, any Error>?
+        try registry.withLock(named: name, mode: mode, timeout: timeout) { () throws(SectionError) in
+            outcome = Result { try body() }
+        }
+        return try outcome!.get()
+    }
+
+    /// A raw dump streamed from the object with sendfile, honouring `Range` inside the window.
+    private func rawDump(_ request: HTTPRequest, name: SectionName, offset: Int64, length: Int64?, lockTimeout: Double?)
+        throws -> HTTPResponse
+    {
+        let (descriptor, commit) = try registry.openForStreaming(named: name, lockTimeout: lockTimeout)
+        var owned = true
+        defer { if owned { close(descriptor) } }
+        let count = length ?? max(0, commit - offset)
+        let (end, overflow) = offset.addingReportingOverflow(count)
+        guard !overflow, offset <= commit, end <= commit else {
+            throw APIFailure(
+                Problems.rangeNotSatisfiable(
+                    "the range at \(offset) of \(count) bytes is outside the commit (\(commit) bytes) of section '\(name)'",
+                    commit: commit))
+        }
+        var status = 200
+        var start = offset
+        var size = count
+        var headers: [(String, String)] = [("Accept-Ranges", "bytes")]
+        switch ByteRange(header: request.headers["Range"], length: count) {
+        case .whole: break
+        case .unsatisfiable:
+            return HTTPResponse.problem(
+                Problems.rangeNotSatisfiable("the Range is outside the \(count) bytes asked for", commit: commit)
+            ).adding("Content-Range", "bytes */\(count)")
+        case .part(let first, let last):
+            status = 206
+            start = offset + first
+            size = last - first + 1
+            headers.append(("Content-Range", "bytes \(first)-\(last)/\(count)"))
+        }
+        owned = false
+        var response = HTTPResponse.file(
+            status: status, FileRegion(adopting: descriptor, offset: UInt64(start), length: UInt64(size)))
+        for (key, value) in headers { response = response.adding(key, value) }
+        return response
+    }
+
+    /// Raw bytes already in memory (a view's), honouring `Range`.
+    private func ranged(_ bytes: [UInt8], request: HTTPRequest) -> HTTPResponse {
+        switch ByteRange(header: request.headers["Range"], length: Int64(bytes.count)) {
+        case .whole: return HTTPResponse.bytes(bytes).adding("Accept-Ranges", "bytes")
+        case .unsatisfiable:
+            return HTTPResponse.problem(
+                Problems.rangeNotSatisfiable("the Range is outside the \(bytes.count) bytes asked for", commit: Int64(bytes.count))
+            ).adding("Content-Range", "bytes */\(bytes.count)")
+        case .part(let first, let last):
+            return HTTPResponse.bytes(status: 206, Array(bytes[Int(first)...Int(last)]))
+                .adding("Content-Range", "bytes \(first)-\(last)/\(bytes.count)")
+        }
+    }
+
+    /// `PUT …/data?offset=N`: the body is the bytes.
+    func writeData(_ request: HTTPRequest, view: String?) throws -> HTTPResponse {
+        let name = try sectionName(request)
+        let type = request.headers["Content-Type"]?.lowercased() ?? ""
+        if type.hasPrefix("application/json") || type.contains("+json") {
+            throw APIFailure(
+                Problems.unsupportedMediaType("the body is the bytes to write: send application/octet-stream, not JSON"))
+        }
+        let query = Query(request: request)
+        guard let offset = try query.integer("offset", range: 0...Int64.max) else {
+            throw APIFailure(Problems.badRequest("query parameter 'offset' is required"))
+        }
+        let partial = try query.bool("partial") ?? false
+        let result = try locked(name, .exclusive, try lockTimeout(query)) { () throws -> WriteResult in
+            try request.body.withUnsafeBytes { buffer throws -> WriteResult in
+                if let view {
+                    return try self.registry.writeView(named: name, id: view, offset: offset, bytes: buffer, partial: partial)
+                }
+                return try self.registry.write(named: name, offset: offset, bytes: buffer, partial: partial)
+            }
+        }
+        return .json(
+            .object([("offset", .int(result.offset)), ("written", .int(result.written)), ("requested", .int(result.requested))]))
+    }
+
+    /// Seconds to wait for the section lock when `?lock=true`, else nil.
+    private func lockTimeout(_ query: Query) throws(APIFailure) -> Double? {
+        guard try query.bool("lock") == true else { return nil }
+        return Double(try query.integer("lockTimeoutMs", default: 1000, range: 0...60_000)!) / 1000
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#endif

@@ -1,0 +1,112 @@
+import HTTPServer
+import SectionRegistry
+
+extension API {
+    func listSections(_ request: HTTPRequest) throws -> HTTPResponse {
+        let query = Query(request: request)
+        let kind = try query.choice("kind", ["shm", "semaphore"]).flatMap(SectionKind.init(rawValue:))
+        let filter = ListFilter(
+            managed: try query.bool("managed"), kind: kind, orphan: try query.bool("orphan"), query: request.query["q"],
+            limit: Int(try query.integer("limit", default: 1000, range: 0...10_000)!),
+            offset: Int(try query.integer("offset", default: 0, range: 0...Int64(Int32.max))!))
+        let (sections, total) = try registry.list(filter)
+        return .json(.object([("sections", .array(sections.map { .object(Render.section($0)) })), ("total", .int(Int64(total)))]))
+    }
+
+    func createSection(_ request: HTTPRequest) throws -> HTTPResponse {
+        let body = try JSONBody(request, allowed: ["name", "reserve", "commit", "namespace", "exclusive", "labels"])
+        guard let reserve = try body.size("reserve") else { throw APIFailure(Problems.invalid("'reserve' is required")) }
+        let name = try body.string("name").map(validName)
+        let create = CreateRequest(
+            name: name, reserve: reserve, commit: try body.size("commit"), namespace: try namespace(body),
+            exclusive: try body.bool("exclusive") ?? false, labels: try body.labels("labels") ?? [:],
+            creator: "api \(request.remoteAddress)")
+        let (section, created) = try registry.create(create)
+        return .json(status: created ? 201 : 200, .object(Render.section(section) + [("created", .bool(created))]))
+    }
+
+    func sectionDetail(_ request: HTTPRequest) throws -> HTTPResponse {
+        .json(Render.detail(try registry.detail(named: try sectionName(request))))
+    }
+
+    func deleteSection(_ request: HTTPRequest) throws -> HTTPResponse {
+        let force = try Query(request: request).bool("force") ?? false
+        try registry.delete(named: try sectionName(request), force: force)
+        return .empty()
+    }
+
+    func adoptSection(_ request: HTTPRequest) throws -> HTTPResponse {
+        let name = try sectionName(request)
+        let body = try JSONBody(request, allowed: ["reserve", "namespace", "labels"], optional: true)
+        let section = try registry.adopt(
+            named: name, reserve: try body.size("reserve"), namespace: body.has("namespace") ? try namespace(body) : nil,
+            labels: try body.labels("labels") ?? [:], creator: "api \(request.remoteAddress)")
+        return .json(.object(Render.section(section)))
+    }
+
+    func growSection(_ request: HTTPRequest) throws -> HTTPResponse {
+        let name = try sectionName(request)
+        let body = try JSONBody(request, allowed: ["commit", "by"])
+        let target: GrowTarget
+        switch (try body.size("commit"), try body.size("by")) {
+        case (let commit?, nil): target = .commit(commit)
+        case (nil, let amount?): target = .by(amount)
+        default: throw APIFailure(Problems.invalid("give exactly one of 'commit' and 'by'"))
+        }
+        return .json(.object(Render.section(try registry.grow(named: name, target))))
+    }
+
+    func resetSection(_ request: HTTPRequest) throws -> HTTPResponse {
+        let name = try sectionName(request)
+        let body = try JSONBody(request, allowed: ["offset", "length"])
+        guard let offset = try body.integer("offset"), let length = try body.integer("length") else {
+            throw APIFailure(Problems.invalid("'offset' and 'length' are required"))
+        }
+        return .json(.object(Render.section(try registry.reset(named: name, offset: offset, length: length))))
+    }
+
+    func pages(_ request: HTTPRequest) throws -> HTTPResponse {
+        let name = try sectionName(request)
+        let query = Query(request: request)
+        let from = try query.integer("from", range: 0...Int64.max)
+        let to = try query.integer("to", range: 0...Int64.max)
+        if let from, let to, from > to { throw APIFailure(Problems.badRequest("'from' must not be past 'to'")) }
+        let maxRuns = try query.integer("maxRuns", default: 10_000, range: 1...1_000_000)!
+        return .json(Render.pageMap(try registry.pageMap(named: name, from: from, to: to, maxRuns: Int(maxRuns))))
+    }
+
+    func system() -> HTTPResponse {
+        let info = registry.systemInfo()
+        let counts = info.counts
+        return .json(
+            .object([
+                ("pageSize", .int(info.pageSize)),
+                (
+                    "shm",
+                    .object([
+                        ("path", .string(info.shmPath)), ("sizeBytes", .int(info.shmSize)),
+                        ("usedBytes", .int(info.shmUsed)), ("freeBytes", .int(info.shmFree)),
+                    ])
+                ),
+                ("shmmax", .int(Int64(clamping: info.shmmax))), ("shmall", .int(Int64(clamping: info.shmall))),
+                ("kernel", .string(info.kernel)), ("version", .string(version)),
+                ("uptimeSeconds", .double(((monotonicSeconds() - startedAt) * 1000).rounded() / 1000)),
+                (
+                    "counts",
+                    .object([
+                        ("sections", .int(Int64(counts.sections))), ("managed", .int(Int64(counts.managed))),
+                        ("foreign", .int(Int64(counts.foreign))), ("orphan", .int(Int64(counts.orphan))),
+                        ("semaphores", .int(Int64(counts.semaphores))), ("missing", .int(Int64(counts.missing))),
+                    ])
+                ),
+            ]))
+    }
+
+    private func namespace(_ body: JSONBody) throws(APIFailure) -> Namespace {
+        guard let text = try body.string("namespace") else { return .local }
+        guard let namespace = Namespace(rawValue: text) else {
+            throw APIFailure(Problems.invalid("'namespace' must be 'local' or 'global'"))
+        }
+        return namespace
+    }
+}

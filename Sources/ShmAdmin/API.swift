@@ -1,0 +1,106 @@
+import HTTPServer
+import Logging
+import SectionRegistry
+
+/// Everything a handler needs: the registry, the exposure rules, metrics, the event stream.
+final class API: Sendable {
+    let registry: SectionRegistry
+    let security: Security
+    let metrics: Metrics
+    let events: EventBroadcaster
+    let staticDirectory: String
+    let openAPIPath: String
+    let version: String
+    let startedAt = monotonicSeconds()
+    let logger: Logger
+
+    init(
+        registry: SectionRegistry, security: Security, metrics: Metrics, events: EventBroadcaster,
+        staticDirectory: String, openAPIPath: String, version: String, logger: Logger
+    ) {
+        self.registry = registry
+        self.security = security
+        self.metrics = metrics
+        self.events = events
+        self.staticDirectory = staticDirectory
+        self.openAPIPath = openAPIPath
+        self.version = version
+        self.logger = logger
+    }
+
+    /// The route table of API.md, each with its access level.
+    func router() -> Router {
+        var router = Router()
+        let security = self.security
+        router.use { request, next in
+            // The Host check covers unknown routes too: a 404 must not tell a rebinding page what exists.
+            if let problem = security.check(request, level: .public) { return .problem(problem) }
+            return next(request)
+        }
+        func add(_ method: String, _ pattern: String, _ level: AccessLevel, _ handler: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) {
+            router.add(method, pattern) { [self] request in respond(request, level: level, handler) }
+        }
+        add("GET", "/", .public) { [self] _ in try staticFile("index.html") }
+        add("GET", "/static/{path...}", .public) { [self] in try staticFile($0.parameter("path") ?? "") }
+        add("GET", "/healthz", .public) { _ in .json(["status": "ok"]) }
+        add("GET", "/metrics", .read) { [self] _ in
+            .text(metrics.render(registry: registry), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        add("GET", "/openapi.json", .read) { [self] _ in try openAPI() }
+        add("GET", "/api/v1/system", .read) { [self] _ in system() }
+        add("GET", "/api/v1/events", .read) { [self] _ in .eventStream(events) }
+        add("GET", "/api/v1/sections", .read) { [self] in try listSections($0) }
+        add("POST", "/api/v1/sections", .admin) { [self] in try createSection($0) }
+        add("GET", "/api/v1/sections/{name}", .read) { [self] in try sectionDetail($0) }
+        add("DELETE", "/api/v1/sections/{name}", .admin) { [self] in try deleteSection($0) }
+        add("POST", "/api/v1/sections/{name}/adopt", .admin) { [self] in try adoptSection($0) }
+        add("POST", "/api/v1/sections/{name}/grow", .admin) { [self] in try growSection($0) }
+        add("POST", "/api/v1/sections/{name}/reset", .admin) { [self] in try resetSection($0) }
+        add("GET", "/api/v1/sections/{name}/pages", .read) { [self] in try pages($0) }
+        add("GET", "/api/v1/sections/{name}/data", .admin) { [self] in try readData($0, view: nil) }
+        add("PUT", "/api/v1/sections/{name}/data", .admin) { [self] in try writeData($0, view: nil) }
+        add("POST", "/api/v1/sections/{name}/views", .admin) { [self] in try mapView($0) }
+        add("GET", "/api/v1/sections/{name}/views", .read) { [self] in try listViews($0) }
+        add("DELETE", "/api/v1/sections/{name}/views/{id}", .admin) { [self] in try unmapView($0) }
+        add("POST", "/api/v1/sections/{name}/views/{id}/move", .admin) { [self] in try moveView($0) }
+        add("GET", "/api/v1/sections/{name}/views/{id}/data", .admin) { [self] in try readData($0, view: $0.parameter("id")) }
+        add("PUT", "/api/v1/sections/{name}/views/{id}/data", .admin) { [self] in try writeData($0, view: $0.parameter("id")) }
+        add("POST", "/api/v1/sections/{name}/lock", .admin) { [self] in try lock($0) }
+        add("DELETE", "/api/v1/sections/{name}/lock/{lease}", .admin) { [self] in try unlock($0) }
+        return router
+    }
+
+    /// Checks the level, runs the handler and turns every failure into a problem; nothing escapes.
+    private func respond(_ request: HTTPRequest, level: AccessLevel, _ handler: (HTTPRequest) throws -> HTTPResponse)
+        -> HTTPResponse
+    {
+        if let problem = security.check(request, level: level) {
+            let response = HTTPResponse.problem(problem)
+            return problem.status == 401 ? response.adding("WWW-Authenticate", "Bearer realm=\"shm-admin\"") : response
+        }
+        do {
+            return try handler(request)
+        } catch let failure as APIFailure {
+            return .problem(failure.problem)
+        } catch let error as SectionError {
+            let problem = Problems.from(error)
+            if problem.status >= 500 {
+                logger.error("\(request.method) \(request.path) failed: \(error.description)")
+            }
+            return .problem(problem)
+        } catch {
+            logger.error("\(request.method) \(request.path) failed: \(error)")
+            return .problem(.internalError("the request failed inside the server; see its log"))
+        }
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}
+
+#if canImport(Glibc)
+    import Glibc
+#endif

@@ -1,0 +1,145 @@
+import HTTPServer
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#endif
+
+/// The text forms of a range of section bytes.
+enum DumpFormat: String, CaseIterable {
+    case hex, hexdump, base64, raw
+
+    /// The most a request may ask for in this format (raw streams and has none).
+    var limit: Int64? {
+        switch self {
+        case .hex, .base64: 16 << 20
+        case .hexdump: 64 << 20
+        case .raw: nil
+        }
+    }
+
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    /// `{"offset","length","rows":[{"offset","hex","ascii"}]}` with 16-byte rows.
+    static func hexRows(_ bytes: [UInt8], offset: Int64) -> JSONValue {
+        var rows: [JSONValue] = []
+        rows.reserveCapacity(bytes.count / 16 + 1)
+        var start = 0
+        while start < bytes.count {
+            let row = bytes[start..<min(start + 16, bytes.count)]
+            var hex: [UInt8] = []
+            hex.reserveCapacity(48)
+            var ascii: [UInt8] = []
+            for (index, byte) in row.enumerated() {
+                if index > 0 { hex.append(32) }
+                hex.append(digits[Int(byte >> 4)])
+                hex.append(digits[Int(byte & 15)])
+                ascii.append((0x20...0x7e).contains(byte) ? byte : 46)
+            }
+            rows.append(
+                .object([
+                    ("offset", .int(offset + Int64(start))), ("hex", .string(String(decoding: hex, as: UTF8.self))),
+                    ("ascii", .string(String(decoding: ascii, as: UTF8.self))),
+                ]))
+            start += 16
+        }
+        return .object([("offset", .int(offset)), ("length", .int(Int64(bytes.count))), ("rows", .array(rows))])
+    }
+
+    static func base64(_ bytes: [UInt8], offset: Int64) -> JSONValue {
+        .object([
+            ("offset", .int(offset)), ("length", .int(Int64(bytes.count))),
+            ("data", .string(Data(bytes).base64EncodedString())),
+        ])
+    }
+
+    /// Byte for byte what `hexdump -C -s OFFSET -n COUNT` prints for these bytes, `*` lines included.
+    static func canonical(_ bytes: [UInt8], offset: Int64) -> [UInt8] {
+        guard !bytes.isEmpty else { return [] }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count / 16 * 79 + 96)
+        var previous: ArraySlice<UInt8>? = nil
+        var squeezing = false
+        var start = 0
+        while start < bytes.count {
+            let row = bytes[start..<min(start + 16, bytes.count)]
+            if row.count == 16, let previous, previous.elementsEqual(row) {
+                if !squeezing {
+                    out.append(contentsOf: [42, 10])  // "*\n"
+                    squeezing = true
+                }
+                start += 16
+                continue
+            }
+            squeezing = false
+            previous = row
+            appendOffset(offset + Int64(start), to: &out)
+            out.append(contentsOf: [32, 32])
+            for index in 0..<16 {
+                if index < row.count {
+                    let byte = row[row.startIndex + index]
+                    out.append(digits[Int(byte >> 4)])
+                    out.append(digits[Int(byte & 15)])
+                    out.append(32)
+                } else {
+                    out.append(contentsOf: [32, 32, 32])
+                }
+                if index == 7 { out.append(32) }
+            }
+            out.append(contentsOf: [32, 124])  // " |"
+            for byte in row { out.append((0x20...0x7e).contains(byte) ? byte : 46) }
+            out.append(contentsOf: [124, 10])  // "|\n"
+            start += 16
+        }
+        appendOffset(offset + Int64(bytes.count), to: &out)
+        out.append(10)
+        return out
+    }
+
+    /// `%08x`: at least eight lowercase hex digits.
+    private static func appendOffset(_ value: Int64, to out: inout [UInt8]) {
+        var text = Array(String(value, radix: 16).utf8)
+        if text.count < 8 { text.insert(contentsOf: [UInt8](repeating: 48, count: 8 - text.count), at: 0) }
+        out.append(contentsOf: text)
+    }
+}
+
+/// A `Range: bytes=…` header over a body of `length` bytes (one range; others are ignored).
+enum ByteRange {
+    case whole
+    case part(start: Int64, end: Int64)  // inclusive end
+    case unsatisfiable
+
+    init(header: String?, length: Int64) {
+        guard let header, header.hasPrefix("bytes=") else {
+            self = .whole
+            return
+        }
+        let spec = header.dropFirst(6).trimmingCharacters(in: " ")
+        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else {
+            self = .whole
+            return
+        }
+        let first = spec[..<dash]
+        let last = spec[spec.index(after: dash)...]
+        if first.isEmpty {
+            guard let suffix = Int64(last), suffix > 0 else {
+                self = suffix0(last) ? .unsatisfiable : .whole
+                return
+            }
+            self = length == 0 ? .unsatisfiable : .part(start: max(0, length - suffix), end: length - 1)
+            return
+        }
+        guard let start = Int64(first), last.isEmpty || Int64(last) != nil else {
+            self = .whole
+            return
+        }
+        let end = last.isEmpty ? length - 1 : min(Int64(last)!, length - 1)
+        if let given = Int64(last), given < start {
+            self = .whole
+            return
+        }
+        self = start >= length ? .unsatisfiable : .part(start: start, end: end)
+    }
+}
+
+private func suffix0(_ text: Substring) -> Bool { Int64(text) == 0 }

@@ -1,0 +1,125 @@
+import HTTPServer
+import SectionRegistry
+import Synchronization
+
+/// Request counters and latency histograms, and the section gauges read at scrape time.
+/// Rendered in the Prometheus text exposition format (checked by `promtool check metrics`).
+final class Metrics: Sendable {
+    static let buckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    private struct RequestKey: Hashable {
+        var method: String
+        var route: String
+        var code: Int
+    }
+
+    private struct Histogram {
+        var counts = [UInt64](repeating: 0, count: Metrics.buckets.count)
+        var sum = 0.0
+        var count: UInt64 = 0
+    }
+
+    private struct State {
+        var requests: [RequestKey: UInt64] = [:]
+        var durations: [String: Histogram] = [:]
+    }
+
+    private let state = Mutex(State())
+    let sectionCap: Int
+
+    init(sectionCap: Int) { self.sectionCap = sectionCap }
+
+    func record(_ request: CompletedRequest) {
+        let route = request.route ?? "unmatched"
+        let method = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].contains(request.method)
+            ? request.method : "other"
+        state.withLock { state in
+            state.requests[RequestKey(method: method, route: route, code: request.status), default: 0] += 1
+            var histogram = state.durations[route] ?? Histogram()
+            for (index, bound) in Self.buckets.enumerated() where request.durationSeconds <= bound {
+                histogram.counts[index] += 1
+            }
+            histogram.sum += request.durationSeconds
+            histogram.count += 1
+            state.durations[route] = histogram
+        }
+    }
+
+    func render(registry: SectionRegistry) -> String {
+        var out = ""
+        let sections = (try? registry.list(ListFilter(limit: .max)).sections) ?? []
+        let capacity = registry.directory.capacity()
+
+        header(&out, "shm_admin_sections", "gauge", "Sections in the shared-memory directory, by managed and kind.")
+        var groups: [String: Int] = [:]
+        for managed in ["true", "false"] { for kind in ["shm", "semaphore"] { groups["\(managed)|\(kind)"] = 0 } }
+        for section in sections { groups["\(section.managed)|\(section.kind.rawValue)", default: 0] += 1 }
+        for key in groups.keys.sorted() {
+            let parts = key.split(separator: "|")
+            out += "shm_admin_sections{managed=\"\(parts[0])\",kind=\"\(parts[1])\"} \(groups[key]!)\n"
+        }
+        header(&out, "shm_admin_orphan_sections", "gauge", "Sections no process but shm-admin maps or holds open.")
+        out += "shm_admin_orphan_sections \(sections.filter { $0.orphan && $0.kind == .shm && $0.state == .ok }.count)\n"
+
+        let shown = sections.filter { $0.kind == .shm }.prefix(sectionCap)
+        let dropped = sections.filter { $0.kind == .shm }.count - shown.count
+        let perSection: [(String, String, String, (SectionInfo) -> Int64?)] = [
+            ("shm_admin_section_commit_bytes", "Committed bytes (the object's size).", "managed", { $0.commit }),
+            ("shm_admin_section_reserve_bytes", "Reserved bytes of managed sections.", "", { $0.reserve }),
+            ("shm_admin_section_allocated_bytes", "Bytes of memory allocated to the section.", "managed", { $0.allocatedBytes }),
+            ("shm_admin_section_data_bytes", "Bytes holding written data.", "managed", { $0.dataBytes }),
+            ("shm_admin_section_mappers", "Other processes mapping the section.", "", { Int64($0.mappers) }),
+        ]
+        for (name, help, extra, value) in perSection {
+            header(&out, name, "gauge", help)
+            for section in shown {
+                guard let number = value(section) else { continue }
+                var labels = "section=\"\(Self.escape(section.name))\""
+                if extra == "managed" { labels += ",managed=\"\(section.managed)\"" }
+                out += "\(name){\(labels)} \(number)\n"
+            }
+        }
+        header(&out, "shm_admin_section_series_dropped", "gauge", "Sections left out of the per-section series by the cap.")
+        out += "shm_admin_section_series_dropped \(dropped)\n"
+        header(&out, "shm_admin_shm_filesystem_size_bytes", "gauge", "Size of the shared-memory filesystem.")
+        out += "shm_admin_shm_filesystem_size_bytes \(capacity.size)\n"
+        header(&out, "shm_admin_shm_filesystem_free_bytes", "gauge", "Free bytes of the shared-memory filesystem.")
+        out += "shm_admin_shm_filesystem_free_bytes \(capacity.free)\n"
+
+        let snapshot = state.withLock { $0 }
+        header(&out, "shm_admin_http_requests_total", "counter", "HTTP requests answered, by method, route and status.")
+        for (key, count) in snapshot.requests.sorted(by: { "\($0.key)" < "\($1.key)" }) {
+            out += "shm_admin_http_requests_total{method=\"\(key.method)\",route=\"\(Self.escape(key.route))\","
+            out += "code=\"\(key.code)\"} \(count)\n"
+        }
+        header(&out, "shm_admin_http_request_duration_seconds", "histogram", "Time to answer HTTP requests, by route.")
+        for (route, histogram) in snapshot.durations.sorted(by: { $0.key < $1.key }) {
+            let label = "route=\"\(Self.escape(route))\""
+            for (index, bound) in Self.buckets.enumerated() {
+                out += "shm_admin_http_request_duration_seconds_bucket{\(label),le=\"\(bound)\"} \(histogram.counts[index])\n"
+            }
+            out += "shm_admin_http_request_duration_seconds_bucket{\(label),le=\"+Inf\"} \(histogram.count)\n"
+            out += "shm_admin_http_request_duration_seconds_sum{\(label)} \(histogram.sum)\n"
+            out += "shm_admin_http_request_duration_seconds_count{\(label)} \(histogram.count)\n"
+        }
+        return out
+    }
+
+    private func header(_ out: inout String, _ name: String, _ type: String, _ help: String) {
+        out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+    }
+
+    /// A label value: backslash, double quote and newline escaped.
+    static func escape(_ value: String) -> String {
+        var result = ""
+        for character in value {
+            switch character {
+            case "\\": result += "\\\\"
+            case "\"": result += "\\\""
+            case "\n": result += "\\n"
+            default: result.append(character)
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,149 @@
+import HTTPServer
+import SectionRegistry
+
+/// A JSON request body, checked: JSON content type, an object, only the allowed members.
+struct JSONBody {
+    private let members: [String: JSONValue]
+
+    /// Parses `request`'s body. An empty body is `{}` when `optional`.
+    init(_ request: HTTPRequest, allowed: Set<String>, optional: Bool = false) throws(APIFailure) {
+        if request.body.isEmpty && optional {
+            members = [:]
+            return
+        }
+        let type = request.headers["Content-Type"]?.lowercased() ?? ""
+        let mediaType = type.split(separator: ";").first.map { $0.trimmingCharacters(in: " \t") } ?? ""
+        guard mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) else {
+            throw APIFailure(
+                Problems.unsupportedMediaType(
+                    "this endpoint takes application/json, not '\(mediaType.isEmpty ? "nothing" : String(mediaType.prefix(100)))'"))
+        }
+        let value: JSONValue
+        do { value = try StrictJSON.parse(request.body) } catch {
+            throw APIFailure(Problems.badRequest("malformed JSON: \(error.message)"))
+        }
+        guard case .object(let pairs) = value else { throw APIFailure(Problems.badRequest("the body must be a JSON object")) }
+        var table: [String: JSONValue] = [:]
+        for (key, member) in pairs {
+            guard allowed.contains(key) else {
+                throw APIFailure(
+                    Problems.badRequest(
+                        "unknown field '\(key.prefix(64))'; allowed: \(allowed.sorted().joined(separator: ", "))"))
+            }
+            table[key] = member
+        }
+        members = table
+    }
+
+    func has(_ key: String) -> Bool { members[key] != nil && members[key] != .null }
+
+    func string(_ key: String) throws(APIFailure) -> String? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case .string(let text)?: return text
+        default: throw APIFailure(Problems.badRequest("'\(key)' must be a string"))
+        }
+    }
+
+    func bool(_ key: String) throws(APIFailure) -> Bool? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case .bool(let flag)?: return flag
+        default: throw APIFailure(Problems.badRequest("'\(key)' must be true or false"))
+        }
+    }
+
+    /// A plain integer member (offsets, lengths, milliseconds).
+    func integer(_ key: String) throws(APIFailure) -> Int64? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case .int(let number)?: return number
+        case .double?: throw APIFailure(Problems.invalid("'\(key)' must be a whole number within 64 bits"))
+        default: throw APIFailure(Problems.badRequest("'\(key)' must be a number"))
+        }
+    }
+
+    /// A size member: a byte count or a string with a binary unit. Anything else is 422.
+    func size(_ key: String) throws(APIFailure) -> Int64? {
+        do throws(SectionError) {
+            switch members[key] {
+            case nil, .null?: return nil
+            case .int(let number)?: return try ByteSize.validate(number, field: key)
+            case .string(let text)?: return try ByteSize.parse(text, field: key)
+            case .double(let number)?:
+                throw SectionError(.invalidSize, "\(key) \(number) is not a whole number of bytes within 64 bits")
+            default: throw SectionError(.invalidSize, "\(key) must be a byte count or a string such as \"64MiB\"")
+            }
+        } catch {
+            throw APIFailure(Problems.from(error))
+        }
+    }
+
+    func labels(_ key: String) throws(APIFailure) -> [String: String]? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case .object(let pairs)?:
+            var labels: [String: String] = [:]
+            for (name, value) in pairs {
+                guard case .string(let text) = value else {
+                    throw APIFailure(Problems.badRequest("label '\(name.prefix(64))' must be a string"))
+                }
+                labels[name] = text
+            }
+            return labels
+        default: throw APIFailure(Problems.badRequest("'\(key)' must be an object of strings"))
+        }
+    }
+}
+
+/// Typed query parameters; a malformed value is 400.
+struct Query {
+    let request: HTTPRequest
+
+    func integer(_ key: String, default fallback: Int64? = nil, range: ClosedRange<Int64>? = nil) throws(APIFailure)
+        -> Int64?
+    {
+        guard let text = request.query[key] else { return fallback }
+        guard let value = Int64(text), range.map({ $0.contains(value) }) ?? true else {
+            let bounds = range.map { " between \($0.lowerBound) and \($0.upperBound)" } ?? ""
+            throw APIFailure(Problems.badRequest("query parameter '\(key)' must be a whole number\(bounds)"))
+        }
+        return value
+    }
+
+    func bool(_ key: String) throws(APIFailure) -> Bool? {
+        guard let text = request.query[key] else { return nil }
+        switch text.lowercased() {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw APIFailure(Problems.badRequest("query parameter '\(key)' must be true or false"))
+        }
+    }
+
+    func choice(_ key: String, _ allowed: [String]) throws(APIFailure) -> String? {
+        guard let text = request.query[key] else { return nil }
+        guard allowed.contains(text) else {
+            throw APIFailure(
+                Problems.badRequest("query parameter '\(key)' must be one of \(allowed.joined(separator: ", "))"))
+        }
+        return text
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        var text = Substring(self)
+        while let first = text.first, set.contains(first) { text = text.dropFirst() }
+        while let last = text.last, set.contains(last) { text = text.dropLast() }
+        return String(text)
+    }
+}
+
+/// The section named by the route's `{name}`, validated (422 otherwise).
+func sectionName(_ request: HTTPRequest) throws(APIFailure) -> SectionName {
+    try validName(request.parameter("name") ?? "")
+}
+
+func validName(_ text: String) throws(APIFailure) -> SectionName {
+    do { return try SectionName(text) } catch { throw APIFailure(Problems.from(error)) }
+}

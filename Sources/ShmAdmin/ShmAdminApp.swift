@@ -1,0 +1,129 @@
+import HTTPServer
+import Logging
+import SectionRegistry
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The options of `shm-admin serve`, already parsed.
+public struct ServeOptions: Sendable {
+    public var bind = "127.0.0.1"
+    public var port: UInt16 = 8080
+    public var stateDirectory: String
+    public var tokenFile: String?
+    public var readTokenFile: String?
+    public var staticDirectory: String
+    public var openAPIPath: String
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+    public var unixSocket: String?
+    public var allowRemote = false
+    public var maxBody: Int64 = 64 << 20
+    public var metricsSectionCap = 1000
+    public var shmDirectory = "/dev/shm"
+    public var version = "0.1.0"
+
+    public init(stateDirectory: String, staticDirectory: String, openAPIPath: String) {
+        self.stateDirectory = stateDirectory
+        self.staticDirectory = staticDirectory
+        self.openAPIPath = openAPIPath
+    }
+
+    /// `$XDG_STATE_HOME/shm-admin`, else `~/.local/state/shm-admin`.
+    public static func defaultStateDirectory() -> String {
+        if let xdg = getenv("XDG_STATE_HOME").map({ String(cString: $0) }), xdg.hasPrefix("/") { return xdg + "/shm-admin" }
+        let home = getenv("HOME").map { String(cString: $0) } ?? "/root"
+        return home + "/.local/state/shm-admin"
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}
+
+/// shm-admin serving: the registry behind the HTTP API.
+public final class ShmAdminApp: Sendable {
+    public let registry: SectionRegistry
+    let server: HTTPServer
+    let api: API
+    let options: ServeOptions
+    let adminToken: String
+    let bridge: UInt64
+
+    public init(options: ServeOptions, logger: Logger) throws {
+        self.options = options
+        let remote = !ServeOptions.isLoopback(options.bind) && options.unixSocket == nil
+        if remote && !options.allowRemote {
+            throw SetupError("--bind \(options.bind) is not a loopback address: pass --allow-remote to expose the server")
+        }
+        if remote && options.readTokenFile == nil {
+            throw SetupError("a non-loopback bind needs --read-token-file: metadata is not served to the network without a token")
+        }
+        if (options.tlsCertificate == nil) != (options.tlsKey == nil) {
+            throw SetupError("--tls-cert and --tls-key go together")
+        }
+        registry = try SectionRegistry(
+            configuration: .init(shmDirectory: options.shmDirectory, stateDirectory: options.stateDirectory))
+        for name in registry.startupReport.corrupt {
+            logger.warning("set aside a corrupt record \(name) under \(options.stateDirectory)/corrupt/")
+        }
+        for note in registry.startupReport.repaired { logger.notice("repaired after a crash: \(note)") }
+        let tokenPath = options.tokenFile ?? options.stateDirectory + "/admin-token"
+        adminToken = try Security.loadOrCreateToken(at: tokenPath, create: options.tokenFile == nil)
+        let readToken = try options.readTokenFile.map { try Security.loadOrCreateToken(at: $0, create: false) }
+        let staticDirectory = Self.resolved(options.staticDirectory)
+        let events = EventBroadcaster()
+        let metrics = Metrics(sectionCap: options.metricsSectionCap)
+        api = API(
+            registry: registry, security: Security(adminToken: adminToken, readToken: readToken, loopbackBind: !remote),
+            metrics: metrics, events: events, staticDirectory: staticDirectory, openAPIPath: options.openAPIPath,
+            version: options.version, logger: logger)
+        bridge = EventBridge.connect(registry, to: events)
+
+        var configuration = HTTPServerConfiguration(
+            endpoint: options.unixSocket.map { .unix(path: $0) } ?? .tcp(host: options.bind, port: options.port))
+        if let certificate = options.tlsCertificate, let key = options.tlsKey {
+            guard let certificatePEM = readFile(certificate), let keyPEM = readFile(key) else {
+                throw SetupError("cannot read --tls-cert \(certificate) or --tls-key \(key)")
+            }
+            configuration.tls = .init(
+                certificatePEM: String(decoding: certificatePEM, as: UTF8.self), privateKeyPEM: String(decoding: keyPEM, as: UTF8.self))
+        }
+        configuration.maxBodyBytes = Int(clamping: options.maxBody)
+        server = HTTPServer(
+            configuration: configuration, logger: logger, onCompleted: { metrics.record($0) }, handler: api.router().handler)
+    }
+
+    public func start() throws { try server.start() }
+
+    /// Stops accepting, lets requests in flight finish, ends event streams.
+    public func stop() {
+        api.events.finishAll()
+        server.stop()
+        registry.changes.unsubscribe(bridge)
+        registry.close()
+    }
+
+    public var port: UInt16 { server.port }
+
+    /// What the server prints at start: where it listens and the dashboard URL with the admin token.
+    public var bannerLines: [String] {
+        if let path = options.unixSocket {
+            return ["shm-admin listening on unix:\(path)", "dashboard: (over the Unix socket) /#token=\(adminToken)"]
+        }
+        let scheme = options.tlsCertificate == nil ? "http" : "https"
+        let host = options.bind.contains(":") ? "[\(options.bind)]" : options.bind
+        let base = "\(scheme)://\(host):\(port)/"
+        return ["shm-admin listening on \(base)", "dashboard: \(base)#token=\(adminToken)"]
+    }
+
+    /// The route table, to compare with openapi.json.
+    public var routes: [Route] { api.router().routes }
+
+    private static func resolved(_ path: String) -> String {
+        guard let real = realpath(path, nil) else { return path }
+        defer { free(real) }
+        return String(cString: real)
+    }
+}
