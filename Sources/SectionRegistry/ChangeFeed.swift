@@ -32,7 +32,10 @@ public final class ChangeFeed: Sendable {
 
     public func unsubscribe(_ id: UInt64) { _ = subscribers.withLock { $0.removeValue(forKey: id) } }
 
-    func publish(_ kind: SectionEvent.Kind, _ section: String?, source: SectionEvent.Source = .api, _ details: [String: String] = [:]) {
+    func publish(
+        _ kind: SectionEvent.Kind, _ section: String?, source: SectionEvent.Source = .api,
+        _ details: [String: String] = [:]
+    ) {
         if source == .api, let section { ownChanges.withLock { $0[section] = monotonicNow() } }
         let event = SectionEvent(
             id: counter.next(), kind: kind, section: section, source: source, time: wallClockNow(), details: details)
@@ -72,7 +75,9 @@ public final class ChangeFeed: Sendable {
     private func loop(inotify fd: Int32, stop: Int32) {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while running.load(ordering: .sequentiallyConsistent) {
-            var polls = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: stop, events: Int16(POLLIN), revents: 0)]
+            var polls = [
+                pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: stop, events: Int16(POLLIN), revents: 0),
+            ]
             let ready = poll(&polls, 2, 1000)
             if ready <= 0 || polls[1].revents != 0 { continue }
             var batch: [(String, UInt32)] = []
@@ -89,7 +94,8 @@ public final class ChangeFeed: Sendable {
         var events: [(String, UInt32)] = []
         var position = 0
         func word(_ at: Int) -> UInt32 {
-            UInt32(buffer[at]) | UInt32(buffer[at + 1]) << 8 | UInt32(buffer[at + 2]) << 16 | UInt32(buffer[at + 3]) << 24
+            UInt32(buffer[at]) | UInt32(buffer[at + 1]) << 8 | UInt32(buffer[at + 2]) << 16 | UInt32(buffer[at + 3])
+                << 24
         }
         while position + 16 <= count {
             let mask = word(position + 4)

@@ -17,7 +17,8 @@ enum PageWalker {
             let start = cshm_seek_data(fd, position)
             if start < 0 {
                 if errno == ENXIO { break }
-                throw SectionError.fromErrno(errno, call: "lseek(SEEK_DATA)", section: section, doing: "map the pages of")
+                throw SectionError.fromErrno(
+                    errno, call: "lseek(SEEK_DATA)", section: section, doing: "map the pages of")
             }
             if start >= to { break }
             var end = cshm_seek_hole(fd, start)
@@ -51,7 +52,9 @@ enum PageWalker {
             let (extents, complete) = try dataExtents(
                 fd: fd, from: from, to: committedEnd, limit: maxRuns, section: section)
             for (start, end) in extents {
-                if start > position { runs.append(PageRun(offset: position, length: start - position, state: .committed)) }
+                if start > position {
+                    runs.append(PageRun(offset: position, length: start - position, state: .committed))
+                }
                 runs.append(PageRun(offset: start, length: end - start, state: .data))
                 position = end
             }

@@ -78,7 +78,9 @@ final class ProcScanner: Sendable {
         defer { closedir(dir) }
         var pids: [Int32] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+            }
             if let pid = Int32(name) { pids.append(pid) }
         }
         return pids
@@ -91,7 +93,9 @@ final class ProcScanner: Sendable {
         var found: [(Int32, UInt64)] = []
         var info = stat()
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+            }
             guard let fd = Int32(name) else { continue }
             if stat(fdDirectory + "/" + name, &info) == 0, UInt64(info.st_dev) == device,
                 (info.st_mode & S_IFMT) == S_IFREG
@@ -103,7 +107,8 @@ final class ProcScanner: Sendable {
     }
 
     /// OFD locks show pid -1 in /proc/locks: find the holder through /proc/PID/fdinfo.
-    private func attributeLocks(_ parsed: [(UInt64, LockHolder)], holders: [UInt64: [Holder]]) -> [UInt64: [LockHolder]] {
+    private func attributeLocks(_ parsed: [(UInt64, LockHolder)], holders: [UInt64: [Holder]]) -> [UInt64: [LockHolder]]
+    {
         var result: [UInt64: [LockHolder]] = [:]
         var byInode: [UInt64: [LockHolder]] = [:]
         for (inode, lock) in parsed { byInode[inode, default: []].append(lock) }
@@ -121,7 +126,9 @@ final class ProcScanner: Sendable {
                         let fields = line.dropFirst(5)
                         for (_, lock) in Self.parseLocks(Array(fields.utf8) + [10], deviceText: deviceText)
                         where lock.pid == nil {
-                            if let index = unattributed.firstIndex(where: { $0.mode == lock.mode && $0.type == lock.type }) {
+                            if let index = unattributed.firstIndex(where: {
+                                $0.mode == lock.mode && $0.type == lock.type
+                            }) {
                                 var owned = unattributed.remove(at: index)
                                 owned.pid = holder.pid
                                 attributed.append(owned)

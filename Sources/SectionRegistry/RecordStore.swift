@@ -47,7 +47,9 @@ final class RecordStore: Sendable {
         let temporary = recordsPath + "/.tmp-\(getpid())-\(counter.next())"
         let final = recordsPath + "/" + fileName(for: record.name)
         do throws(SectionError) {
-            let fd = try storageCall("open", record.name) { open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
+            let fd = try storageCall("open", record.name) {
+                open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            }
             defer { close(fd) }
             var done = 0
             while done < bytes.count {

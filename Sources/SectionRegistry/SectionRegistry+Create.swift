@@ -17,7 +17,8 @@ extension SectionRegistry {
         let name: SectionName
         if let given = request.name { name = given } else { name = try generatedName() }
         if name.isSemaphoreName {
-            throw SectionError(.invalidName, "names starting with 'sem.' belong to POSIX semaphores", section: name.value)
+            throw SectionError(
+                .invalidName, "names starting with 'sem.' belong to POSIX semaphores", section: name.value)
         }
         return try withNameLock(name.value) { () throws(SectionError) in
             if try directory.status(of: name) != nil {

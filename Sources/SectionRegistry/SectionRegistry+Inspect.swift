@@ -23,7 +23,8 @@ extension SectionRegistry {
     }
 
     /// Every section, sorted by name, filtered; `total` counts the matches before `limit`/`offset`.
-    public func list(_ filter: ListFilter = ListFilter()) throws(SectionError) -> (sections: [SectionInfo], total: Int) {
+    public func list(_ filter: ListFilter = ListFilter()) throws(SectionError) -> (sections: [SectionInfo], total: Int)
+    {
         var entries = try allEntries()
         if let managed = filter.managed { entries.removeAll { ($0.record != nil) != managed } }
         if let kind = filter.kind { entries.removeAll { ($0.isSemaphore ? SectionKind.semaphore : .shm) != kind } }
@@ -81,7 +82,8 @@ extension SectionRegistry {
             throw SectionError(.invalidArgument, "from (\(start)) is past to (\(end))", section: name.value)
         }
         let (runs, truncated) = try PageWalker.runs(
-            fd: object.raw, commit: commit, reserve: reserve, from: start, to: max(start, end), maxRuns: max(1, maxRuns),
+            fd: object.raw, commit: commit, reserve: reserve, from: start, to: max(start, end),
+            maxRuns: max(1, maxRuns),
             section: name.value)
         return PageMap(
             pageSize: pageSize, reserve: reserve, commit: commit, allocatedBytes: Int64(status.st_blocks) * 512,
@@ -99,7 +101,9 @@ extension SectionRegistry {
             if entry.isSemaphore { counts.semaphores += 1 }
             if entry.record != nil { counts.managed += 1 } else if !entry.isSemaphore { counts.foreign += 1 }
             if let status = entry.status {
-                if !entry.isSemaphore && isOrphan(inode: UInt64(status.st_ino), snapshot: snapshot) { counts.orphan += 1 }
+                if !entry.isSemaphore && isOrphan(inode: UInt64(status.st_ino), snapshot: snapshot) {
+                    counts.orphan += 1
+                }
             } else {
                 counts.missing += 1
             }
@@ -114,7 +118,8 @@ extension SectionRegistry {
         }
         return SystemInfo(
             pageSize: pageSize, shmPath: directory.path, shmSize: capacity.size, shmUsed: capacity.used,
-            shmFree: capacity.free, shmmax: number("/proc/sys/kernel/shmmax"), shmall: number("/proc/sys/kernel/shmall"),
+            shmFree: capacity.free, shmmax: number("/proc/sys/kernel/shmmax"),
+            shmall: number("/proc/sys/kernel/shmall"),
             kernel: kernel, counts: counts)
     }
 
@@ -152,7 +157,8 @@ extension SectionRegistry {
                 name: entry.name, kind: .shm, managed: true, namespace: record?.namespace ?? .local,
                 path: directory.path + "/" + entry.name, state: .missing, reserve: record?.reserve, commit: 0,
                 allocatedBytes: 0, dataBytes: 0, mode: record?.namespace.mode ?? 0o600, uid: getuid(), gid: getgid(),
-                createdAt: record?.createdAt ?? 0, modifiedAt: record?.createdAt ?? 0, views: viewCounts[entry.name] ?? 0,
+                createdAt: record?.createdAt ?? 0, modifiedAt: record?.createdAt ?? 0,
+                views: viewCounts[entry.name] ?? 0,
                 mappers: 0, orphan: true, labels: record?.labels ?? [:], inode: 0)
         }
         let inode = UInt64(status.st_ino)

@@ -19,7 +19,8 @@ extension SectionRegistry {
             case .by(let amount):
                 let (sum, overflow) = size.addingReportingOverflow(amount)
                 guard amount >= 0, !overflow else {
-                    throw SectionError(.invalidSize, "cannot grow section '\(name.value)' by \(amount)", section: name.value)
+                    throw SectionError(
+                        .invalidSize, "cannot grow section '\(name.value)' by \(amount)", section: name.value)
                 }
                 wanted = sum
             }
@@ -41,7 +42,8 @@ extension SectionRegistry {
                     section: name.value)
             }
             if commit > size {
-                try sys("fallocate", section: name.value, doing: "commit \(ByteSize.describe(commit - size)) more for") {
+                try sys("fallocate", section: name.value, doing: "commit \(ByteSize.describe(commit - size)) more for")
+                {
                     cshm_fallocate(object.raw, size, commit - size)
                 }
                 changes.publish(.grown, name.value, ["commit": String(commit), "previous": String(size)])
@@ -81,7 +83,8 @@ extension SectionRegistry {
         _ = try managedRecord(name, doing: "write to")
         let object = try openExisting(name, flags: O_RDWR, doing: "write to")
         let size = Int64(try object.status(section: name.value).st_size)
-        let count = try Self.fit(offset: offset, length: Int64(bytes.count), commit: size, partial: partial, section: name.value)
+        let count = try Self.fit(
+            offset: offset, length: Int64(bytes.count), commit: size, partial: partial, section: name.value)
         var done: Int64 = 0
         while done < count {
             let result = try sys("pwrite", section: name.value, doing: "write to") {
@@ -137,7 +140,8 @@ extension SectionRegistry {
         creator: String = "api"
     ) throws(SectionError) -> SectionInfo {
         if name.isSemaphoreName {
-            throw SectionError(.semaphore, "'\(name.value)' is a POSIX semaphore and cannot be adopted", section: name.value)
+            throw SectionError(
+                .semaphore, "'\(name.value)' is a POSIX semaphore and cannot be adopted", section: name.value)
         }
         try Self.validate(labels: labels)
         return try withNameLock(name.value) { () throws(SectionError) in
@@ -157,7 +161,8 @@ extension SectionRegistry {
             let record = SectionRecord(
                 name: name.value, reserve: paged,
                 namespace: namespace ?? Namespace.of(mode: UInt32(status.st_mode) & 0o777), labels: labels,
-                createdAt: wallClockNow(), createdBy: creator, adopted: true, phase: .ready, inode: UInt64(status.st_ino))
+                createdAt: wallClockNow(), createdBy: creator, adopted: true, phase: .ready,
+                inode: UInt64(status.st_ino))
             try store.save(record)
             records.withLock { $0[name.value] = record }
             changes.publish(.adopted, name.value, ["reserve": String(paged)])
@@ -169,7 +174,8 @@ extension SectionRegistry {
     /// `force`. The server's own views and leases of it go first.
     public func delete(named name: SectionName, force: Bool = false) throws(SectionError) {
         if name.isSemaphoreName {
-            throw SectionError(.semaphore, "'\(name.value)' is a POSIX semaphore and is never deleted here", section: name.value)
+            throw SectionError(
+                .semaphore, "'\(name.value)' is a POSIX semaphore and is never deleted here", section: name.value)
         }
         guard var record = record(name.value) else {
             if try directory.status(of: name) != nil {
@@ -195,7 +201,7 @@ extension SectionRegistry {
             try store.save(record)
             for id in views.removeAll(of: name.value) { changes.publish(.viewUnmapped, name.value, ["view": id]) }
             _ = leases.removeAll(of: name.value)
-            do throws(SectionError) { try directory.remove(name) } catch where error.code == .notFound {}
+            do throws(SectionError) { try directory.remove(name) } catch  where error.code == .notFound {}
             records.withLock { _ = $0.removeValue(forKey: name.value) }
             try? store.remove(name.value)
             scanner.invalidate()
@@ -208,11 +214,13 @@ extension SectionRegistry {
     func managedRecord(_ name: SectionName, doing action: String) throws(SectionError) -> SectionRecord {
         if let record = record(name.value) { return record }
         if name.isSemaphoreName {
-            throw SectionError(.semaphore, "'\(name.value)' is a POSIX semaphore and is never changed here", section: name.value)
+            throw SectionError(
+                .semaphore, "'\(name.value)' is a POSIX semaphore and is never changed here", section: name.value)
         }
         if try directory.status(of: name) != nil {
             throw SectionError(
-                .notManaged, "section '\(name.value)' is foreign: adopt it before you \(action) it", section: name.value)
+                .notManaged, "section '\(name.value)' is foreign: adopt it before you \(action) it", section: name.value
+            )
         }
         throw SectionError(.notFound, "section '\(name.value)' does not exist", section: name.value)
     }

@@ -10,13 +10,15 @@ extension SectionRegistry {
         throws(SectionError) -> ViewInfo
     {
         if name.isSemaphoreName && access == .rw {
-            throw SectionError(.semaphore, "'\(name.value)' is a POSIX semaphore and is never changed here", section: name.value)
+            throw SectionError(
+                .semaphore, "'\(name.value)' is a POSIX semaphore and is never changed here", section: name.value)
         }
         let record = record(name.value)
         if record == nil && access == .rw { _ = try managedRecord(name, doing: "map read-write") }
         guard offset >= 0, offset % pageSize == 0 else {
             throw SectionError(
-                .invalidArgument, "a view's offset must be a multiple of the page size \(pageSize)", section: name.value)
+                .invalidArgument, "a view's offset must be a multiple of the page size \(pageSize)", section: name.value
+            )
         }
         let object = try openExisting(name, flags: access == .rw ? O_RDWR : O_RDONLY, doing: "map")
         let size = Int64(try object.status(section: name.value).st_size)
@@ -31,7 +33,8 @@ extension SectionRegistry {
                 section: name.value)
         }
         let protection = access == .rw ? PROT_READ | PROT_WRITE : PROT_READ
-        guard let base = mmap(nil, Int(paged), protection, MAP_SHARED, object.raw, off_t(offset)), base != MAP_FAILED else {
+        guard let base = mmap(nil, Int(paged), protection, MAP_SHARED, object.raw, off_t(offset)), base != MAP_FAILED
+        else {
             throw SectionError.fromErrno(errno, call: "mmap", section: name.value, doing: "map")
         }
         let view = MappedView(
@@ -72,7 +75,9 @@ extension SectionRegistry {
 
     /// Reads through a view: the range (view coordinates) must be inside the view and inside the
     /// object as it is now; a range another process truncated away is `.outOfRange`, never a crash.
-    public func readView(named name: SectionName, id: String, offset: Int64, length: Int64) throws(SectionError) -> [UInt8] {
+    public func readView(named name: SectionName, id: String, offset: Int64, length: Int64) throws(SectionError)
+        -> [UInt8]
+    {
         let view = try views.view(id, of: name.value)
         try Self.checkRange(offset: offset, length: length, commit: try view.usableLength(), section: name.value)
         var bytes = [UInt8](repeating: 0, count: Int(length))
@@ -93,10 +98,12 @@ extension SectionRegistry {
             throw SectionError(.readOnlyView, "view \(id) of section '\(name.value)' is read-only", section: name.value)
         }
         let usable = try view.usableLength()
-        let count = try Self.fit(offset: offset, length: Int64(bytes.count), commit: usable, partial: partial, section: name.value)
+        let count = try Self.fit(
+            offset: offset, length: Int64(bytes.count), commit: usable, partial: partial, section: name.value)
         try view.copyIn(at: offset, from: UnsafeRawBufferPointer(rebasing: bytes[0..<Int(count)]))
         if count > 0 {
-            changes.publish(.written, name.value, ["offset": String(view.offset + offset), "length": String(count), "view": id])
+            changes.publish(
+                .written, name.value, ["offset": String(view.offset + offset), "length": String(count), "view": id])
         }
         return WriteResult(offset: offset, written: count, requested: Int64(bytes.count))
     }

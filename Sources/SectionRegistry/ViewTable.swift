@@ -19,7 +19,10 @@ final class MappedView: Sendable {
     /// The address, nil once unmapped; held while the memory is being read, written or moved.
     let address: Mutex<UInt?>
 
-    init(id: String, section: String, offset: Int64, length: Int64, access: Access, descriptor: OwnedDescriptor, address: UInt) {
+    init(
+        id: String, section: String, offset: Int64, length: Int64, access: Access, descriptor: OwnedDescriptor,
+        address: UInt
+    ) {
         self.id = id
         self.section = section
         self.offset = offset
@@ -70,7 +73,8 @@ final class MappedView: Sendable {
         guard count > 0 else { return }
         let outcome: Result<Void, SectionError> = address.withLock { base in
             guard let mapped = base else {
-                return .failure(SectionError(.viewNotFound, "view \(id) of section '\(section)' is unmapped", section: section))
+                return .failure(
+                    SectionError(.viewNotFound, "view \(id) of section '\(section)' is unmapped", section: section))
             }
             var done = 0
             while done < count {
@@ -96,12 +100,14 @@ final class MappedView: Sendable {
     func move(from expected: UInt, to target: UInt?) throws(SectionError) -> UInt {
         let outcome: Result<UInt, SectionError> = address.withLock { base in
             guard let mapped = base else {
-                return .failure(SectionError(.viewNotFound, "view \(id) of section '\(section)' is unmapped", section: section))
+                return .failure(
+                    SectionError(.viewNotFound, "view \(id) of section '\(section)' is unmapped", section: section))
             }
             guard mapped == expected else {
                 return .failure(
                     SectionError(
-                        .addressInUse, "view \(id) is at 0x\(String(mapped, radix: 16)), not 0x\(String(expected, radix: 16))",
+                        .addressInUse,
+                        "view \(id) is at 0x\(String(mapped, radix: 16)), not 0x\(String(expected, radix: 16))",
                         section: section))
             }
             // Claim the destination first: MREMAP_FIXED would silently replace whatever lives there.
@@ -112,15 +118,20 @@ final class MappedView: Sendable {
                     SectionError(
                         code == EEXIST ? .addressInUse : .invalidArgument,
                         code == EEXIST
-                            ? "the address range at 0x\(String(target ?? 0, radix: 16)) is in use" : "cannot move view \(id) there",
+                            ? "the address range at 0x\(String(target ?? 0, radix: 16)) is in use"
+                            : "cannot move view \(id) there",
                         section: section, errno: code, systemCall: "mmap"))
             }
             let destination = UInt(bitPattern: claimed)
             if let target, destination != target {
                 munmap(claimed, Int(length))
-                return .failure(SectionError(.addressInUse, "the kernel refused the address 0x\(String(target, radix: 16))", section: section))
+                return .failure(
+                    SectionError(
+                        .addressInUse, "the kernel refused the address 0x\(String(target, radix: 16))", section: section
+                    ))
             }
-            let moved = cshm_mremap_fixed(UnsafeMutableRawPointer(bitPattern: mapped), Int(length), Int(length), claimed)
+            let moved = cshm_mremap_fixed(
+                UnsafeMutableRawPointer(bitPattern: mapped), Int(length), Int(length), claimed)
             if moved == MAP_FAILED {
                 let code = errno
                 munmap(claimed, Int(length))
@@ -152,7 +163,9 @@ final class ViewTable: Sendable {
     func remove(_ id: String) -> MappedView? { views.withLock { $0.removeValue(forKey: id) } }
 
     func views(of section: String) -> [MappedView] {
-        views.withLock { table in table.values.filter { $0.section == section } }.sorted { $0.id.count == $1.id.count ? $0.id < $1.id : $0.id.count < $1.id.count }
+        views.withLock { table in table.values.filter { $0.section == section } }.sorted {
+            $0.id.count == $1.id.count ? $0.id < $1.id : $0.id.count < $1.id.count
+        }
     }
 
     func counts() -> [String: Int] {

@@ -32,13 +32,16 @@ extension API {
         switch format {
         case .hex: return .json(DumpFormat.hexRows(bytes, offset: offset))
         case .base64: return .json(DumpFormat.base64(bytes, offset: offset))
-        case .hexdump: return .bytes(DumpFormat.canonical(bytes, offset: offset), contentType: "text/plain; charset=utf-8")
+        case .hexdump:
+            return .bytes(DumpFormat.canonical(bytes, offset: offset), contentType: "text/plain; charset=utf-8")
         case .raw: return ranged(bytes, request: request)
         }
     }
 
     /// Runs `body` under the section lock when a timeout is given, else directly.
-    private func locked<T>(_ name: SectionName, _ mode: LockMode, _ timeout: Double?, _ body: () throws -> T) throws -> T {
+    private func locked<T>(_ name: SectionName, _ mode: LockMode, _ timeout: Double?, _ body: () throws -> T) throws
+        -> T
+    {
         guard let timeout else { return try body() }
         var outcome: Result<T, any Error>?
         try registry.withLock(named: name, mode: mode, timeout: timeout) { () throws(SectionError) in
@@ -91,7 +94,8 @@ extension API {
         case .whole: return HTTPResponse.bytes(bytes).adding("Accept-Ranges", "bytes")
         case .unsatisfiable:
             return HTTPResponse.problem(
-                Problems.rangeNotSatisfiable("the Range is outside the \(bytes.count) bytes asked for", commit: Int64(bytes.count))
+                Problems.rangeNotSatisfiable(
+                    "the Range is outside the \(bytes.count) bytes asked for", commit: Int64(bytes.count))
             ).adding("Content-Range", "bytes */\(bytes.count)")
         case .part(let first, let last):
             return HTTPResponse.bytes(status: 206, Array(bytes[Int(first)...Int(last)]))
@@ -105,7 +109,8 @@ extension API {
         let type = request.headers["Content-Type"]?.lowercased() ?? ""
         if type.hasPrefix("application/json") || type.contains("+json") {
             throw APIFailure(
-                Problems.unsupportedMediaType("the body is the bytes to write: send application/octet-stream, not JSON"))
+                Problems.unsupportedMediaType("the body is the bytes to write: send application/octet-stream, not JSON")
+            )
         }
         let query = Query(request: request)
         guard let offset = try query.integer("offset", range: 0...Int64.max) else {
@@ -115,13 +120,17 @@ extension API {
         let result = try locked(name, .exclusive, try lockTimeout(query)) { () throws -> WriteResult in
             try request.body.withUnsafeBytes { buffer throws -> WriteResult in
                 if let view {
-                    return try self.registry.writeView(named: name, id: view, offset: offset, bytes: buffer, partial: partial)
+                    return try self.registry.writeView(
+                        named: name, id: view, offset: offset, bytes: buffer, partial: partial)
                 }
                 return try self.registry.write(named: name, offset: offset, bytes: buffer, partial: partial)
             }
         }
         return .json(
-            .object([("offset", .int(result.offset)), ("written", .int(result.written)), ("requested", .int(result.requested))]))
+            .object([
+                ("offset", .int(result.offset)), ("written", .int(result.written)),
+                ("requested", .int(result.requested)),
+            ]))
     }
 
     /// Seconds to wait for the section lock when `?lock=true`, else nil.

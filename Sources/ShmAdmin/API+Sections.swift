@@ -10,12 +10,16 @@ extension API {
             limit: Int(try query.integer("limit", default: 1000, range: 0...10_000)!),
             offset: Int(try query.integer("offset", default: 0, range: 0...Int64(Int32.max))!))
         let (sections, total) = try registry.list(filter)
-        return .json(.object([("sections", .array(sections.map { .object(Render.section($0)) })), ("total", .int(Int64(total)))]))
+        return .json(
+            .object([("sections", .array(sections.map { .object(Render.section($0)) })), ("total", .int(Int64(total)))])
+        )
     }
 
     func createSection(_ request: HTTPRequest) throws -> HTTPResponse {
         let body = try JSONBody(request, allowed: ["name", "reserve", "commit", "namespace", "exclusive", "labels"])
-        guard let reserve = try body.size("reserve") else { throw APIFailure(Problems.invalid("'reserve' is required")) }
+        guard let reserve = try body.size("reserve") else {
+            throw APIFailure(Problems.invalid("'reserve' is required"))
+        }
         let name = try body.string("name").map(validName)
         let create = CreateRequest(
             name: name, reserve: reserve, commit: try body.size("commit"), namespace: try namespace(body),
@@ -39,7 +43,8 @@ extension API {
         let name = try sectionName(request)
         let body = try JSONBody(request, allowed: ["reserve", "namespace", "labels"], optional: true)
         let section = try registry.adopt(
-            named: name, reserve: try body.size("reserve"), namespace: body.has("namespace") ? try namespace(body) : nil,
+            named: name, reserve: try body.size("reserve"),
+            namespace: body.has("namespace") ? try namespace(body) : nil,
             labels: try body.labels("labels") ?? [:], creator: "api \(request.remoteAddress)")
         return .json(.object(Render.section(section)))
     }

@@ -15,7 +15,8 @@ extension API {
     /// A file of the dashboard. The path is checked segment by segment (no `.`, `..`, hidden or
     /// empty segments, no backslash) and then resolved: nothing outside the static directory is served.
     func staticFile(_ relative: String) throws -> HTTPResponse {
-        let notFound = APIFailure(Problems.make(404, "not-found", "Not found", "no dashboard file '\(relative.prefix(200))'"))
+        let notFound = APIFailure(
+            Problems.make(404, "not-found", "Not found", "no dashboard file '\(relative.prefix(200))'"))
         let segments = relative.split(separator: "/", omittingEmptySubsequences: false)
         guard !segments.isEmpty,
             segments.allSatisfy({ !$0.isEmpty && !$0.hasPrefix(".") && !$0.contains("\\") && !$0.contains("\0") })
@@ -36,12 +37,15 @@ extension API {
         return HTTPResponse.file(FileRegion(adopting: fd, length: UInt64(info.st_size)), contentType: type)
             .adding("Cache-Control", "no-cache")
             .adding("X-Content-Type-Options", "nosniff")
-            .adding("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+            .adding(
+                "Content-Security-Policy",
+                "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
     }
 
     func openAPI() throws -> HTTPResponse {
         guard let bytes = readFile(openAPIPath) else {
-            throw APIFailure(Problems.make(404, "not-found", "Not found", "openapi.json is not installed at \(openAPIPath)"))
+            throw APIFailure(
+                Problems.make(404, "not-found", "Not found", "openapi.json is not installed at \(openAPIPath)"))
         }
         return .json(encoded: bytes)
     }

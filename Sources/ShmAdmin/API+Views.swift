@@ -5,7 +5,9 @@ extension API {
     func mapView(_ request: HTTPRequest) throws -> HTTPResponse {
         let name = try sectionName(request)
         let body = try JSONBody(request, allowed: ["offset", "length", "access"])
-        guard let accessText = try body.string("access") else { throw APIFailure(Problems.invalid("'access' is required")) }
+        guard let accessText = try body.string("access") else {
+            throw APIFailure(Problems.invalid("'access' is required"))
+        }
         guard let access = Access(rawValue: accessText) else {
             throw APIFailure(Problems.invalid("'access' must be 'ro' or 'rw'"))
         }
@@ -18,7 +20,8 @@ extension API {
         let name = try sectionName(request)
         let views = try registry.views(of: name)
         let mappers = try registry.mappers(of: name)
-        return .json(.object([("views", .array(views.map(Render.view))), ("mappers", .array(mappers.map(Render.mapper)))]))
+        return .json(
+            .object([("views", .array(views.map(Render.view))), ("mappers", .array(mappers.map(Render.mapper)))]))
     }
 
     func unmapView(_ request: HTTPRequest) throws -> HTTPResponse {

@@ -37,7 +37,10 @@ final class API: Sendable {
             if let problem = security.check(request, level: .public) { return .problem(problem) }
             return next(request)
         }
-        func add(_ method: String, _ pattern: String, _ level: AccessLevel, _ handler: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) {
+        func add(
+            _ method: String, _ pattern: String, _ level: AccessLevel,
+            _ handler: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse
+        ) {
             router.add(method, pattern) { [self] request in respond(request, level: level, handler) }
         }
         add("GET", "/", .public) { [self] _ in try staticFile("index.html") }
@@ -63,8 +66,12 @@ final class API: Sendable {
         add("GET", "/api/v1/sections/{name}/views", .read) { [self] in try listViews($0) }
         add("DELETE", "/api/v1/sections/{name}/views/{id}", .admin) { [self] in try unmapView($0) }
         add("POST", "/api/v1/sections/{name}/views/{id}/move", .admin) { [self] in try moveView($0) }
-        add("GET", "/api/v1/sections/{name}/views/{id}/data", .admin) { [self] in try readData($0, view: $0.parameter("id")) }
-        add("PUT", "/api/v1/sections/{name}/views/{id}/data", .admin) { [self] in try writeData($0, view: $0.parameter("id")) }
+        add("GET", "/api/v1/sections/{name}/views/{id}/data", .admin) { [self] in
+            try readData($0, view: $0.parameter("id"))
+        }
+        add("PUT", "/api/v1/sections/{name}/views/{id}/data", .admin) { [self] in
+            try writeData($0, view: $0.parameter("id"))
+        }
         add("POST", "/api/v1/sections/{name}/lock", .admin) { [self] in try lock($0) }
         add("DELETE", "/api/v1/sections/{name}/lock/{lease}", .admin) { [self] in try unlock($0) }
         return router

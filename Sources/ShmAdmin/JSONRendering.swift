@@ -32,7 +32,8 @@ enum Render {
                     .array(
                         detail.lockHolders.map {
                             .object([
-                                ("pid", $0.pid.map { .int(Int64($0)) } ?? .int(-1)), ("mode", .string($0.mode.rawValue)),
+                                ("pid", $0.pid.map { .int(Int64($0)) } ?? .int(-1)),
+                                ("mode", .string($0.mode.rawValue)),
                                 ("type", .string($0.type)),
                             ])
                         })
@@ -50,13 +51,17 @@ enum Render {
 
     static func mapper(_ mapper: Mapper) -> JSONValue {
         .object([
-            ("pid", .int(Int64(mapper.pid))), ("command", .string(mapper.command)), ("start", .string(hex(mapper.start))),
-            ("end", .string(hex(mapper.end))), ("offset", .int(mapper.offset)), ("access", .string(mapper.access.rawValue)),
+            ("pid", .int(Int64(mapper.pid))), ("command", .string(mapper.command)),
+            ("start", .string(hex(mapper.start))),
+            ("end", .string(hex(mapper.end))), ("offset", .int(mapper.offset)),
+            ("access", .string(mapper.access.rawValue)),
         ])
     }
 
     static func holder(_ holder: Holder) -> JSONValue {
-        .object([("pid", .int(Int64(holder.pid))), ("command", .string(holder.command)), ("fd", .int(Int64(holder.fd)))])
+        .object([
+            ("pid", .int(Int64(holder.pid))), ("command", .string(holder.command)), ("fd", .int(Int64(holder.fd))),
+        ])
     }
 
     static func lease(_ lease: LeaseInfo) -> JSONValue {
@@ -74,7 +79,10 @@ enum Render {
                 "runs",
                 .array(
                     map.runs.map {
-                        .object([("offset", .int($0.offset)), ("length", .int($0.length)), ("state", .string($0.state.rawValue))])
+                        .object([
+                            ("offset", .int($0.offset)), ("length", .int($0.length)),
+                            ("state", .string($0.state.rawValue)),
+                        ])
                     })
             ),
             ("truncated", .bool(map.truncated)),

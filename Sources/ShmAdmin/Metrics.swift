@@ -31,7 +31,8 @@ final class Metrics: Sendable {
 
     func record(_ request: CompletedRequest) {
         let route = request.route ?? "unmatched"
-        let method = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].contains(request.method)
+        let method =
+            ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].contains(request.method)
             ? request.method : "other"
         state.withLock { state in
             state.requests[RequestKey(method: method, route: route, code: request.status), default: 0] += 1
@@ -59,14 +60,18 @@ final class Metrics: Sendable {
             out += "shm_admin_sections{managed=\"\(parts[0])\",kind=\"\(parts[1])\"} \(groups[key]!)\n"
         }
         header(&out, "shm_admin_orphan_sections", "gauge", "Sections no process but shm-admin maps or holds open.")
-        out += "shm_admin_orphan_sections \(sections.filter { $0.orphan && $0.kind == .shm && $0.state == .ok }.count)\n"
+        out +=
+            "shm_admin_orphan_sections \(sections.filter { $0.orphan && $0.kind == .shm && $0.state == .ok }.count)\n"
 
         let shown = sections.filter { $0.kind == .shm }.prefix(sectionCap)
         let dropped = sections.filter { $0.kind == .shm }.count - shown.count
         let perSection: [(String, String, String, (SectionInfo) -> Int64?)] = [
             ("shm_admin_section_commit_bytes", "Committed bytes (the object's size).", "managed", { $0.commit }),
             ("shm_admin_section_reserve_bytes", "Reserved bytes of managed sections.", "", { $0.reserve }),
-            ("shm_admin_section_allocated_bytes", "Bytes of memory allocated to the section.", "managed", { $0.allocatedBytes }),
+            (
+                "shm_admin_section_allocated_bytes", "Bytes of memory allocated to the section.", "managed",
+                { $0.allocatedBytes }
+            ),
             ("shm_admin_section_data_bytes", "Bytes holding written data.", "managed", { $0.dataBytes }),
             ("shm_admin_section_mappers", "Other processes mapping the section.", "", { Int64($0.mappers) }),
         ]
@@ -79,7 +84,9 @@ final class Metrics: Sendable {
                 out += "\(name){\(labels)} \(number)\n"
             }
         }
-        header(&out, "shm_admin_section_series_dropped", "gauge", "Sections left out of the per-section series by the cap.")
+        header(
+            &out, "shm_admin_section_series_dropped", "gauge", "Sections left out of the per-section series by the cap."
+        )
         out += "shm_admin_section_series_dropped \(dropped)\n"
         header(&out, "shm_admin_shm_filesystem_size_bytes", "gauge", "Size of the shared-memory filesystem.")
         out += "shm_admin_shm_filesystem_size_bytes \(capacity.size)\n"
@@ -96,7 +103,8 @@ final class Metrics: Sendable {
         for (route, histogram) in snapshot.durations.sorted(by: { $0.key < $1.key }) {
             let label = "route=\"\(Self.escape(route))\""
             for (index, bound) in Self.buckets.enumerated() {
-                out += "shm_admin_http_request_duration_seconds_bucket{\(label),le=\"\(bound)\"} \(histogram.counts[index])\n"
+                out +=
+                    "shm_admin_http_request_duration_seconds_bucket{\(label),le=\"\(bound)\"} \(histogram.counts[index])\n"
             }
             out += "shm_admin_http_request_duration_seconds_bucket{\(label),le=\"+Inf\"} \(histogram.count)\n"
             out += "shm_admin_http_request_duration_seconds_sum{\(label)} \(histogram.sum)\n"

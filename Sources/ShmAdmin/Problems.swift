@@ -3,7 +3,9 @@ import SectionRegistry
 
 /// The one place where failures become HTTP statuses and RFC 9457 bodies.
 enum Problems {
-    static func make(_ status: Int, _ type: String, _ title: String, _ detail: String, _ extras: [(String, JSONValue)] = [])
+    static func make(
+        _ status: Int, _ type: String, _ title: String, _ detail: String, _ extras: [(String, JSONValue)] = []
+    )
         -> ProblemDetails
     {
         ProblemDetails(type: "/problems/" + type, title: title, status: status, detail: detail, extras: extras)

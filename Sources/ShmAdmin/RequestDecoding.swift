@@ -13,16 +13,20 @@ struct JSONBody {
         }
         let type = request.headers["Content-Type"]?.lowercased() ?? ""
         let mediaType = type.split(separator: ";").first.map { $0.trimmingCharacters(in: " \t") } ?? ""
-        guard mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) else {
+        guard mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+        else {
             throw APIFailure(
                 Problems.unsupportedMediaType(
-                    "this endpoint takes application/json, not '\(mediaType.isEmpty ? "nothing" : String(mediaType.prefix(100)))'"))
+                    "this endpoint takes application/json, not '\(mediaType.isEmpty ? "nothing" : String(mediaType.prefix(100)))'"
+                ))
         }
         let value: JSONValue
         do { value = try StrictJSON.parse(request.body) } catch {
             throw APIFailure(Problems.badRequest("malformed JSON: \(error.message)"))
         }
-        guard case .object(let pairs) = value else { throw APIFailure(Problems.badRequest("the body must be a JSON object")) }
+        guard case .object(let pairs) = value else {
+            throw APIFailure(Problems.badRequest("the body must be a JSON object"))
+        }
         var table: [String: JSONValue] = [:]
         for (key, member) in pairs {
             guard allowed.contains(key) else {

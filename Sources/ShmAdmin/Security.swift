@@ -48,7 +48,8 @@ struct Security: Sendable {
         if name == "localhost" || name.hasSuffix(".localhost") || name == "::1" || name == "[::1]" { return nil }
         let octets = name.split(separator: ".", omittingEmptySubsequences: false)
         if octets.count == 4, octets[0] == "127", octets.allSatisfy({ UInt8($0) != nil }) { return nil }
-        return Problems.forbidden("the Host '\(host.prefix(100))' is not a loopback name; this server answers only to localhost")
+        return Problems.forbidden(
+            "the Host '\(host.prefix(100))' is not a loopback name; this server answers only to localhost")
     }
 
     static func hostName(_ host: String) -> String {
@@ -85,7 +86,9 @@ struct Security: Sendable {
         var token = ""
         for _ in 0..<32 { token += String(format2: UInt8.random(in: 0...255)) }
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SetupError("cannot create the token file \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw SetupError("cannot create the token file \(path): \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         let bytes = Array((token + "\n").utf8)
         guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {

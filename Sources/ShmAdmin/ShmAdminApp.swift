@@ -32,7 +32,9 @@ public struct ServeOptions: Sendable {
 
     /// `$XDG_STATE_HOME/shm-admin`, else `~/.local/state/shm-admin`.
     public static func defaultStateDirectory() -> String {
-        if let xdg = getenv("XDG_STATE_HOME").map({ String(cString: $0) }), xdg.hasPrefix("/") { return xdg + "/shm-admin" }
+        if let xdg = getenv("XDG_STATE_HOME").map({ String(cString: $0) }), xdg.hasPrefix("/") {
+            return xdg + "/shm-admin"
+        }
         let home = getenv("HOME").map { String(cString: $0) } ?? "/root"
         return home + "/.local/state/shm-admin"
     }
@@ -55,10 +57,12 @@ public final class ShmAdminApp: Sendable {
         self.options = options
         let remote = !ServeOptions.isLoopback(options.bind) && options.unixSocket == nil
         if remote && !options.allowRemote {
-            throw SetupError("--bind \(options.bind) is not a loopback address: pass --allow-remote to expose the server")
+            throw SetupError(
+                "--bind \(options.bind) is not a loopback address: pass --allow-remote to expose the server")
         }
         if remote && options.readTokenFile == nil {
-            throw SetupError("a non-loopback bind needs --read-token-file: metadata is not served to the network without a token")
+            throw SetupError(
+                "a non-loopback bind needs --read-token-file: metadata is not served to the network without a token")
         }
         if (options.tlsCertificate == nil) != (options.tlsKey == nil) {
             throw SetupError("--tls-cert and --tls-key go together")
@@ -88,11 +92,13 @@ public final class ShmAdminApp: Sendable {
                 throw SetupError("cannot read --tls-cert \(certificate) or --tls-key \(key)")
             }
             configuration.tls = .init(
-                certificatePEM: String(decoding: certificatePEM, as: UTF8.self), privateKeyPEM: String(decoding: keyPEM, as: UTF8.self))
+                certificatePEM: String(decoding: certificatePEM, as: UTF8.self),
+                privateKeyPEM: String(decoding: keyPEM, as: UTF8.self))
         }
         configuration.maxBodyBytes = Int(clamping: options.maxBody)
         server = HTTPServer(
-            configuration: configuration, logger: logger, onCompleted: { metrics.record($0) }, handler: api.router().handler)
+            configuration: configuration, logger: logger, onCompleted: { metrics.record($0) },
+            handler: api.router().handler)
     }
 
     public func start() throws { try server.start() }

@@ -37,7 +37,10 @@ struct Serve: ParsableCommand {
     @Option(help: "TCP port; 0 picks a free port (printed at start).")
     var port: UInt16 = 8080
 
-    @Option(help: "Where managed sections' records and the generated admin token live (default: $XDG_STATE_HOME/shm-admin, else ~/.local/state/shm-admin).")
+    @Option(
+        help:
+            "Where managed sections' records and the generated admin token live (default: $XDG_STATE_HOME/shm-admin, else ~/.local/state/shm-admin)."
+    )
     var stateDir: String?
 
     @Option(help: "File holding the admin token (default: STATE_DIR/admin-token, generated at first start, mode 0600).")
@@ -64,7 +67,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest request body accepted, in bytes or with a unit (e.g. 64MiB); larger ones get 413.")
     var maxBody = "64MiB"
 
-    @Option(help: "Most sections given per-section metric series; the rest are counted in shm_admin_section_series_dropped.")
+    @Option(
+        help: "Most sections given per-section metric series; the rest are counted in shm_admin_section_series_dropped."
+    )
     var metricsSectionCap = 1000
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -78,7 +83,9 @@ struct Serve: ParsableCommand {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
         let maxBodyBytes: Int64
-        do { maxBodyBytes = try ByteSize.parse(maxBody, field: "--max-body") } catch { throw ValidationError("\(error)") }
+        do { maxBodyBytes = try ByteSize.parse(maxBody, field: "--max-body") } catch {
+            throw ValidationError("\(error)")
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
