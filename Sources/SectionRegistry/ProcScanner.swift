@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
@@ -23,6 +24,8 @@ final class ProcScanner: Sendable {
     let maximumAge: Double
     let ownPid = getpid()
     private let state = Mutex(ProcSnapshot())
+    /// Set while a background refresh runs, so at most one does.
+    private let refreshing = Atomic<Bool>(false)
 
     init(procRoot: String = "/proc", device: UInt64, maximumAge: Double = 1.0) {
         self.procRoot = procRoot
@@ -30,12 +33,51 @@ final class ProcScanner: Sendable {
         self.maximumAge = maximumAge
     }
 
-    /// A snapshot at most `maximumAge` seconds old. Callers arriving during a scan wait for it.
+    /// A snapshot at most `maximumAge` seconds old. Past half that age a refresh starts in the
+    /// background, so a steady stream of callers never waits for a scan; only the first caller
+    /// after a quiet spell does (and callers arriving during that scan wait for it).
     func snapshot() -> ProcSnapshot {
-        state.withLock { current in
+        let cached = state.withLock { $0 }
+        let age = monotonicNow() - cached.takenAt
+        if age <= maximumAge {
+            if age > maximumAge / 2 { refreshInBackground() }
+            return cached
+        }
+        return state.withLock { current in
             if monotonicNow() - current.takenAt <= maximumAge { return current }
             current = scan()
             return current
+        }
+    }
+
+    /// Other processes mapping `inode` right now: a fresh pass over /proc/*/maps only, for
+    /// decisions that must not rest on a cached view (refusing a delete).
+    func currentMappers(of inode: UInt64) -> [Mapper] {
+        let deviceText = Self.deviceText(device)
+        var found: [Mapper] = []
+        for pid in processIDs() where pid != ownPid {
+            guard let maps = readSmallFile(procRoot + "/\(pid)/maps") else { continue }
+            let lines = Self.parseMaps(maps, deviceText: deviceText).filter { $0.inode == inode }
+            guard !lines.isEmpty else { continue }
+            let command = readSmallFile(procRoot + "/\(pid)/comm", limit: 256).map {
+                String(decoding: $0, as: UTF8.self).trimmingSuffix("\n")
+            } ?? ""
+            for line in lines {
+                found.append(
+                    Mapper(
+                        pid: pid, command: command, start: line.start, end: line.end, offset: line.offset,
+                        access: line.writable ? .rw : .ro))
+            }
+        }
+        return found
+    }
+
+    private func refreshInBackground() {
+        guard !refreshing.exchange(true, ordering: .acquiring) else { return }
+        DispatchQueue.global().async { [self] in
+            let fresh = scan()
+            state.withLock { current in if fresh.takenAt > current.takenAt { current = fresh } }
+            refreshing.store(false, ordering: .releasing)
         }
     }
 
@@ -164,7 +206,9 @@ final class ProcScanner: Sendable {
     /// Lines of /proc/PID/maps whose device is ours.
     static func parseMaps(_ bytes: [UInt8], deviceText: String) -> [MapsLine] {
         var result: [MapsLine] = []
-        for line in bytes.split(separator: 10) {
+        let needle = Array((" " + deviceText + " ").utf8)
+        guard contains(bytes, needle) else { return [] }
+        for line in bytes.split(separator: 10) where contains(line, needle) {
             let fields = line.split(separator: 32, maxSplits: 5, omittingEmptySubsequences: true)
             guard fields.count >= 5, String(decoding: fields[3], as: UTF8.self) == deviceText else { continue }
             let range = fields[0].split(separator: 45)
@@ -178,6 +222,25 @@ final class ProcScanner: Sendable {
             result.append(MapsLine(start: start, end: end, writable: writable, offset: offset, inode: inode))
         }
         return result
+    }
+
+    /// Whether `needle` occurs in `haystack` (a plain scan: maps files are small).
+    static func contains<C: Collection>(_ haystack: C, _ needle: [UInt8]) -> Bool where C.Element == UInt8, C.Index == Int {
+        guard let first = needle.first, haystack.count >= needle.count else { return false }
+        var index = haystack.startIndex
+        let last = haystack.endIndex - needle.count
+        while index <= last {
+            if haystack[index] == first {
+                var matched = true
+                for offset in 1..<needle.count where haystack[index + offset] != needle[offset] {
+                    matched = false
+                    break
+                }
+                if matched { return true }
+            }
+            index += 1
+        }
+        return false
     }
 
     /// Lines of /proc/locks (or fdinfo `lock:` lines) on our device: (inode, holder). Waiters (`->`) are skipped.
@@ -196,4 +259,8 @@ final class ProcScanner: Sendable {
         }
         return result
     }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
 }

@@ -186,8 +186,7 @@ extension SectionRegistry {
         }
         try withNameLock(name.value) { () throws(SectionError) in
             if let status = try directory.status(of: name), !force {
-                scanner.invalidate()
-                let mappers = scanner.snapshot().mappers[UInt64(status.st_ino)] ?? []
+                let mappers = scanner.currentMappers(of: UInt64(status.st_ino))
                 if !mappers.isEmpty {
                     var error = SectionError(
                         .mappedByOthers,
@@ -204,7 +203,6 @@ extension SectionRegistry {
             do throws(SectionError) { try directory.remove(name) } catch  where error.code == .notFound {}
             records.withLock { _ = $0.removeValue(forKey: name.value) }
             try? store.remove(name.value)
-            scanner.invalidate()
             changes.publish(.deleted, name.value)
         }
     }
