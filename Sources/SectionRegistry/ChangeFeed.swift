@@ -32,6 +32,10 @@ public final class ChangeFeed: Sendable {
 
     public func unsubscribe(_ id: UInt64) { _ = subscribers.withLock { $0.removeValue(forKey: id) } }
 
+    /// Marks `name` as changed by this process now: call before the syscall, so the inotify echo
+    /// that may arrive before `publish` is recognised as ours.
+    func noteOwnChange(_ name: String) { ownChanges.withLock { $0[name] = monotonicNow() } }
+
     func publish(
         _ kind: SectionEvent.Kind, _ section: String?, source: SectionEvent.Source = .api,
         _ details: [String: String] = [:]

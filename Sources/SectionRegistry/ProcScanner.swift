@@ -59,9 +59,10 @@ final class ProcScanner: Sendable {
             guard let maps = readSmallFile(procRoot + "/\(pid)/maps") else { continue }
             let lines = Self.parseMaps(maps, deviceText: deviceText).filter { $0.inode == inode }
             guard !lines.isEmpty else { continue }
-            let command = readSmallFile(procRoot + "/\(pid)/comm", limit: 256).map {
-                String(decoding: $0, as: UTF8.self).trimmingSuffix("\n")
-            } ?? ""
+            let command =
+                readSmallFile(procRoot + "/\(pid)/comm", limit: 256).map {
+                    String(decoding: $0, as: UTF8.self).trimmingSuffix("\n")
+                } ?? ""
             for line in lines {
                 found.append(
                     Mapper(
@@ -225,7 +226,8 @@ final class ProcScanner: Sendable {
     }
 
     /// Whether `needle` occurs in `haystack` (a plain scan: maps files are small).
-    static func contains<C: Collection>(_ haystack: C, _ needle: [UInt8]) -> Bool where C.Element == UInt8, C.Index == Int {
+    static func contains<C: Collection>(_ haystack: C, _ needle: [UInt8]) -> Bool
+    where C.Element == UInt8, C.Index == Int {
         guard let first = needle.first, haystack.count >= needle.count else { return false }
         var index = haystack.startIndex
         let last = haystack.endIndex - needle.count

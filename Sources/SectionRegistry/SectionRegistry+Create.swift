@@ -44,6 +44,7 @@ extension SectionRegistry {
                 createdAt: wallClockNow(), createdBy: request.creator, adopted: false, phase: .ready,
                 inode: UInt64(try object.status(section: name.value).st_ino))
             try store.save(record)
+            changes.noteOwnChange(name.value)
             if cshm_rename_noreplace(directory.descriptor.raw, temporary.value, name.value) != 0 {
                 let code = errno
                 try? store.remove(name.value)

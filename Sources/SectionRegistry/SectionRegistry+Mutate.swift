@@ -42,6 +42,7 @@ extension SectionRegistry {
                     section: name.value)
             }
             if commit > size {
+                changes.noteOwnChange(name.value)
                 try sys("fallocate", section: name.value, doing: "commit \(ByteSize.describe(commit - size)) more for")
                 {
                     cshm_fallocate(object.raw, size, commit - size)
@@ -66,6 +67,7 @@ extension SectionRegistry {
             let size = Int64(try object.status(section: name.value).st_size)
             try Self.checkRange(offset: offset, length: length, commit: size, section: name.value)
             if length > 0 {
+                changes.noteOwnChange(name.value)
                 try sys("fallocate", section: name.value, doing: "reset a range of") {
                     cshm_punch_hole(object.raw, offset, length)
                 }
@@ -86,6 +88,7 @@ extension SectionRegistry {
         let count = try Self.fit(
             offset: offset, length: Int64(bytes.count), commit: size, partial: partial, section: name.value)
         var done: Int64 = 0
+        if count > 0 { changes.noteOwnChange(name.value) }
         while done < count {
             let result = try sys("pwrite", section: name.value, doing: "write to") {
                 pwrite(object.raw, bytes.baseAddress! + Int(done), Int(count - done), off_t(offset + done))
@@ -200,6 +203,7 @@ extension SectionRegistry {
             try store.save(record)
             for id in views.removeAll(of: name.value) { changes.publish(.viewUnmapped, name.value, ["view": id]) }
             _ = leases.removeAll(of: name.value)
+            changes.noteOwnChange(name.value)
             do throws(SectionError) { try directory.remove(name) } catch  where error.code == .notFound {}
             records.withLock { _ = $0.removeValue(forKey: name.value) }
             try? store.remove(name.value)
