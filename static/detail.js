@@ -1,5 +1,5 @@
 // Section detail: metadata, labels, own views, other processes' mappings, holders, lock.
-import { h, replace, $ } from './dom.js';
+import { h, replace, $, keepingFocus } from './dom.js';
 import { formatBytes, formatExactBytes, formatAge, exactTime } from './format.js';
 import { api, hasToken } from './api.js';
 import {
@@ -56,6 +56,10 @@ export function renderDetail(s, ctx) {
     panel.hidden = true;
     return;
   }
+  keepingFocus(panel, () => fill(panel, s, ctx));
+}
+
+function fill(panel, s, ctx) {
   panel.hidden = false;
   panel.dataset.section = s.name;
   panel.dataset.state = s.state || 'ok';

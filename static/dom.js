@@ -38,3 +38,26 @@ export function replace(el, ...children) {
 
 /** document.getElementById shorthand. */
 export const $ = (id) => document.getElementById(id);
+
+/**
+ * Runs render() and puts the keyboard focus back on the equivalent element when render()
+ * replaced the one that had it (live refreshes must not throw keyboard users out).
+ */
+export function keepingFocus(container, render) {
+  const active = document.activeElement;
+  let selector = null;
+  if (active && active !== document.body && container.contains(active)) {
+    const testid = active.dataset?.testid;
+    const row = active.closest('[data-view], [data-lease], [data-pid]');
+    const rowKey = row
+      ? ['view', 'lease', 'pid'].map((k) => (row.dataset[k] !== undefined ? `[data-${k}="${CSS.escape(row.dataset[k])}"] ` : '')).join('')
+      : '';
+    if (testid) selector = `${rowKey}[data-testid="${CSS.escape(testid)}"]`;
+    else if (active.id) selector = `#${CSS.escape(active.id)}`;
+  }
+  render();
+  if (selector && !container.contains(active)) {
+    const again = container.querySelector(selector);
+    if (again && !again.disabled) again.focus({ preventScroll: true });
+  }
+}

@@ -4,6 +4,7 @@ import { formatBytes, hex, parseSize } from './format.js';
 import { api, hasToken } from './api.js';
 
 const PAGE_SIZES = [256, 512, 1024, 4096];
+const NARROW_PX = 520;
 
 export class HexView {
   constructor(host) {
@@ -49,6 +50,12 @@ export class HexView {
         h('label', {}, 'Page ', this.pageSelect), this.form, this.status),
       this.body);
     replace(host, this.root);
+    new ResizeObserver(() => {
+      const perRow = this.body.clientWidth < NARROW_PX ? 8 : 16;
+      if (this.lastDump && this.perRow && perRow !== this.perRow && this.root.dataset.state === 'ok') {
+        this.render(this.lastDump, this.lastHighlight);
+      }
+    }).observe(this.body);
     this.root.addEventListener('keydown', (e) => {
       if (e.target.closest('input, select')) return;
       if (e.key === 'PageDown') { e.preventDefault(); this.go(this.offset + this.pageBytes); }
@@ -124,9 +131,20 @@ export class HexView {
   }
 
   render(dump, highlight) {
-    const rows = dump.rows || [];
+    this.lastDump = dump;
+    this.lastHighlight = highlight;
+    // Narrow windows get rows of 8 bytes (the API's 16-byte rows split in two).
+    const perRow = this.body.clientWidth && this.body.clientWidth < NARROW_PX ? 8 : 16;
+    this.perRow = perRow;
+    const rows = [];
+    for (const r of dump.rows || []) {
+      const bytes = r.hex.split(' ').filter(Boolean);
+      for (let i = 0; i < bytes.length; i += perRow) {
+        rows.push({ offset: r.offset + i, bytes: bytes.slice(i, i + perRow), ascii: r.ascii.slice(i, i + perRow) });
+      }
+    }
     const width = Math.max(8, (this.commit - 1).toString(16).length);
-    const end = this.offset + rows.reduce((n, r) => n + r.hex.split(' ').filter(Boolean).length, 0);
+    const end = this.offset + rows.reduce((n, r) => n + r.bytes.length, 0);
     this.root.dataset.offset = String(this.offset);
     this.root.dataset.state = 'ok';
     this.status.textContent = `${hex(this.offset)} – ${hex(end)} of ${formatBytes(this.commit)} committed`;
@@ -137,9 +155,8 @@ export class HexView {
       h('thead', {}, h('tr', {},
         h('th', { scope: 'col' }, 'offset'), h('th', { scope: 'col' }, 'hex'), h('th', { scope: 'col' }, 'ASCII'))),
       h('tbody', {}, rows.map((r) => {
-        const bytes = r.hex.split(' ').filter(Boolean);
-        const hit = highlight !== undefined && highlight >= r.offset && highlight < r.offset + bytes.length;
-        const hexText = bytes.slice(0, 8).join(' ') + (bytes.length > 8 ? '  ' + bytes.slice(8).join(' ') : '');
+        const hit = highlight !== undefined && highlight >= r.offset && highlight < r.offset + r.bytes.length;
+        const hexText = r.bytes.slice(0, 8).join(' ') + (r.bytes.length > 8 ? '  ' + r.bytes.slice(8).join(' ') : '');
         return h('tr', { dataset: { offset: String(r.offset) }, class: hit ? 'hit' : '' },
           h('td', { class: 'hex-off' }, r.offset.toString(16).padStart(width, '0')),
           h('td', { class: 'hex-bytes' }, hexText),

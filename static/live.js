@@ -37,7 +37,13 @@ export function startLive({ onEvent, onResync, poll }) {
           await poll();
           status('polling', 'polling', `${why} Refreshing every ${POLL_MS / 1000} s.`);
         } catch (e) {
-          status('offline', 'offline', `The server does not answer (${e.title || e.message}); retrying.`);
+          if (e.status === 401 || e.status === 403) {
+            status('denied', 'no access', `The server refuses this tab's token: ${e.title}${e.detail ? ` — ${e.detail}` : ''}. Set the token (top right).`);
+          } else if (e.status) {
+            status('offline', 'error', `The server answers ${e.status} ${e.title}; retrying.`);
+          } else {
+            status('offline', 'offline', `The server does not answer (${e.detail || e.message}); retrying.`);
+          }
         }
       }, POLL_MS);
     }
