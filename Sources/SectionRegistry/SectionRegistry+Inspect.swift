@@ -194,10 +194,12 @@ extension SectionRegistry {
 }
 
 extension String {
+    /// Drops leading and trailing Unicode scalars found in `set`.
     fileprivate func trimmingCharacters(in set: String) -> String {
-        var scalars = Substring(self)
-        while let first = scalars.first, set.contains(first) { scalars = scalars.dropFirst() }
-        while let last = scalars.last, set.contains(last) { scalars = scalars.dropLast() }
-        return String(scalars)
+        let unwanted = Set(set.unicodeScalars)
+        var scalars = unicodeScalars[...]
+        while let first = scalars.first, unwanted.contains(first) { scalars = scalars.dropFirst() }
+        while let last = scalars.last, unwanted.contains(last) { scalars = scalars.dropLast() }
+        return String(String.UnicodeScalarView(scalars))
     }
 }

@@ -135,11 +135,13 @@ struct Query {
 }
 
 extension StringProtocol {
+    /// Drops leading and trailing Unicode scalars found in `set` (by scalar: "\r\n" is two of them).
     func trimmingCharacters(in set: String) -> String {
-        var text = Substring(self)
-        while let first = text.first, set.contains(first) { text = text.dropFirst() }
-        while let last = text.last, set.contains(last) { text = text.dropLast() }
-        return String(text)
+        let unwanted = Set(set.unicodeScalars)
+        var scalars = Substring(self).unicodeScalars[...]
+        while let first = scalars.first, unwanted.contains(first) { scalars = scalars.dropFirst() }
+        while let last = scalars.last, unwanted.contains(last) { scalars = scalars.dropLast() }
+        return String(String.UnicodeScalarView(scalars))
     }
 }
 
