@@ -25,7 +25,7 @@ extension SectionRegistry {
                 if request.exclusive { throw existsError(name) }
                 return (try section(named: name), false)
             }
-            let temporary = SectionName(unchecked: Self.temporaryPrefix + "\(getpid())-\(temporaryNames.next())")
+            let temporary = Self.temporaryName()
             let object = try directory.open(
                 temporary, flags: O_RDWR | O_CREAT | O_EXCL, mode: mode_t(request.namespace.mode), doing: "create")
             var published = false

@@ -43,7 +43,6 @@ public final class SectionRegistry: Sendable {
     let leases: LeaseTable
     let records: Mutex<[String: SectionRecord]>
     private let nameLocks = Mutex<[String: NameLock]>([:])
-    let temporaryNames = AtomicCounter()
 
     public init(configuration: Configuration) throws(SectionError) {
         directory = try ShmDirectory(path: configuration.shmDirectory)
@@ -66,8 +65,19 @@ public final class SectionRegistry: Sendable {
     /// Stops the directory watcher; views and leases go with the registry.
     public func close() { changes.stop() }
 
-    /// Objects the registry makes while creating a section, before they get their name.
+    /// Objects the registry makes while creating a section, before they get their name:
+    /// `.shm-admin-tmp-PID-TOKEN-N`.
     static let temporaryPrefix = ".shm-admin-tmp-"
+    /// The counter and the token belong to the process, not to one registry: two registries of
+    /// one process must neither pick the same temporary name nor take each other's creates in
+    /// flight for interrupted ones. The token tells this process from an earlier one that had
+    /// the same pid (pid 1 in a container).
+    static let processToken = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+    private static let temporaryNames = AtomicCounter()
+
+    static func temporaryName() -> SectionName {
+        SectionName(unchecked: temporaryPrefix + "\(getpid())-\(processToken)-\(temporaryNames.next())")
+    }
 
     static func isInternalName(_ name: String) -> Bool { name.hasPrefix(temporaryPrefix) }
 
@@ -92,7 +102,9 @@ public final class SectionRegistry: Sendable {
         let (loaded, corrupt) = store.loadAll()
         report.corrupt = corrupt
         var temporaries: [String: UInt64] = [:]
+        let ownInFlight = temporaryPrefix + "\(getpid())-\(processToken)-"
         for entry in (try? directory.entries()) ?? [] where isInternalName(entry.name) {
+            if entry.name.hasPrefix(ownInFlight) { continue }  // another registry of this process is creating
             let name = SectionName(unchecked: entry.name)
             if let info = try? directory.status(of: name) { temporaries[entry.name] = UInt64(info.st_ino) }
         }
