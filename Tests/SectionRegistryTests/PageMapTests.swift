@@ -1,0 +1,164 @@
+import Foundation
+import Testing
+
+@testable import SectionRegistry
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite("Page map")
+struct PageMapTests {
+    /// A 64 GiB reserve with 16 MiB committed and three data extents (one page at 0, one at
+    /// 8 MiB, two pages at 12 MiB).
+    final class Fixture {
+        let box: Sandbox
+        let registry: SectionRegistry
+        let name: SectionName
+
+        init() throws {
+            box = try Sandbox()
+            registry = try box.registry()
+            name = try box.sectionName("pages")
+            try registry.make(name, reserve: 64 * GiB, commit: 16 * MiB)
+            try registry.write(named: name, offset: 0, [1])
+            try registry.write(named: name, offset: 8 * MiB, [2])
+            try registry.write(named: name, offset: 12 * MiB, [UInt8](repeating: 3, count: 5000))
+        }
+
+        func close() { box.close() }
+    }
+
+    static let allRuns = [
+        PageRun(offset: 0, length: page, state: .data),
+        PageRun(offset: page, length: 8 * MiB - page, state: .committed),
+        PageRun(offset: 8 * MiB, length: page, state: .data),
+        PageRun(offset: 8 * MiB + page, length: 4 * MiB - page, state: .committed),
+        PageRun(offset: 12 * MiB, length: 2 * page, state: .data),
+        PageRun(offset: 12 * MiB + 2 * page, length: 4 * MiB - 2 * page, state: .committed),
+        PageRun(offset: 16 * MiB, length: 64 * GiB - 16 * MiB, state: .reserved),
+    ]
+
+    @Test("the whole map: data, committed and reserved runs with totals")
+    func wholeMap() throws {
+        let fixture = try Fixture()
+        defer { fixture.close() }
+        let map = try fixture.registry.pageMap(named: fixture.name)
+        #expect(map.pageSize == page)
+        #expect(map.reserve == 64 * GiB)
+        #expect(map.commit == 16 * MiB)
+        #expect(map.allocatedBytes == 16 * MiB)
+        #expect(map.dataBytes == 4 * page)
+        #expect(map.runs == Self.allRuns)
+        #expect(!map.truncated)
+        #expect(map.runs.reduce(0) { $0 + $1.length } == 64 * GiB, "the runs cover [0, reserve)")
+        let info = try fixture.registry.section(named: fixture.name)
+        #expect(info.dataBytes == 4 * page)
+        #expect(info.allocatedBytes == 16 * MiB)
+    }
+
+    static let windows: [(from: Int64?, to: Int64?, runs: [PageRun])] = [
+        (
+            8 * MiB - page, 12 * MiB + page,
+            [
+                PageRun(offset: 8 * MiB - page, length: page, state: .committed),
+                PageRun(offset: 8 * MiB, length: page, state: .data),
+                PageRun(offset: 8 * MiB + page, length: 4 * MiB - page, state: .committed),
+                PageRun(offset: 12 * MiB, length: page, state: .data),
+            ]
+        ),
+        (
+            15 * MiB, 17 * MiB,
+            [
+                PageRun(offset: 15 * MiB, length: MiB, state: .committed),
+                PageRun(offset: 16 * MiB, length: MiB, state: .reserved),
+            ]
+        ),
+        (32 * GiB, 33 * GiB, [PageRun(offset: 32 * GiB, length: GiB, state: .reserved)]),
+        (100, page, [PageRun(offset: 100, length: page - 100, state: .data)]),
+        (nil, page, [PageRun(offset: 0, length: page, state: .data)]),
+        (64 * GiB - page, nil, [PageRun(offset: 64 * GiB - page, length: page, state: .reserved)]),
+        (64 * GiB - page, 128 * GiB, [PageRun(offset: 64 * GiB - page, length: page, state: .reserved)]),
+        (-5, page, [PageRun(offset: 0, length: page, state: .data)]),
+        (128 * GiB, nil, []),
+        (12 * MiB, 12 * MiB, []),
+    ]
+
+    @Test("windowing with from and to", arguments: windows)
+    func window(_ window: (from: Int64?, to: Int64?, runs: [PageRun])) throws {
+        let fixture = try Fixture()
+        defer { fixture.close() }
+        let map = try fixture.registry.pageMap(named: fixture.name, from: window.from, to: window.to)
+        #expect(map.runs == window.runs)
+        #expect(!map.truncated)
+        #expect(map.dataBytes == 4 * page, "totals are for the whole section")
+    }
+
+    @Test("from past to is refused")
+    func reversedWindow() throws {
+        let fixture = try Fixture()
+        defer { fixture.close() }
+        expectError(.invalidArgument) { try fixture.registry.pageMap(named: fixture.name, from: 2 * page, to: page) }
+    }
+
+    @Test("maxRuns caps the runs and says truncated", arguments: [0, 1, 2, 3, 4, 5, 6, 7, 8, 100])
+    func runCap(_ maxRuns: Int) throws {
+        let fixture = try Fixture()
+        defer { fixture.close() }
+        let map = try fixture.registry.pageMap(named: fixture.name, maxRuns: maxRuns)
+        let expected = Array(Self.allRuns.prefix(max(1, maxRuns)))
+        #expect(map.runs == expected)
+        #expect(map.truncated == (max(1, maxRuns) < Self.allRuns.count))
+    }
+
+    @Test("the cost follows extents, not pages: a 64 GiB sparse object with three extents answers fast")
+    func costFollowsExtents() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry()
+        let path = box.path("sparse")
+        try makeFile(path, size: 0)
+        let fd = open(path, O_RDWR)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        #expect(ftruncate(fd, off_t(64 * GiB)) == 0, "a sparse 64 GiB object costs no memory")
+        for offset in [0, 20 * GiB, 64 * GiB - 1] {
+            var byte: UInt8 = 7
+            #expect(pwrite(fd, &byte, 1, off_t(offset)) == 1)
+        }
+        let name = try box.sectionName("sparse")
+        _ = try registry.pageMap(named: name)
+        let clock = ContinuousClock()
+        var map: PageMap?
+        let elapsed = try clock.measure { map = try registry.pageMap(named: name) }
+        let result = try #require(map)
+        #expect(
+            result.runs == [
+                PageRun(offset: 0, length: page, state: .data),
+                PageRun(offset: page, length: 20 * GiB - page, state: .committed),
+                PageRun(offset: 20 * GiB, length: page, state: .data),
+                PageRun(offset: 20 * GiB + page, length: 44 * GiB - 2 * page, state: .committed),
+                PageRun(offset: 64 * GiB - page, length: page, state: .data),
+            ])
+        #expect(result.reserve == 64 * GiB, "a foreign section's map spans its commit")
+        #expect(result.allocatedBytes == 3 * page)
+        #expect(result.dataBytes == 3 * page)
+        // Page by page (16 Mi pages) this would take seconds; by extents it is microseconds.
+        #expect(elapsed < .milliseconds(200), "took \(elapsed)")
+    }
+
+    @Test("a section with nothing committed is all reserved; an empty object has no runs")
+    func emptyCommit() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry()
+        let name = try box.sectionName("empty")
+        try registry.make(name, reserve: 4 * page, commit: 0)
+        let map = try registry.pageMap(named: name)
+        #expect(map.runs == [PageRun(offset: 0, length: 4 * page, state: .reserved)])
+        #expect(map.allocatedBytes == 0)
+        try makeFile(box.path("zero"), size: 0)
+        #expect(try registry.pageMap(named: box.sectionName("zero")).runs.isEmpty)
+        expectError(.notFound) { try registry.pageMap(named: box.sectionName("nothing")) }
+    }
+}
