@@ -75,6 +75,11 @@ public final class EventBroadcaster: Sendable {
         for subscriber in subscribers { subscriber.finish() }
     }
 
+    /// The current subscribers (tests).
+    var subscribers: [EventSubscriber] {
+        state.withLock { Array($0.subscribers.values) }
+    }
+
     func subscribe(_ subscriber: EventSubscriber) {
         state.withLock { $0.subscribers[ObjectIdentifier(subscriber)] = subscriber }
     }

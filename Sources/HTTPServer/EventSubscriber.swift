@@ -31,6 +31,8 @@ final class EventSubscriber: Sendable {
         var pending: [UInt8]
         var pendingOffset = 0
         var bytesSent: UInt64 = 0
+        /// Reader-callback invocations (tests check that an idle stream is not polled).
+        var readCalls = 0
         let connection: ConnectionHandle
 
         var queuedCount: Int { queue.count - head }
@@ -108,10 +110,19 @@ final class EventSubscriber: Sendable {
         state.withLock { $0.bytesSent }
     }
 
+    var readCalls: Int {
+        state.withLock { $0.readCalls }
+    }
+
+    var isSuspended: Bool {
+        state.withLock { $0.phase == .suspended }
+    }
+
     /// The content-reader callback's work: copies up to `capacity` bytes into `buffer`, or returns 0 after
     /// suspending the connection, or an end marker.
     func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         state.withLock { state in
+            state.readCalls += 1
             if state.phase == .dropped || state.phase == .closed { return MHD_CONTENT_READER_END_WITH_ERROR }
             if state.pendingOffset >= state.pending.count, state.head < state.queue.count {
                 state.pending = state.queue[state.head]

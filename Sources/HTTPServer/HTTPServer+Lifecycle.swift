@@ -37,7 +37,7 @@ extension HTTPServer {
     /// A message from libmicrohttpd itself.
     func daemonLogged(_ message: String) {
         let starting = state.withLock { state in
-            if state.phase == .running && state.daemon == nil { state.startMessage = message }
+            if state.phase == .running && state.daemon == nil { state.startMessages.append(message) }
             return state.daemon == nil
         }
         logger.log(level: starting ? .error : .debug, "libmicrohttpd: \(message)")

@@ -30,14 +30,17 @@ extension HTTPServer {
         if let uploadSize, uploadSize.pointee > 0 {
             let size = uploadSize.pointee
             uploadSize.pointee = 0
-            if context.bodyTooLarge { return .YES }
+            if context.bodyTooLarge {
+                // libmicrohttpd 0.9.75 refuses a response queued in the middle of a body, so an oversize
+                // body without Content-Length (chunked) is read and discarded, and 413 sent at its end.
+                // A body that keeps coming past the allowance is cut off by closing the connection.
+                context.discardedBytes += size
+                return context.discardedBytes > Self.discardAllowance(limit) ? .NO : .YES
+            }
             guard context.body.count + size <= limit else {
                 context.bodyTooLarge = true
+                context.discardedBytes = context.body.count + size
                 context.body = []
-                // Answering now makes libmicrohttpd stop reading the body and close the connection after
-                // the response; if it refuses, the rest of the body is discarded and 413 sent at the end.
-                let result = queue(.problem(.payloadTooLarge(limit: limit)), on: connection, context: context)
-                if result == .NO { context.status = 0 }
                 return .YES
             }
             if let upload {
@@ -52,6 +55,11 @@ extension HTTPServer {
         let request = makeRequest(connection: connection, context: context)
         context.body = []
         return queue(handler(request), on: connection, context: context)
+    }
+
+    /// How many bytes of an oversize chunked body are read and discarded before the connection is closed.
+    static func discardAllowance(_ limit: Int) -> Int {
+        max(2 * limit, 1 << 20)
     }
 
     private func makeRequest(connection: OpaquePointer, context: RequestContext) -> HTTPRequest {

@@ -37,8 +37,8 @@ public final class HTTPServer: Sendable {
         var streams: [ObjectIdentifier: EventSubscriber] = [:]
         /// `strdup`ed PEM strings libmicrohttpd reads; freed after the daemon stops.
         var tlsStrings = CStrings()
-        /// The library's last message while starting, for the start error.
-        var startMessage: String?
+        /// The library's messages while starting, for the start error.
+        var startMessages: [String] = []
     }
 
     let state = Mutex(State())
@@ -128,13 +128,13 @@ public final class HTTPServer: Sendable {
             close(socket.fd)
             if case .unix(let path) = config.endpoint { unlink(path) }
             tlsStrings.freeAll()
-            let message = state.withLock { state in
+            let messages = state.withLock { state in
                 state.phase = .idle
-                return state.startMessage
+                defer { state.startMessages = [] }
+                return state.startMessages
             }
-            throw HTTPServerError(
-                .daemonStart,
-                "libmicrohttpd could not start on \(config.endpoint)" + (message.map { ": \($0)" } ?? ""))
+            let reason = messages.isEmpty ? "" : ": " + messages.joined(separator: "; ")
+            throw HTTPServerError(.daemonStart, "libmicrohttpd could not start on \(config.endpoint)\(reason)")
         }
         state.withLock { state in
             state.daemon = DaemonHandle(pointer: daemon)

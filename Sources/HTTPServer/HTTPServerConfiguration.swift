@@ -38,7 +38,10 @@ public struct HTTPServerConfiguration: Sendable {
     public var perIPConnectionLimit: Int = 64
     /// Seconds of inactivity after which a connection is closed (0: never).
     public var connectionTimeoutSeconds: Int = 30
-    /// Largest accepted request body; a larger one gets a 413 problem and is not buffered.
+    /// Largest accepted request body; a larger one gets a 413 problem and is not buffered. With a
+    /// `Content-Length` the 413 comes before the body is read (and the connection closes); a chunked body
+    /// is read and discarded to its end first, and cut off (connection closed, no answer) past
+    /// max(2 × limit, 1 MiB) (libmicrohttpd 0.9.75 cannot answer in the middle of a body).
     public var maxBodyBytes: Int = 16 << 20
     /// How long `stop()` waits for requests in flight before closing everything.
     public var shutdownGracePeriod: Duration = .seconds(5)

@@ -11,6 +11,8 @@ final class RequestContext {
     var path = ""
     var body: [UInt8] = []
     var bodyTooLarge = false
+    /// Bytes of an oversize body read and thrown away.
+    var discardedBytes = 0
     /// Set once a response has been queued.
     var status = 0
     var route: String?

@@ -46,6 +46,9 @@ final class RawHTTPClient {
 
     deinit { close(fd) }
 
+    /// Bytes received and not yet consumed by `readResponse`.
+    var buffered: [UInt8] { buffer }
+
     func send(_ text: String) throws { try send(Array(text.utf8)) }
 
     func send(_ bytes: [UInt8]) throws {

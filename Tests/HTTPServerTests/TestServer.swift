@@ -4,6 +4,7 @@ import Logging
 import Synchronization
 
 /// Starts a real server on 127.0.0.1 port 0 (or the given endpoint) for one test and stops it after.
+@discardableResult
 func withServer<T>(
     configure: (inout HTTPServerConfiguration) -> Void = { _ in },
     router: Router,
