@@ -12,7 +12,8 @@ export function formatBytes(n) {
     i++;
   }
   if (i === 0) return `${v} B`;
-  const digits = Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2;
+  // 1023.94 GiB must not round up to a misleading "1024 GiB".
+  const digits = Math.abs(v) >= 1000 ? 1 : Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2;
   return `${Number(v.toFixed(digits))} ${UNITS[i]}`;
 }
 

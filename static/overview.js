@@ -62,7 +62,7 @@ export function renderOverview(sys) {
       gauge(used, size, low),
       h('div', { class: 'capacity-text' },
         h('div', { class: 'capacity-path' }, shm.path || '/dev/shm'),
-        h('div', { title: formatExactBytes(used) }, h('span', { class: 'swatch used' }), `Used ${formatBytes(used)}`),
+        h('div', { title: formatExactBytes(used) }, h('span', { class: low ? 'swatch used low' : 'swatch used' }), `Used ${formatBytes(used)}`),
         h('div', { title: formatExactBytes(free) }, h('span', { class: 'swatch free' }), `Free ${formatBytes(free)}`),
         h('div', { class: 'muted', title: formatExactBytes(size) }, `of ${formatBytes(size)}`),
         h('meter', { class: 'visually-hidden', min: 0, max: size || 1, value: used, 'aria-label': 'Used space' }))),

@@ -36,10 +36,12 @@ export class PageMap {
         btn('−', 'Zoom out', () => this.zoom(2), 'pagemap-zoom-out'),
         btn('+', 'Zoom in', () => this.zoom(0.5), 'pagemap-zoom-in'),
         btn('⤢', 'Show the whole reserve', () => this.reset(), 'pagemap-zoom-reset'),
+        btn('▤', 'Fit the commit', () => this.fitCommit(), 'pagemap-zoom-commit'),
         this.slider, this.windowLabel),
       h('div', { class: 'pm-wrap' }, this.canvas, this.tooltip),
       h('p', { id: 'pagemap-help', class: 'visually-hidden' },
-        'Keys: plus and minus zoom, arrows move, 0 shows the whole reserve. Hover for offset, length and state.'),
+        'Keys: plus and minus zoom, arrows move, 0 shows the whole reserve; with the map focused the wheel zooms. ' +
+        'Hover for offset, length and state.'),
       this.legend, this.note,
       h('details', { class: 'pm-details' }, h('summary', {}, 'Runs as a table'), this.runsTable));
     replace(host, this.root);
@@ -47,9 +49,15 @@ export class PageMap {
     this.canvas.addEventListener('mousemove', (e) => this.hover(e));
     this.canvas.addEventListener('mouseleave', () => { this.tooltip.hidden = true; });
     this.canvas.addEventListener('wheel', (e) => {
-      if (!this.pages) return;
-      e.preventDefault();
-      this.zoom(e.deltaY < 0 ? 0.5 : 2, this.offsetAt(e));
+      // The wheel zooms only once the map has focus (or with Ctrl), so it never traps page scrolling.
+      if (!this.pages || (document.activeElement !== this.canvas && !e.ctrlKey)) return;
+      if (Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
+        e.preventDefault();
+        this.pan(Math.sign(e.deltaX) * 0.1);
+      } else if (e.deltaY !== 0) {
+        e.preventDefault();
+        this.zoom(e.deltaY < 0 ? 0.5 : 2, this.offsetAt(e));
+      }
     }, { passive: false });
     this.canvas.addEventListener('keydown', (e) => this.key(e));
     new ResizeObserver(() => this.draw()).observe(this.root);
@@ -145,6 +153,14 @@ export class PageMap {
     this.maybeFetchWindow();
   }
 
+  fitCommit() {
+    if (!this.pages) return;
+    this.start = 0;
+    this.span = Math.max(this.minSpan(), Math.min(this.reserve, this.pages.commit || this.reserve));
+    this.render();
+    this.maybeFetchWindow();
+  }
+
   reset() {
     this.start = 0;
     this.span = this.reserve;
@@ -191,19 +207,21 @@ export class PageMap {
     if (!this.pages || !this.span) return;
     const off = this.offsetAt(e);
     const run = findRun(this.runs(), off) || this.syntheticRun(off);
-    if (!run) {
-      this.tooltip.hidden = true;
-      return;
-    }
     const page = this.pages.pageSize || 4096;
-    replace(this.tooltip,
-      h('strong', { class: `state-${run.state}` }, run.state),
-      h('div', {}, `offset ${hex(run.offset)} (${formatBytes(run.offset)})`),
-      h('div', {}, `length ${formatBytes(run.length)} (${formatExactBytes(run.length)})`),
-      h('div', { class: 'muted' }, `pointer at ${hex(off)}, page ${Math.floor(off / page)}`));
-    this.tooltip.dataset.state = run.state;
-    this.tooltip.dataset.offset = String(run.offset);
-    this.tooltip.dataset.length = String(run.length);
+    if (!run) {
+      replace(this.tooltip, h('div', {}, `pointer at ${hex(off)}, page ${Math.floor(off / page)}`),
+        h('div', { class: 'muted' }, `more than ${MAX_RUNS} runs: zoom in to see this part`));
+      delete this.tooltip.dataset.state;
+    } else {
+      replace(this.tooltip,
+        h('strong', { class: `state-${run.state}` }, run.state),
+        h('div', {}, `offset ${hex(run.offset)} (${formatBytes(run.offset)})`),
+        h('div', {}, `length ${formatBytes(run.length)} (${formatExactBytes(run.length)})`),
+        h('div', { class: 'muted' }, `pointer at ${hex(off)}, page ${Math.floor(off / page)}`));
+      this.tooltip.dataset.state = run.state;
+      this.tooltip.dataset.offset = String(run.offset);
+      this.tooltip.dataset.length = String(run.length);
+    }
     this.tooltip.hidden = false;
     const wrap = this.canvas.parentElement.getBoundingClientRect();
     const x = e.clientX - wrap.left;
@@ -313,10 +331,13 @@ export class PageMap {
     const runs = this.runs();
     const commit = this.pages.commit ?? 0;
     // Whatever the runs do not cover: committed below commit, reserved above.
-    ctx.fillStyle = colors.committed;
-    fill(0, Math.max(0, Math.min(total, (commit - this.start) * scale)));
+    // A commit far smaller than the reserve still shows as at least 2 px.
+    let commitPx = Math.max(0, Math.min(total, (commit - this.start) * scale));
+    if (commit > this.start && commitPx < 2) commitPx = Math.min(total, 2);
     ctx.fillStyle = colors.reserved;
-    fill(Math.max(0, (commit - this.start) * scale), total);
+    fill(commitPx, total);
+    ctx.fillStyle = colors.committed;
+    fill(0, commitPx);
     for (const state of STATES) {
       ctx.fillStyle = colors[state];
       for (const r of runs) {
