@@ -245,7 +245,7 @@ class Client:
     def head(self, path, **kw):
         return self.request("HEAD", path, **kw)
 
-    def post(self, path, json=None, **kw):
+    def post(self, path, json=_DEFAULT, **kw):
         return self.request("POST", path, json=json, **kw)
 
     def put(self, path, **kw):
