@@ -58,13 +58,6 @@ static inline int chttpd_connection_socket(struct MHD_Connection *connection)
     return info == NULL ? -1 : info->connect_fd;
 }
 
-/// The port the daemon listens on, or 0 (MHD_get_daemon_info is variadic).
-static inline uint16_t chttpd_daemon_port(struct MHD_Daemon *daemon)
-{
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
-    return info == NULL ? 0 : info->port;
-}
-
 /// MHD_SIZE_UNKNOWN is a macro cast Swift does not import.
 static inline uint64_t chttpd_size_unknown(void) { return MHD_SIZE_UNKNOWN; }
 

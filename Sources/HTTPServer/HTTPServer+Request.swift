@@ -17,14 +17,15 @@ extension HTTPServer {
             context.headersSeen = true
             context.method = method
             context.path = url
-            context.remoteAddress = Self.remoteAddress(of: connection).address
+            (context.remoteAddress, context.isLoopback) = Self.remoteAddress(of: connection)
             let declared = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length")
                 .flatMap { Int(String(cString: $0)) }
             if let declared, declared > limit {
                 // Answer before the body is read (no `100 Continue`); libmicrohttpd then closes the connection.
                 return queue(.problem(.payloadTooLarge(limit: limit)), on: connection, context: context)
             }
-            if let declared, declared > 0 { context.body.reserveCapacity(declared) }
+            // Reserve for the declared body, but not more than 1 MiB before any of it has arrived.
+            if let declared, declared > 0 { context.body.reserveCapacity(min(declared, 1 << 20)) }
             return .YES
         }
         if let uploadSize, uploadSize.pointee > 0 {
@@ -63,16 +64,15 @@ extension HTTPServer {
     }
 
     private func makeRequest(connection: OpaquePointer, context: RequestContext) -> HTTPRequest {
-        let remote = Self.remoteAddress(of: connection)
-        return HTTPRequest(
+        HTTPRequest(
             method: context.method,
             path: context.path,
             rawURL: context.rawURL,
             query: QueryParameters(Self.values(of: connection, kind: .GET_ARGUMENT_KIND)),
             headers: HTTPHeaders(Self.values(of: connection, kind: .HEADER_KIND)),
             body: context.body,
-            remoteAddress: remote.address,
-            isLoopback: remote.isLoopback,
+            remoteAddress: context.remoteAddress,
+            isLoopback: context.isLoopback,
             isTLS: configuration.tls != nil)
     }
 
@@ -87,6 +87,10 @@ extension HTTPServer {
     /// Sends `response` on `connection` and records what the completion report needs.
     func queue(_ response: HTTPResponse, on connection: OpaquePointer, context: RequestContext) -> MHD_Result {
         var response = response
+        if !(100...999).contains(response.status) {
+            logger.error("handler returned an invalid status", metadata: ["status": "\(response.status)"])
+            response = .problem(.internalError("the handler returned an invalid status"))
+        }
         guard let mhdResponse = makeDaemonResponse(response, connection: connection, context: context) else {
             logger.error(
                 "cannot create the response", metadata: ["path": "\(context.path)", "status": "\(response.status)"])
@@ -109,7 +113,8 @@ extension HTTPServer {
     }
 
     /// Headers libmicrohttpd computes itself (and refuses or duplicates when given).
-    static let managedHeaders: Set<String> = ["content-length", "transfer-encoding", "connection", "date"]
+    /// (`Connection: close` is let through: libmicrohttpd then closes the connection after the response.)
+    static let managedHeaders: Set<String> = ["content-length", "transfer-encoding", "date"]
 
     private func makeDaemonResponse(
         _ response: HTTPResponse, connection: OpaquePointer, context: RequestContext

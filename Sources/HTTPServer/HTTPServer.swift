@@ -61,7 +61,7 @@ public final class HTTPServer: Sendable {
     ///   - handler: called for every complete request, on a worker thread.
     public init(
         configuration: HTTPServerConfiguration,
-        logger: Logger = Logger(label: "shm-admin.http"),
+        logger: Logger = Logger(label: "http"),
         onCompleted: (@Sendable (CompletedRequest) -> Void)? = nil,
         handler: @escaping HTTPHandler
     ) {

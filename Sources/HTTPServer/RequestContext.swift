@@ -18,6 +18,7 @@ final class RequestContext {
     var route: String?
     var bodyBytes: UInt64 = 0
     var remoteAddress = ""
+    var isLoopback = false
     var subscriber: EventSubscriber?
 
     init(rawURL: String?) {

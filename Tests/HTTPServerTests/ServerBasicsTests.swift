@@ -45,7 +45,7 @@ func jsonObject(_ data: Data) throws -> [String: Any] {
 @Suite struct ServerBasicsTests {
     @Test func requestPartsReachTheHandler() throws {
         try withServer(router: echoRouter()) { server in
-            let url = "http://127.0.0.1:\(server.port)/echo/a%20b?x=1&y=two%20words&x=3&flag"
+            let url = "http://127.0.0.1:\(server.port)/echo/a%20b?x=1&y=two%20words&x=3&flag&p=a+b%2Bc"
             let result = try Curl.run(["-H", "X-Custom: one", "-H", "x-custom: two", url])
             #expect(result.status == 0, "\(result.stderr)")
             let object = try jsonObject(result.stdout)
@@ -53,9 +53,9 @@ func jsonObject(_ data: Data) throws -> [String: Any] {
             #expect(object["path"] as? String == "/echo/a b")
             #expect(object["name"] as? String == "a b")
             #expect(object["route"] as? String == "/echo/{name}")
-            #expect(object["rawURL"] as? String == "/echo/a%20b?x=1&y=two%20words&x=3&flag")
+            #expect(object["rawURL"] as? String == "/echo/a%20b?x=1&y=two%20words&x=3&flag&p=a+b%2Bc")
             let query = object["query"] as? [[String]]
-            #expect(query == [["x", "1"], ["y", "two words"], ["x", "3"], ["flag", ""]])
+            #expect(query == [["x", "1"], ["y", "two words"], ["x", "3"], ["flag", ""], ["p", "a b+c"]])
             #expect(object["custom"] as? [String] == ["one", "two"])
             #expect(object["remote"] as? String == "127.0.0.1")
             #expect(object["loopback"] as? Bool == true)

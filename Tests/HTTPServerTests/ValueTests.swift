@@ -32,6 +32,26 @@ import Testing
         #expect(String(decoding: response.bodyBytes, as: UTF8.self) == #"{"alpha":"/x","zeta":1}"#)
     }
 
+    @Test func jsonValueIsEncodableInsideOtherTypes() throws {
+        struct Wrapper: Encodable {
+            var labels: JSONValue
+        }
+        let response = HTTPResponse.json(Wrapper(labels: ["app": "matcher", "n": [1, nil]]))
+        #expect(String(decoding: response.bodyBytes, as: UTF8.self) == #"{"labels":{"app":"matcher","n":[1,null]}}"#)
+        let literal = HTTPResponse.json(["status": "ok"])
+        #expect(String(decoding: literal.bodyBytes, as: UTF8.self) == #"{"status":"ok"}"#)
+    }
+
+    @Test func invalidStatusBecomes500OverTheWire() throws {
+        var router = Router()
+        router.get("/bad") { _ in HTTPResponse(status: 42) }
+        try withServer(router: router) { server in
+            let result = try Curl.run(["-i", "http://127.0.0.1:\(server.port)/bad"])
+            #expect(result.text.hasPrefix("HTTP/1.1 500"))
+            #expect(result.text.contains("/problems/internal"))
+        }
+    }
+
     @Test func headersAreCaseInsensitiveAndKeepRepeats() {
         var headers: HTTPHeaders = ["Accept": "a", "ACCEPT": "b"]
         #expect(headers["accept"] == "a")
