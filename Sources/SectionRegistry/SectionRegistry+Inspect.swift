@@ -177,15 +177,25 @@ extension SectionRegistry {
             allocatedBytes: Int64(status.st_blocks) * 512, dataBytes: dataBytes, mode: mode, uid: status.st_uid,
             gid: status.st_gid, createdAt: record?.createdAt ?? Self.seconds(status.st_ctim),
             modifiedAt: Self.seconds(status.st_mtim), views: viewCounts[entry.name] ?? 0,
-            mappers: (snapshot.mappers[inode] ?? []).count, orphan: isOrphan(inode: inode, snapshot: snapshot),
+            mappers: Set((snapshot.mappers[inode] ?? []).map(\.pid)).count,
+            orphan: isOrphan(inode: inode, snapshot: snapshot),
             labels: record?.labels ?? [:], inode: inode)
     }
 
     static func seconds(_ time: timespec) -> Double { Double(time.tv_sec) + Double(time.tv_nsec) / 1e9 }
 
-    /// Opens a section's object; a missing object of a managed section is `.notFound` too.
+    /// Opens a section's object; a missing object of a managed section is `.notFound` too, and so
+    /// is an entry that is no object: a symbolic link (ELOOP under O_NOFOLLOW), a directory, or a
+    /// FIFO, which O_NONBLOCK keeps from blocking the open until a writer comes (the flag changes
+    /// nothing for a regular file).
     func openExisting(_ name: SectionName, flags: Int32, doing action: String) throws(SectionError) -> OwnedDescriptor {
-        let object = try directory.open(name, flags: flags, doing: action)
+        let object: OwnedDescriptor
+        do throws(SectionError) {
+            object = try directory.open(name, flags: flags | O_NONBLOCK, doing: action)
+        } catch {
+            guard [ELOOP, ENXIO, EISDIR].contains(error.errno ?? 0) else { throw error }
+            throw SectionError(.notFound, "'\(name.value)' is not a shared-memory object", section: name.value)
+        }
         guard Self.isListable(try object.status(section: name.value)) else {
             throw SectionError(.notFound, "'\(name.value)' is not a shared-memory object", section: name.value)
         }
