@@ -52,6 +52,14 @@ final class PythonPeer: @unchecked Sendable {
                     fd = os.open("/dev/shm/" + args[0], os.O_RDWR)
                     mm = mmap.mmap(fd, os.fstat(fd).st_size)
                     reply = "ok %d" % len(mm)
+                elif command == "openro":
+                    fd = os.open("/dev/shm/" + args[0], os.O_RDONLY)
+                    mm = mmap.mmap(fd, os.fstat(fd).st_size, prot=mmap.PROT_READ)
+                    reply = "ok %d" % len(mm)
+                elif command == "hold":
+                    # Open without mapping: a holder, not a mapper.
+                    fd = os.open("/dev/shm/" + args[0], os.O_RDONLY)
+                    reply = "ok"
                 elif command == "read":
                     offset, length = int(args[0]), int(args[1])
                     reply = "ok " + bytes(view()[offset:offset + length]).hex()
@@ -84,6 +92,7 @@ final class PythonPeer: @unchecked Sendable {
                         shm.close()
                     if mm is not None:
                         mm.close()
+                    if shm is None and fd is not None:
                         os.close(fd)
                     shm = mm = fd = None
                     reply = "ok"

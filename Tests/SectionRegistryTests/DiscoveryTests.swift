@@ -1,0 +1,371 @@
+import Foundation
+import Testing
+
+@testable import SectionRegistry
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite("Discovery")
+struct DiscoveryTests {
+    @Test(
+        "a foreign python section: managed false, python's pid among mappers and holders, orphan only after it lets go")
+    func foreignPythonSection() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry()
+        let peer = try PythonPeer()
+        defer { peer.stop() }
+        try peer.run("create \(box.name("foreign")) 10000")
+        try peer.run("write 0 " + Array("py").hex)
+        let name = try box.sectionName("foreign")
+        let (sections, total) = try registry.list(ListFilter(query: box.prefix))
+        #expect(total == 1)
+        let info = try #require(sections.first)
+        #expect(info.name == name.value)
+        #expect(!info.managed)
+        #expect(info.kind == .shm)
+        #expect(info.reserve == nil)
+        #expect(info.commit == 10000)
+        #expect(info.state == .ok)
+        #expect(info.mode == 0o600)
+        #expect(info.namespace == .local)
+        #expect(info.uid == getuid())
+        #expect(info.dataBytes == page)
+        #expect(!info.orphan)
+        #expect(info.mappers == 1)
+        let detail = try registry.detail(named: name)
+        let mapper = try #require(detail.mappers.first)
+        #expect(detail.mappers.count == 1)
+        #expect(mapper.pid == peer.pid)
+        #expect(mapper.command.hasPrefix("python"))
+        #expect(mapper.offset == 0)
+        #expect(mapper.access == .rw)
+        #expect(mapper.end - mapper.start == UInt64(3 * page), "10000 bytes map as three pages")
+        #expect(Set(detail.holders.map(\.pid)) == [peer.pid], "SharedMemory (and its mmap's dup) keep descriptors open")
+        #expect(try registry.mappers(of: name) == detail.mappers)
+        #expect(try registry.list(ListFilter(orphan: false, query: box.prefix)).total == 1)
+        // Python closes (unmaps and closes its descriptor) but lives on: nobody maps or holds it.
+        try peer.run("close")
+        #expect(eventually { (try? registry.section(named: name).orphan) == true })
+        #expect(try registry.detail(named: name).mappers.isEmpty)
+        #expect(try registry.detail(named: name).holders.isEmpty)
+        #expect(try registry.list(ListFilter(orphan: true, query: box.prefix)).total == 1)
+        #expect(peer.isRunning)
+    }
+
+    @Test("orphan turns true when the mapping process exits")
+    func orphanAfterExit() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry()
+        let name = try box.sectionName("managed")
+        try registry.make(name, reserve: 4 * page)
+        let view = try registry.mapView(named: name, access: .rw)
+        #expect(try registry.section(named: name).orphan, "our own views do not count")
+        let peer = try PythonPeer()
+        defer { peer.stop() }
+        try peer.run("attach \(name)")
+        #expect(eventually { (try? registry.section(named: name).orphan) == false })
+        #expect(try registry.section(named: name).mappers == 1)
+        peer.exit()
+        #expect(!peer.isRunning)
+        #expect(eventually { (try? registry.section(named: name).orphan) == true })
+        #expect(try registry.section(named: name).mappers == 0)
+        try registry.unmapView(named: name, id: view.id)
+    }
+
+    @Test("read-only mappings and open descriptors are seen for what they are")
+    func mapperAccessAndHolders() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry()
+        let name = try box.sectionName("s")
+        try registry.make(name, reserve: 2 * page)
+        let reader = try PythonPeer()
+        defer { reader.stop() }
+        let holder = try PythonPeer()
+        defer { holder.stop() }
+        try reader.run("openro \(name)")
+        try holder.run("hold \(name)")
+        #expect(
+            eventually {
+                let detail = try? registry.detail(named: name)
+                return detail?.mappers.map(\.pid) == [reader.pid]
+                    && Set(detail?.holders.map(\.pid) ?? []) == [reader.pid, holder.pid]
+            })
+        let detail = try registry.detail(named: name)
+        #expect(detail.mappers.first?.access == .ro)
+        #expect(!detail.section.orphan)
+        try reader.run("close")
+        #expect(eventually { (try? registry.detail(named: name).mappers.isEmpty) == true })
+        #expect(try !registry.section(named: name).orphan, "an open descriptor alone keeps it from being an orphan")
+        try holder.run("close")
+        #expect(eventually { (try? registry.section(named: name).orphan) == true })
+    }
+
+    @Test("mappers are at most a second old with the default scan age")
+    func freshness() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry(scanMaximumAge: 1.0)
+        let name = try box.sectionName("fresh")
+        try registry.make(name, reserve: page)
+        #expect(try registry.section(named: name).mappers == 0)
+        let peer = try PythonPeer()
+        defer { peer.stop() }
+        try peer.run("attach \(name)")
+        let clock = ContinuousClock()
+        let mapped = clock.now
+        #expect(eventually(timeout: 3) { (try? registry.section(named: name).mappers) == 1 })
+        #expect(clock.now - mapped < .milliseconds(1500), "seen within the second (plus scheduling slack)")
+    }
+
+    @Test("semaphores are listed as kind semaphore and never mutated")
+    func semaphores() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry()
+        let semName = "sem." + box.name("x")
+        let path = Sandbox.shm + "/" + semName
+        try makeFile(path, size: 32)
+        let name = try SectionName(semName)
+        let info = try registry.section(named: name)
+        #expect(info.kind == .semaphore)
+        #expect(!info.managed)
+        #expect(info.commit == 32)
+        let listed = try registry.list(ListFilter(kind: .semaphore, query: box.prefix))
+        #expect(listed.sections.map(\.name) == [semName])
+        #expect(try registry.list(ListFilter(kind: .shm, query: box.prefix)).total == 0)
+        expectError(.semaphore) { try registry.delete(named: name) }
+        expectError(.semaphore) { try registry.delete(named: name, force: true) }
+        expectError(.semaphore) { try registry.grow(named: name, .by(page)) }
+        expectError(.semaphore) { try registry.adopt(named: name) }
+        expectError(.semaphore) { try registry.write(named: name, offset: 0, Array("x")) }
+        expectError(.semaphore) { try registry.reset(named: name, offset: 0, length: 0) }
+        expectError(.semaphore) { try registry.mapView(named: name, access: .rw) }
+        #expect(fileStatus(path)?.st_size == 32)
+        #expect(readFile(path, offset: 0, count: 1) == [0])
+        #expect(registry.record(semName) == nil)
+        #expect(registry.systemInfo().counts.semaphores >= 1)
+    }
+
+    @Test("the list: sorted, filtered by managed, kind, orphan and substring, paged with a total")
+    func listFilters() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry()
+        for suffix in ["c-managed", "a-managed", "b-managed"] {
+            try registry.make(box.sectionName(suffix), reserve: page)
+        }
+        try makeFile(box.path("d-foreign"), size: 10)
+        try makeFile(Sandbox.shm + "/sem." + box.name("e"), size: 32)
+        func names(_ filter: ListFilter) throws -> [String] { try registry.list(filter).sections.map(\.name) }
+        let all = try names(ListFilter(query: box.prefix))
+        let sorted = ["sem." + box.name("e")] + ["a-managed", "b-managed", "c-managed", "d-foreign"].map(box.name)
+        #expect(all == sorted, "sorted by name")
+        #expect(try names(ListFilter(managed: true, query: box.prefix)).count == 3)
+        #expect(try names(ListFilter(managed: false, query: box.prefix)).count == 2)
+        #expect(try names(ListFilter(managed: false, kind: .shm, query: box.prefix)) == [box.name("d-foreign")])
+        #expect(try names(ListFilter(query: box.prefix + "b")) == [box.name("b-managed")])
+        #expect(try names(ListFilter(query: box.prefix + "zzz")).isEmpty)
+        let paged = try registry.list(ListFilter(query: box.prefix, limit: 2, offset: 1))
+        #expect(paged.total == 5)
+        #expect(paged.sections.map(\.name) == [box.name("a-managed"), box.name("b-managed")])
+        #expect(try registry.list(ListFilter(query: box.prefix, limit: 10, offset: 10)).sections.isEmpty)
+        #expect(try registry.list(ListFilter(query: box.prefix, limit: 0)).total == 5)
+        #expect(try registry.list(ListFilter(orphan: true, query: box.prefix)).total == 5)
+    }
+
+    @Test("foreign metadata comes from fstat: size, mode, namespace from the mode, times")
+    func foreignMetadata() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry()
+        let before = Date().timeIntervalSince1970 - 5
+        try makeFile(box.path("private"), size: 5000, mode: 0o600)
+        try makeFile(box.path("shared"), size: 1, mode: 0o600)
+        chmod(box.path("shared"), 0o644)
+        let local = try registry.section(named: box.sectionName("private"))
+        let global = try registry.section(named: box.sectionName("shared"))
+        #expect(local.namespace == .local)
+        #expect(global.namespace == .global)
+        #expect(global.mode == 0o644)
+        #expect(local.commit == 5000)
+        #expect(local.createdAt >= before && local.createdAt <= Date().timeIntervalSince1970 + 5)
+        #expect(local.modifiedAt >= before)
+        #expect(local.allocatedBytes == 0, "ftruncate allocates nothing")
+        #expect(UInt64(fileStatus(box.path("private"))?.st_ino ?? 0) == local.inode)
+    }
+
+    @Test("internal temporaries, directories and symbolic links are not sections")
+    func notSections() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry()
+        let peer = try PythonPeer()  // a live pid, so no registry's start removes the temporary
+        defer { peer.stop() }
+        let temporary = SectionRegistry.temporaryPrefix + "\(peer.pid)-" + box.name("tmp")
+        try makeFile(Sandbox.shm + "/" + temporary, size: 10)
+        #expect(mkdir(box.path("dir"), 0o700) == 0)
+        defer { rmdir(box.path("dir")) }
+        try makeFile(box.path("target"), size: 10)
+        #expect(symlink(box.path("target"), box.path("link")) == 0)
+        let names = try registry.list(ListFilter(query: box.prefix)).sections.map(\.name)
+        #expect(names == [box.name("target")])
+        expectError(.notFound) { try registry.section(named: box.sectionName("dir")) }
+        expectError(.notFound) { try registry.section(named: box.sectionName("link")) }
+        expectError(.notFound) { try registry.section(named: box.sectionName("nothing")) }
+    }
+
+    @Test(
+        "an entry that is no object (symbolic link, directory, FIFO) is .notFound for every operation, never a hang",
+        arguments: ["link", "dir", "fifo"])
+    func entriesThatAreNoObjects(_ kind: String) throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry()
+        let path = box.path(kind)
+        try makeFile(box.path("target"), size: Int(page))
+        switch kind {
+        case "link": #expect(symlink(box.path("target"), path) == 0)
+        case "dir": #expect(mkdir(path, 0o700) == 0)
+        default: #expect(mkfifo(path, 0o600) == 0)
+        }
+        defer { rmdir(path) }
+        let name = try box.sectionName(kind)
+        let operations: [(String, @Sendable () throws -> Void)] = [
+            ("section", { _ = try registry.section(named: name) }),
+            ("read", { _ = try registry.read(named: name, offset: 0, length: 1) }),
+            ("pageMap", { _ = try registry.pageMap(named: name) }),
+            ("mapView", { _ = try registry.mapView(named: name, access: .ro) }),
+            ("openForStreaming", { _ = try registry.openForStreaming(named: name) }),
+            ("shared lock", { _ = try registry.acquireLease(named: name, mode: .shared, timeout: 0, ttl: 1) }),
+            ("exclusive lock", { _ = try registry.acquireLease(named: name, mode: .exclusive, timeout: 0, ttl: 1) }),
+            ("adopt", { _ = try registry.adopt(named: name) }),
+        ]
+        for (label, operation) in operations {
+            let outcome = Locked<String?>(nil)
+            Thread {
+                do {
+                    try operation()
+                    outcome.update { $0 = "succeeded" }
+                } catch let error as SectionError {
+                    outcome.update { $0 = "\(error.code)" }
+                } catch {
+                    outcome.update { $0 = "\(error)" }
+                }
+            }.start()
+            let finished = eventually(timeout: 5) { outcome.value != nil }
+            if !finished {
+                // Release an open blocked on the FIFO, so the thread does not stay behind.
+                let writer = open(path, O_RDWR | O_NONBLOCK)
+                if writer >= 0 { close(writer) }
+            }
+            #expect(finished, "\(label) returned")
+            #expect(outcome.value == "notFound", "\(label) of a \(kind)")
+        }
+        #expect(try registry.list(ListFilter(query: box.prefix)).sections.map(\.name) == [box.name("target")])
+    }
+
+    @Test("system info: page size, the tmpfs's size and use, kernel")
+    func systemInfo() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry()
+        let info = registry.systemInfo()
+        var names = utsname()
+        uname(&names)
+        let release = withUnsafeBytes(of: names.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        #expect(info.pageSize == page)
+        #expect(info.shmPath == "/dev/shm")
+        #expect(info.shmSize == shmCapacity().total)
+        #expect(info.shmFree > 0 && info.shmFree <= info.shmSize)
+        #expect(info.shmUsed >= 0 && info.shmUsed <= info.shmSize)
+        #expect(info.kernel == release)
+        #expect(info.shmmax > 0)
+        #expect(info.counts.sections >= info.counts.managed + info.counts.semaphores)
+    }
+}
+
+@Suite("Discovery from a /proc it cannot fully read")
+struct FakeProcTests {
+    @Test("mappers, holders and locks are parsed from /proc; unreadable entries are skipped")
+    func fakeProc() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        try makeFile(box.path("obj"), size: Int(2 * page))
+        let status = try #require(fileStatus(box.path("obj")))
+        let shmDevice = try #require(fileStatus(Sandbox.shm)).st_dev
+        let device = ProcScanner.deviceText(UInt64(shmDevice))
+        let inode = status.st_ino
+        let proc = "/tmp/\(box.prefix)proc"
+        defer { try? FileManager.default.removeItem(atPath: proc) }
+        func file(_ path: String, _ text: String) throws {
+            try FileManager.default.createDirectory(
+                atPath: (proc + "/" + path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: proc + "/" + path, atomically: false, encoding: .utf8)
+        }
+        let mapsLine = "7f0000000000-7f0000002000 rw-s 00000000 \(device) \(inode)    \(box.path("obj"))\n"
+        // A mapper with a name, on our device.
+        try file("4242/comm", "fakemapper\n")
+        try file(
+            "4242/maps",
+            "55d0000000-55d0001000 r-xp 00000000 08:01 999 /usr/bin/x\n" + mapsLine
+                + "7f0000004000-7f0000005000 r--s 00001000 \(device) \(inode) \(box.path("obj"))\n")
+        // Unreadable entries: maps and fd are of the wrong kind, comm is missing.
+        try FileManager.default.createDirectory(atPath: proc + "/4243/maps", withIntermediateDirectories: true)
+        try file("4243/fd", "not a directory")
+        // A holder whose descriptor 3 is the object, and who holds an OFD lock through it.
+        try FileManager.default.createDirectory(atPath: proc + "/4244/fd", withIntermediateDirectories: true)
+        #expect(symlink(box.path("obj"), proc + "/4244/fd/3") == 0)
+        #expect(symlink("/etc/hostname", proc + "/4244/fd/4") == 0)
+        try file("4244/comm", "fakeholder\n")
+        try file("4244/fdinfo/3", "pos:\t0\nflags:\t02\nlock:\t1: OFDLCK ADVISORY  READ  -1 \(device):\(inode) 0 EOF\n")
+        // This process's own mappings are views, not mappers.
+        try file("\(getpid())/maps", mapsLine)
+        try file("notapid/maps", mapsLine)
+        try file(
+            "locks",
+            "1: OFDLCK ADVISORY  READ  -1 \(device):\(inode) 0 EOF\n"
+                + "2: POSIX  ADVISORY  WRITE 4245 \(device):\(inode) 0 EOF\n"
+                + "2: -> POSIX  ADVISORY  WRITE 4246 \(device):\(inode) 0 EOF\n"
+                + "3: FLOCK  ADVISORY  WRITE 4247 00:01:\(inode) 0 EOF\n")
+        let registry = try SectionRegistry(
+            configuration: .init(stateDirectory: box.newStateDirectory(), procRoot: proc, watchDirectory: false))
+        defer { registry.close() }
+        let detail = try registry.detail(named: box.sectionName("obj"))
+        #expect(
+            detail.mappers == [
+                Mapper(
+                    pid: 4242, command: "fakemapper", start: 0x7f00_0000_0000, end: 0x7f00_0000_2000, offset: 0,
+                    access: .rw),
+                Mapper(
+                    pid: 4242, command: "fakemapper", start: 0x7f00_0000_4000, end: 0x7f00_0000_5000, offset: 4096,
+                    access: .ro),
+            ])
+        #expect(detail.holders == [Holder(pid: 4244, command: "fakeholder", fd: 3)])
+        #expect(
+            Set(detail.lockHolders.map { "\($0.pid ?? -1) \($0.mode) \($0.type)" }) == [
+                "4244 shared OFDLCK", "4245 exclusive POSIX",
+            ])
+        #expect(!detail.section.orphan)
+        #expect(detail.section.mappers == 1, "one process, however many mappings")
+    }
+
+    @Test("a /proc that cannot be read at all leaves discovery empty, not failing")
+    func missingProc() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        try makeFile(box.path("obj"), size: 10)
+        let registry = try SectionRegistry(
+            configuration: .init(
+                stateDirectory: box.newStateDirectory(), procRoot: "/tmp/\(box.prefix)no-proc", watchDirectory: false))
+        defer { registry.close() }
+        let detail = try registry.detail(named: box.sectionName("obj"))
+        #expect(detail.mappers.isEmpty)
+        #expect(detail.holders.isEmpty)
+        #expect(detail.section.orphan)
+    }
+}
