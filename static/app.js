@@ -59,25 +59,34 @@ async function loadDetail({ hex = true } = {}) {
   if (hex) await hexview.show(d);
 }
 
-// Refresh scheduling: events mark what is stale; one debounced flush fetches it.
+// Refresh scheduling: events mark what is stale; one flush at a time fetches it. The first
+// event of a burst starts the timer and later ones never push it back, so a steady stream of
+// events (a busy host) still refreshes; a slow refresh spaces the next one out.
 const pending = { list: false, detail: false, hex: false };
 let timer = null;
+let flushing = false;
+let lastFlushMs = 0;
 
 function schedule(what) {
-  Object.assign(pending, what);
-  clearTimeout(timer);
-  timer = setTimeout(flush, DEBOUNCE_MS);
+  for (const k of Object.keys(pending)) pending[k] = pending[k] || !!what[k];
+  if (!timer && !flushing) timer = setTimeout(flush, Math.max(DEBOUNCE_MS, 2 * lastFlushMs));
 }
 
 async function flush() {
+  timer = null;
+  flushing = true;
+  const started = performance.now();
   const p = { ...pending };
   pending.list = pending.detail = pending.hex = false;
   const jobs = [];
   if (p.list) jobs.push(loadSections(), loadSystem());
   if (p.detail || p.hex) jobs.push(loadDetail({ hex: p.hex }));
   const results = await Promise.allSettled(jobs);
+  flushing = false;
+  lastFlushMs = Math.min(5000, performance.now() - started);
   const failed = results.find((r) => r.status === 'rejected');
   if (failed) reportOnce(failed.reason);
+  if (pending.list || pending.detail || pending.hex) schedule({});
 }
 
 let lastErrorKey = '';
@@ -100,7 +109,7 @@ function onEvent(ev) {
     return;
   }
   const mine = ev.section === state.selected;
-  schedule({ list: true, detail: pending.detail || mine, hex: pending.hex || (mine && HEX_EVENTS.has(ev.type)) });
+  schedule({ list: true, detail: mine, hex: mine && HEX_EVENTS.has(ev.type) });
 }
 
 /** Selects a section (or none) and reflects it in the address bar's fragment. */

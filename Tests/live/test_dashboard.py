@@ -17,7 +17,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -75,10 +74,66 @@ m.close()
 
 
 class Server:
-    def __init__(self, base, token, proc):
-        self.base = base
-        self.token = token
-        self.proc = proc
+    """One shm-admin process: started on a port (0: any), stopped with SIGTERM, then kill."""
+
+    def __init__(self, state_dir, port=0, extra=(), log_name="dashboard-server.log"):
+        self.state_dir = state_dir
+        self.log_path = OUT / log_name
+        self.base = self.token = None
+        OUT.mkdir(parents=True, exist_ok=True)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--port", str(port), "--state-dir", str(state_dir), "--static-dir", str(STATIC), *extra],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            stdin=subprocess.DEVNULL,
+        )
+        lines = queue.Queue()
+
+        def pump():
+            for raw in self.proc.stdout:
+                self.log.write(raw)
+                self.log.flush()
+                lines.put(raw.decode(errors="replace").strip())
+            lines.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+        seen = []
+        deadline = time.monotonic() + START_WAIT
+        while (self.base is None or self.token is None) and time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            seen.append(line)
+            m = re.search(r"shm-admin listening on (http://127\.0\.0\.1:\d+)/", line)
+            if m:
+                self.base = m.group(1)
+            m = re.search(r"dashboard: http://[^#\s]+/#token=([0-9A-Za-z_\-.~%]+)", line)
+            if m:
+                self.token = m.group(1)
+        if self.base is None or self.token is None:
+            self.stop()
+            pytest.fail(
+                f"shm-admin did not print its address and dashboard token within {START_WAIT} s "
+                f"(exit code {self.proc.poll()}); stdout so far: {seen!r}; stderr in {self.log_path}"
+            )
+
+    @property
+    def port(self):
+        return int(self.base.rsplit(":", 1)[1])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.log.close()
 
     def api(self, method, path, body=None, data=None, token=True):
         """One API request with urllib; returns (status, parsed JSON or None)."""
@@ -107,60 +162,17 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def dash_server():
-    OUT.mkdir(parents=True, exist_ok=True)
-    state = tempfile.mkdtemp(prefix="shm-admin-dash-")
-    log = open(OUT / "dashboard-server.log", "wb")
-    proc = subprocess.Popen(
-        [BIN, "serve", "--port", "0", "--state-dir", state, "--static-dir", str(STATIC)],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        stdin=subprocess.DEVNULL,
-    )
-    lines = queue.Queue()
+def dash_state(tmp_path_factory):
+    return tmp_path_factory.mktemp("shm-admin-dash")
 
-    def pump():
-        for raw in proc.stdout:
-            log.write(raw)
-            log.flush()
-            lines.put(raw.decode(errors="replace").strip())
-        lines.put(None)
 
-    threading.Thread(target=pump, daemon=True).start()
-    base = token = None
-    seen = []
-    deadline = time.monotonic() + START_WAIT
+@pytest.fixture(scope="module")
+def dash_server(dash_state):
+    srv = Server(dash_state / "state")
     try:
-        while (base is None or token is None) and time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            seen.append(line)
-            m = re.search(r"shm-admin listening on (http://127\.0\.0\.1:\d+)/", line)
-            if m:
-                base = m.group(1)
-            m = re.search(r"dashboard: http://[^#\s]+/#token=([0-9A-Za-z_\-.~%]+)", line)
-            if m:
-                token = m.group(1)
-        if base is None or token is None:
-            pytest.fail(
-                f"shm-admin did not print its address and dashboard token within {START_WAIT} s "
-                f"(exit code {proc.poll()}); stdout so far: {seen!r}; stderr in {OUT / 'dashboard-server.log'}"
-            )
-        yield Server(base, token, proc)
+        yield srv
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        log.close()
-        subprocess.run(["rm", "-rf", state], check=False)
+        srv.stop()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -493,6 +505,50 @@ def test_without_token_actions_say_why(browser, dash_server):
     assert not grow.is_enabled() and "token" in grow.get_attribute("title").lower()
     wait_for(browser, lambda d: css(d, '[data-testid="hex-unavailable"]'), "the hex viewer's explanation")
     assert css(browser, '[data-testid="readonly-note"]').is_displayed()
+
+
+def conn_state(driver):
+    return driver.execute_script("return document.querySelector('[data-testid=conn-status]').dataset.state")
+
+
+def test_reconnects_after_server_restart(browser, dash_state):
+    state = dash_state / "restart-state"
+    first = Server(state, log_name="dashboard-restart.log")
+    second = None
+    try:
+        open_dashboard(browser, first)
+        wait_for(browser, lambda d: conn_state(d) == "live", "the live event stream")
+        first.stop()
+        wait_for(browser, lambda d: conn_state(d) in ("reconnecting", "offline"), "the indicator to show the drop")
+        second = Server(state, port=first.port, log_name="dashboard-restart.log")
+        assert second.token == first.token, "the admin token lives in the state directory"
+        wait_for(browser, lambda d: conn_state(d) == "live", "the event stream to reconnect", timeout=WAIT * 2)
+        name = PREFIX + "after-restart"
+        status, body = second.api("POST", "/api/v1/sections", body={"name": name, "reserve": "64KiB"})
+        assert status == 201, body
+        wait_for(browser, lambda d: css(d, row_selector(name)), f"row {name} after the restart")
+    finally:
+        first.stop()
+        if second:
+            second.stop()
+
+
+def test_protected_read_level_falls_back_to_polling(browser, dash_state):
+    token_file = dash_state / "read-token"
+    token_file.write_text(secrets.token_hex(24) + "\n")
+    token_file.chmod(0o600)
+    srv = Server(dash_state / "protected-state", extra=["--read-token-file", str(token_file)],
+                 log_name="dashboard-protected.log")
+    try:
+        open_dashboard(browser, srv)
+        # EventSource cannot send the Bearer token, so the stream is refused and the page polls.
+        wait_for(browser, lambda d: conn_state(d) == "polling", "the polling fallback")
+        name = PREFIX + "polled"
+        status, body = srv.api("POST", "/api/v1/sections", body={"name": name, "reserve": "64KiB"})
+        assert status == 201, body
+        wait_for(browser, lambda d: css(d, row_selector(name)), f"row {name} through polling")
+    finally:
+        srv.stop()
 
 
 def test_no_script_errors(browser):
