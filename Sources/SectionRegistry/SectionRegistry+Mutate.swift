@@ -161,12 +161,23 @@ extension SectionRegistry {
                     "reserve \(ByteSize.describe(wanted)) is smaller than the commit \(ByteSize.describe(size)) of section '\(name.value)'",
                     section: name.value)
             }
+            // A namespace asked for is the mode the object gets: the record must not claim `global`
+            // for an object only its owner may open.
+            let previousMode = status.st_mode & 0o7777
+            if let namespace, UInt32(status.st_mode) & 0o777 != namespace.mode {
+                try sys("fchmod", section: name.value, doing: "set the mode of") {
+                    fchmod(object.raw, mode_t(namespace.mode))
+                }
+            }
             let record = SectionRecord(
                 name: name.value, reserve: paged,
                 namespace: namespace ?? Namespace.of(mode: UInt32(status.st_mode) & 0o777), labels: labels,
                 createdAt: wallClockNow(), createdBy: creator, adopted: true, phase: .ready,
                 inode: UInt64(status.st_ino))
-            try store.save(record)
+            do throws(SectionError) { try store.save(record) } catch {
+                fchmod(object.raw, previousMode)
+                throw error
+            }
             records.withLock { $0[name.value] = record }
             changes.publish(.adopted, name.value, ["reserve": String(paged)])
             return try section(named: name)
