@@ -66,6 +66,7 @@ const pending = { list: false, detail: false, hex: false };
 let timer = null;
 let flushing = false;
 let lastFlushMs = 0;
+let lastErrorKey = '';
 
 function schedule(what) {
   for (const k of Object.keys(pending)) pending[k] = pending[k] || !!what[k];
@@ -86,10 +87,10 @@ async function flush() {
   lastFlushMs = Math.min(5000, performance.now() - started);
   const failed = results.find((r) => r.status === 'rejected');
   if (failed) reportOnce(failed.reason);
+  else lastErrorKey = ''; // recovered: the same error may be reported again later
   if (pending.list || pending.detail || pending.hex) schedule({});
 }
 
-let lastErrorKey = '';
 function reportOnce(err) {
   const key = `${err.status}|${err.title}|${err.detail}`;
   if (key !== lastErrorKey) showError(err, 'Refresh');

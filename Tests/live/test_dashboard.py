@@ -4,8 +4,19 @@ Runs in `make test` (which sets SHM_ADMIN_BIN to the built binary and TEST_OUT t
 directory). Needs Debian's `chromium` and `chromium-driver` and Selenium from PyPI.
 
 One server per module, started on port 0 with a temporary state directory and the repository's
-static/ directory. Every section this module makes is named with a unique per-run prefix and
-removed from /dev/shm at the end, whatever happens.
+static/ directory (two more for the restart and protected-read cases; the restart reuses the
+first one's port and state directory). Every section this module makes is named with a unique
+per-run prefix and removed from /dev/shm at the end, whatever happens.
+
+What the page must offer the test (stable hooks, not styling): data-testid="sections-table" with
+rows tr[data-section=NAME] (data-managed), "create-button", dialog fields "field-<name>" and
+"dialog-submit", "grow-button", "delete-button", "delete-info" / "delete-mappers" li[data-pid],
+"hexview" (data-state) with rows tr[data-offset] (.hex-bytes, .hex-ascii), "hex-goto" and
+"hex-goto-button", "pagemap" (data-commit, data-reserve, data-data-bytes, data-states),
+"pagemap-legend", "conn-status" (data-state live / reconnecting / polling), "token-status"
+(data-state admin / readonly), "readonly-note", "hex-unavailable", body[data-ready].
+Screenshots go to TEST_OUT: dashboard-overview.png, dashboard-detail.png,
+dashboard-detail-dark.png, dashboard-narrow-dark.png.
 """
 
 import json
