@@ -141,6 +141,8 @@ fmt_stats() {
     stats "$@" | awk -v f="$f" '{printf f " (" f "–" f ")", $1, $2, $3}'
 }
 fmt() { awk -v d="$1" '{printf "%." d "f", $1}'; } # stdin number -> d decimals
+# stdin ratio -> "1.23", or 3 significant digits below 0.1 (so that 0.004 does not read 0.00)
+fmt_ratio() { awk '{ if ($1 < 0.1) printf "%.3g", $1; else printf "%.2f", $1 }'; }
 calc() { awk "BEGIN{printf \"%.6g\", $*}"; }
 mark() { awk "BEGIN{print ($*) ? \"✓\" : \"✗\"}"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
@@ -234,11 +236,16 @@ curl_time() {
     curl -sS -o /dev/null -w '%{http_code} %{time_total} %{size_download}\n' "$@" "$url" |
         awk '{printf "%s %d %s\n", $1, $2*1000000, $3}'
 }
-# delete_prefixed PREFIX: delete through the API every section whose name starts with PREFIX.
+# delete_prefixed PREFIX: delete through the API every section whose name starts with PREFIX
+# (404 is fine: a request still in flight when wrk stopped may have deleted it meanwhile).
 delete_prefixed() {
-    local names n
+    local names n code
     names=$(api GET "/api/v1/sections?q=$1&limit=10000" | json "'\n'.join(s['name'] for s in d['sections'] if s['name'].startswith('$1'))")
-    for n in $names; do api DELETE "/api/v1/sections/$n" >/dev/null; done
+    for n in $names; do
+        code=$(curl -sS -o "$TMP/delete.out" -w '%{http_code}' -X DELETE -H "$AUTH" "$URL/api/v1/sections/$n") ||
+            die "curl DELETE $n failed"
+        [[ $code == 2[0-9][0-9] || $code == 404 ]] || die "DELETE /api/v1/sections/$n answered $code: $(head -c 400 "$TMP/delete.out")"
+    done
 }
 
 # ---- nginx with its own config and prefix on 127.0.0.1 -----------------------------------------
@@ -401,9 +408,9 @@ c1() {
             echo "| ${names[i]} | $(fmt_stats %.0f ${rps[$i]}) | $(median ${p50[$i]}) | $(fmt_stats %.0f ${p99[$i]}) | ${errs[$i]} |"
         done
         echo
-        echo "shm-admin / bare_mhd = $(calc "$ratio" | fmt 2)×; shm-admin / nginx = $(calc "$ours / $ngx" | fmt 2)×."
+        echo "shm-admin / bare_mhd = $(fmt_ratio <<<"$ratio")×; shm-admin / nginx = $(calc "$ours / $ngx" | fmt_ratio)×."
     } | part 1
-    target 1 "req/s vs bare libmicrohttpd" "≥ 0.70×" "$(printf %.2f "$ratio")×" "$(mark "$ratio >= 0.70")"
+    target 1 "req/s vs bare libmicrohttpd" "≥ 0.70×" "$(fmt_ratio <<<"$ratio")×" "$(mark "$ratio >= 0.70")"
     target 1 "p99 under wrk -c32" "≤ 10 ms" "$(calc "$p99_ours / 1000" | fmt 2) ms" "$(mark "$p99_ours <= 10000")"
     delete_prefixed "$pfx"
 }
@@ -468,7 +475,7 @@ c2() {
             echo "| ${names[i]} | $(fmt_stats %.0f ${tput[$i]}) | $(fmt_stats %.1f ${secs[$i]}) |"
         done
     } | part 2
-    target 2 "raw dump throughput vs nginx sendfile" "≥ 0.90×" "$(printf %.2f "$ratio")×" "$(mark "$ratio >= 0.90")"
+    target 2 "raw dump throughput vs nginx sendfile" "≥ 0.90×" "$(fmt_ratio <<<"$ratio")×" "$(mark "$ratio >= 0.90")"
 }
 
 # =================================================================================================
@@ -602,8 +609,8 @@ EOF
             echo "| ${names[i]} | $(fmt_stats %.1f ${ms[$i]}) |"
         done
     } | part 4
-    target 4 "list vs ls -l" "≤ 0.6×" "$(calc "$ours / $ls" | fmt 2)×" "$(mark "$ours <= 0.6 * $ls")"
-    target 4 "list vs lsof +D" "≤ 0.15×" "$(calc "$ours / $lsof" | fmt 3)×" "$(mark "$ours <= 0.15 * $lsof")"
+    target 4 "list vs ls -l" "≤ 0.6×" "$(calc "$ours / $ls" | fmt_ratio)×" "$(mark "$ours <= 0.6 * $ls")"
+    target 4 "list vs lsof +D" "≤ 0.15×" "$(calc "$ours / $lsof" | fmt_ratio)×" "$(mark "$ours <= 0.15 * $lsof")"
 }
 
 # =================================================================================================
@@ -703,7 +710,7 @@ EOF
             echo "| ${names[i]} | $(fmt_stats %.2f ${ms[$i]}) |"
         done
     } | part 5
-    target 5 "page map vs SEEK_DATA walker" "≤ 1.2×" "$(calc "$ours / $walk" | fmt 2)×" "$(mark "$ours <= 1.2 * $walk")"
+    target 5 "page map vs SEEK_DATA walker" "≤ 1.2×" "$(calc "$ours / $walk" | fmt_ratio)×" "$(mark "$ours <= 1.2 * $walk")"
 }
 
 # =================================================================================================
@@ -749,7 +756,7 @@ c6() {
         # shellcheck disable=SC2086
         echo "| falloc | $(fmt_stats %.1f ${ms[falloc]}) |"
     } | part 6
-    target 6 "grow by $(human_bytes "$bytes") vs fallocate" "≤ 1.1×" "$(calc "$ours / $peer_ms" | fmt 2)×" "$(mark "$ours <= 1.1 * $peer_ms")"
+    target 6 "grow by $(human_bytes "$bytes") vs fallocate" "≤ 1.1×" "$(calc "$ours / $peer_ms" | fmt_ratio)×" "$(mark "$ours <= 1.1 * $peer_ms")"
 }
 
 # =================================================================================================
@@ -773,7 +780,8 @@ c7() {
         errors=$((errors + ce + e))
         cycles=$((cycles + cc))
         say "7: round $r: $a req/s, $cc cycles, p99 $c µs, errors $((ce + e))"
-        delete_prefixed "${pfx}r$r-" # a cycle cut off by the end of the run
+        sleep 0.5 # let requests that were in flight when wrk stopped finish
+        delete_prefixed "${pfx}r$r-" # cycles cut off by the end of the run
     done
     [[ $errors == 0 ]] || error "7: $errors failed requests in the create/PUT/grow/delete cycles; first: ${first:-a socket error}"
     local p99m
