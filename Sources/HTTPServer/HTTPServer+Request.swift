@@ -85,7 +85,9 @@ extension HTTPServer {
     }
 
     /// Sends `response` on `connection` and records what the completion report needs.
-    func queue(_ response: HTTPResponse, on connection: OpaquePointer, context: RequestContext) -> MHD_Result {
+    func queue(
+        _ response: HTTPResponse, on connection: OpaquePointer, context: RequestContext, isFallback: Bool = false
+    ) -> MHD_Result {
         var response = response
         if !(100...999).contains(response.status) {
             logger.error("handler returned an invalid status", metadata: ["status": "\(response.status)"])
@@ -94,8 +96,9 @@ extension HTTPServer {
         guard let mhdResponse = makeDaemonResponse(response, connection: connection, context: context) else {
             logger.error(
                 "cannot create the response", metadata: ["path": "\(context.path)", "status": "\(response.status)"])
-            response = .problem(.internalError("the response could not be created"))
-            return queue(response, on: connection, context: context)
+            if isFallback { return .NO }  // not even the 500 could be made: close the connection
+            let fallback = HTTPResponse.problem(.internalError("the response could not be created"))
+            return queue(fallback, on: connection, context: context, isFallback: true)
         }
         defer { MHD_destroy_response(mhdResponse) }
         for field in response.headers where !Self.managedHeaders.contains(field.name.lowercased()) {

@@ -31,7 +31,6 @@ public final class HTTPServer: Sendable {
     struct State: ~Copyable {
         var phase = Phase.idle
         var daemon: DaemonHandle?
-        var listenSocket: Int32 = -1
         var port: UInt16 = 0
         var inFlight = 0
         var streams: [ObjectIdentifier: EventSubscriber] = [:]
@@ -138,7 +137,6 @@ public final class HTTPServer: Sendable {
         }
         state.withLock { state in
             state.daemon = DaemonHandle(pointer: daemon)
-            state.listenSocket = socket.fd
             state.port = socket.port
             state.tlsStrings = tlsStrings
         }
@@ -180,10 +178,10 @@ public final class HTTPServer: Sendable {
         }
         guard let (handle, streams) = taken else { return }
         let daemon = handle.pointer
+        // Quiescing hands the listening socket back to us (MHD_stop_daemon then leaves it alone):
+        // closing it refuses new connections at once. If it fails, MHD_stop_daemon closes the socket.
         let quiesced = MHD_quiesce_daemon(daemon)
-        // The listening socket is ours again: closing it refuses new connections at once.
-        let listenSocket = state.withLock { $0.listenSocket }
-        close(quiesced >= 0 ? quiesced : listenSocket)
+        if quiesced >= 0 { close(quiesced) }
         if case .unix(let path) = configuration.endpoint { unlink(path) }
         for stream in streams { stream.finish() }
         waitForRequestsInFlight()
@@ -206,10 +204,14 @@ public final class HTTPServer: Sendable {
     private func waitForRequestsInFlight() {
         let clock = ContinuousClock()
         let deadline = clock.now + configuration.shutdownGracePeriod
+        let dropStreamsAt = clock.now + .seconds(1)
         while clock.now < deadline {
             let (busy, streams) = state.withLock { ($0.inFlight, Array($0.streams.values)) }
             if busy == 0 { return }
-            for stream in streams { stream.finish() }
+            // A stream whose client stopped reading cannot finish cleanly: after a second, cut it off.
+            for stream in streams {
+                if clock.now < dropStreamsAt { stream.finish() } else { stream.drop() }
+            }
             usleep(10_000)
         }
         logger.warning(

@@ -28,11 +28,14 @@ final class EventStreamReader: Sendable {
 
     private func run(_ client: RawHTTPClient) {
         var scanned = 0
+        var received = 0
         let deadline = ContinuousClock.now + .seconds(60)
         while !stop.load(ordering: .relaxed), ContinuousClock.now < deadline {
             do {
-                // Wait for more bytes than already scanned (bounded by the client's own timeout).
-                guard let bytes = try client.read(until: { $0.count > scanned }, timeout: .seconds(1)) else { break }
+                // Wait for bytes not seen yet (bounded by the client's own timeout).
+                let seen = received
+                guard let bytes = try client.read(until: { $0.count > seen }, timeout: .seconds(1)) else { break }
+                received = bytes.count
                 // Only whole lines are parsed (bytewise: "\r\n" is one Character); the rest is rescanned.
                 guard let lastNewline = bytes[scanned...].lastIndex(of: UInt8(ascii: "\n")) else { continue }
                 let lines = bytes[scanned...lastNewline].split(separator: UInt8(ascii: "\n"))
@@ -97,5 +100,46 @@ struct UncheckedBox<Value>: @unchecked Sendable {
             #expect(eventually { reader.ids.count == total })
             #expect(reader.ids == Array(1...published))
         }
+    }
+}
+
+@Suite struct EventStreamStressTests {
+    @Test func clientsComingAndGoingWhilePublishing() throws {
+        let broadcaster = EventBroadcaster(queueCapacity: 256, keepAliveInterval: .milliseconds(20))
+        var router = Router()
+        router.get("/events") { _ in .eventStream(broadcaster) }
+        var configuration = HTTPServerConfiguration.loopback()
+        configuration.accessLog = false
+        let server = HTTPServer(configuration: configuration, handler: router.handler)
+        try server.start()
+        let port = server.port
+        let publishing = Atomic<Bool>(true)
+        let publisherDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            var id: UInt64 = 0
+            while publishing.load(ordering: .relaxed), id < 200_000 {
+                id += 1
+                broadcaster.publish(id: id, event: "tick", data: #"{"n":\#(id)}"#)
+                if id % 64 == 0 { usleep(200) }
+            }
+            publisherDone.signal()
+        }
+        // 40 short-lived clients: some read a little, some never read, all hang up.
+        for round in 0..<40 {
+            let client = try EventStreamTests.open(port, receiveBufferSize: round % 3 == 0 ? 4096 : nil)
+            if round % 3 != 0 {
+                _ = try client.read(until: { $0.count > 2048 }, timeout: .seconds(5))
+            }
+        }
+        // Some clients are still connected when the server stops.
+        let lingering = try (0..<5).map { _ in try EventStreamTests.open(port) }
+        usleep(100_000)
+        let started = ContinuousClock.now
+        server.stop()
+        #expect(ContinuousClock.now - started < .seconds(3))
+        publishing.store(false, ordering: .relaxed)
+        #expect(publisherDone.wait(timeout: .now() + 10) == .success)
+        #expect(eventually { broadcaster.subscriberCount == 0 })
+        for client in lingering { #expect(try client.waitForClose(timeout: .seconds(3))) }
     }
 }
