@@ -117,7 +117,7 @@ struct Serve: ParsableCommand {
             throw ExitCode(1)
         }
         for line in app.bannerLines { writeLine(line) }
-        waitForSignals(app: app, logger: logger)
+        Shutdown.wait(stopping: app, logger: logger)
     }
 }
 
@@ -132,22 +132,33 @@ func writeLine(_ text: String) {
     }
 }
 
-/// Blocks until SIGINT or SIGTERM, then stops the server gracefully and exits 0.
-func waitForSignals(app: ShmAdminApp, logger: Logger) -> Never {
-    let queue = DispatchQueue(label: "shm-admin.signals")
-    var sources: [DispatchSourceSignal] = []
-    for number in [SIGINT, SIGTERM] {
-        signal(number, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-        source.setEventHandler {
-            logger.notice("signal \(number): stopping")
-            app.stop()
-            exit(0)
-        }
-        source.resume()
-        sources.append(source)
+/// SIGINT and SIGTERM for `serve`: blocked in every thread from the first line of the program
+/// (threads inherit the mask), so one that arrives during start-up stays pending instead of
+/// killing the process; the main thread then collects it with `sigwait`.
+enum Shutdown {
+    static func blockTerminationSignals() {
+        var set = terminationSignals()
+        pthread_sigmask(SIG_BLOCK, &set, nil)
     }
-    withExtendedLifetime(sources) { dispatchMain() }
+
+    private static func terminationSignals() -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        return set
+    }
+
+    /// Waits for SIGINT or SIGTERM, stops `app` gracefully (requests in flight finish) and exits 0.
+    static func wait(stopping app: ShmAdminApp, logger: Logger) -> Never {
+        var set = terminationSignals()
+        var number: Int32 = 0
+        while sigwait(&set, &number) != 0 {}
+        logger.notice("signal \(number): stopping")
+        app.stop()
+        exit(0)
+    }
 }
 
+if CommandLine.arguments.dropFirst().first == "serve" { Shutdown.blockTerminationSignals() }
 ShmAdminCommand.main()
