@@ -9,6 +9,7 @@ struct StrictJSON {
     }
 
     static let maximumDepth = 32
+    private static let hexDigits = Set("0123456789abcdefABCDEF".utf8)
 
     private let bytes: [UInt8]
     private var index = 0
@@ -31,7 +32,6 @@ struct StrictJSON {
     }
 
     private mutating func value(depth: Int) throws(Failure) -> JSONValue {
-        guard depth <= Self.maximumDepth else { throw fail("JSON nested deeper than \(Self.maximumDepth) levels") }
         guard index < bytes.count else { throw fail("unexpected end of JSON") }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try object(depth: depth)
@@ -53,7 +53,13 @@ struct StrictJSON {
         return value
     }
 
+    /// `depth` counts the objects and arrays around this one: the root is at 0.
+    private func enter(depth: Int) throws(Failure) {
+        guard depth < Self.maximumDepth else { throw fail("JSON nested deeper than \(Self.maximumDepth) levels") }
+    }
+
     private mutating func object(depth: Int) throws(Failure) -> JSONValue {
+        try enter(depth: depth)
         index += 1
         var members: [(String, JSONValue)] = []
         var keys = Set<String>()
@@ -85,6 +91,7 @@ struct StrictJSON {
     }
 
     private mutating func array(depth: Int) throws(Failure) -> JSONValue {
+        try enter(depth: depth)
         index += 1
         var elements: [JSONValue] = []
         skipSpace()
@@ -168,7 +175,9 @@ struct StrictJSON {
     }
 
     private mutating func hex4() throws(Failure) -> UInt32 {
+        // Four hex digits exactly: UInt32(_:radix:) alone would also take a sign ("\u+041").
         guard bytes.count - index >= 4,
+            bytes[index..<index + 4].allSatisfy({ Self.hexDigits.contains($0) }),
             let value = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16)
         else { throw fail("invalid \\u escape") }
         index += 4
