@@ -283,6 +283,15 @@ def click(driver, selector, what=None):
     wait_for(driver, attempt, what or f"a click on {selector}")
 
 
+def props(driver, selector):
+    """Reads an element's state in one script call: no stale reference when the live page re-renders it."""
+    return driver.execute_script(
+        "const e = document.querySelector(arguments[0]);"
+        "return e ? {disabled: !!e.disabled, title: e.title || '', text: e.innerText, data: {...e.dataset}} : null;",
+        selector,
+    )
+
+
 def row_selector(name):
     return f'[data-testid="sections-table"] tr[data-section="{name}"]'
 
@@ -472,8 +481,7 @@ def test_section_made_by_another_process_appears(browser, dash_server, dash_clea
     start_helper(dash_cleanup, name, "create", 8192)
     wait_for(browser, lambda d: css(d, row_selector(name)), f"row {name} made by another process")
     assert browser.execute_script("return window.__noReloadMarker") == 42, "the page reloaded"
-    row = css(browser, row_selector(name))
-    assert row.get_attribute("data-managed") == "false"
+    assert props(browser, row_selector(name))["data"]["managed"] == "false"
 
 
 def test_delete_names_the_mapping_process_then_forces(browser, dash_server, dash_cleanup):
@@ -517,12 +525,12 @@ def test_without_token_actions_say_why(browser, dash_server):
     browser.get(dash_server.base + "/")
     wait_for(browser, lambda d: d.execute_script("return document.body.dataset.ready === 'true'"), "the app to start")
     wait_for(browser, lambda d: css(d, '[data-testid="token-status"][data-state="readonly"]'), "the read-only state")
-    create = css(browser, '[data-testid="create-button"]')
-    assert not create.is_enabled()
-    assert "token" in create.get_attribute("title").lower()
+    create = props(browser, '[data-testid="create-button"]')
+    assert create["disabled"] and "token" in create["title"].lower(), create
     select_section(browser, UI_SECTION)
-    grow = css(browser, '[data-testid="grow-button"]')
-    assert not grow.is_enabled() and "token" in grow.get_attribute("title").lower()
+    for action in ("grow", "write", "reset", "map", "lock", "delete"):
+        button = props(browser, f'[data-testid="{action}-button"]')
+        assert button["disabled"] and "token" in button["title"].lower(), (action, button)
     wait_for(browser, lambda d: css(d, '[data-testid="hex-unavailable"]'), "the hex viewer's explanation")
     assert css(browser, '[data-testid="readonly-note"]').is_displayed()
 
