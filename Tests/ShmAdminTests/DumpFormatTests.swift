@@ -1,0 +1,249 @@
+import Foundation
+import HTTPServer
+import Testing
+
+@testable import ShmAdmin
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One window of a file for `hexdump -C -s OFFSET -n LENGTH`.
+struct HexCase: Sendable, CustomTestStringConvertible {
+    var label: String
+    var file: [UInt8]
+    var offset: Int
+    var length: Int
+
+    var testDescription: String { "\(label) (\(length) bytes at \(offset) of \(file.count))" }
+
+    static let pattern = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 / 256) }
+
+    static let all: [HexCase] = [
+        HexCase(label: "empty", file: pattern, offset: 0, length: 0),
+        HexCase(label: "empty inside", file: pattern, offset: 37, length: 0),
+        HexCase(label: "one byte", file: pattern, offset: 0, length: 1),
+        HexCase(label: "one printable byte", file: Array("A".utf8), offset: 0, length: 1),
+        HexCase(label: "15 bytes", file: pattern, offset: 0, length: 15),
+        HexCase(label: "16 bytes", file: pattern, offset: 0, length: 16),
+        HexCase(label: "17 bytes", file: pattern, offset: 0, length: 17),
+        HexCase(label: "8 and 9 bytes", file: pattern, offset: 0, length: 9),
+        HexCase(label: "every byte value", file: (0..<256).map { UInt8($0) }, offset: 0, length: 256),
+        HexCase(label: "all zeros, long run", file: [UInt8](repeating: 0, count: 4096), offset: 0, length: 4096),
+        HexCase(label: "two equal rows", file: [UInt8](repeating: 0x41, count: 32), offset: 0, length: 32),
+        HexCase(
+            label: "run ending in a partial row", file: [UInt8](repeating: 0x41, count: 16 * 5 + 7), offset: 0,
+            length: 16 * 5 + 7),
+        HexCase(
+            label: "run then a different partial row",
+            file: [UInt8](repeating: 0x41, count: 48) + [UInt8](repeating: 0x42, count: 5), offset: 0, length: 53),
+        HexCase(
+            label: "run, other row, run again",
+            file: [UInt8](repeating: 0, count: 64) + Array("0123456789abcdef".utf8) + [UInt8](repeating: 0, count: 64),
+            offset: 0, length: 144),
+        HexCase(
+            label: "row, other, same as first",
+            file: [UInt8](repeating: 0x41, count: 16) + [UInt8](repeating: 0x42, count: 16)
+                + [UInt8](repeating: 0x41, count: 16), offset: 0, length: 48),
+        HexCase(
+            label: "text with controls",
+            file: Array("Hello, world!\n\tTabs\u{7F} and bytes: ".utf8) + [0x80, 0xFF, 0x1F],
+            offset: 0, length: 35),
+        HexCase(label: "odd offset", file: pattern, offset: 5, length: 40),
+        HexCase(label: "offset 3, zeros", file: [UInt8](repeating: 0, count: 512), offset: 3, length: 100),
+        HexCase(label: "offset 17, one byte", file: pattern, offset: 17, length: 1),
+        HexCase(label: "offset 4095, to the end", file: pattern, offset: 4095, length: 1),
+        HexCase(label: "offset 1000, long", file: pattern, offset: 1000, length: 3000),
+        HexCase(
+            label: "unaligned run ending in a partial row", file: [UInt8](repeating: 0x5A, count: 300), offset: 9,
+            length: 250),
+    ]
+}
+
+/// `DumpFormat.canonical` is byte for byte what the real `hexdump -C -s OFF -n LEN FILE` prints; the
+/// JSON forms (hex rows, base64) have the shapes of docs/API-DETAILS.md; `ByteRange` reads `Range`.
+@Suite struct DumpFormatTests {
+    static let hexdump = "/usr/bin/hexdump"
+
+    /// The real tool's output for a window of `path`.
+    static func realHexdump(_ path: String, offset: Int64, length: Int) throws -> [UInt8] {
+        let (status, output) = try run(Self.hexdump, ["-C", "-s", String(offset), "-n", String(length), path])
+        guard status == 0 else { throw HarnessError("hexdump exited with \(status)") }
+        return output
+    }
+
+    static func temporaryFile(_ bytes: [UInt8]) throws -> String {
+        let path = "/tmp/t-api-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-hex"
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+            throw HarnessError("cannot create \(path)")
+        }
+        return path
+    }
+
+    static func show(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    @Test(arguments: HexCase.all)
+    func canonicalEqualsHexdump(_ sample: HexCase) throws {
+        let path = try Self.temporaryFile(sample.file)
+        defer { unlink(path) }
+        let expected = try Self.realHexdump(path, offset: Int64(sample.offset), length: sample.length)
+        let window = Array(sample.file[sample.offset..<sample.offset + sample.length])
+        let ours = DumpFormat.canonical(window, offset: Int64(sample.offset))
+        #expect(ours == expected, "ours:\n\(Self.show(ours))\nhexdump -C:\n\(Self.show(expected))")
+        if sample.length > 0 { #expect(!expected.isEmpty, "hexdump printed nothing: the comparison proves nothing") }
+    }
+
+    /// Offsets past 4 GiB get more than eight hex digits, as `%08x` does; a sparse file holds them.
+    @Test(arguments: [
+        (0xFFFF_FFF0 as Int64, 64), (0xFFFF_FFF8, 48), (0x1_0000_0000, 16), (0x1_0000_0003, 29), (0x1_0000_0000, 0),
+        (0xF_FFFF_FFF0, 40), (0x1_0000_0000, 200),
+    ])
+    func canonicalPastFourGiBEqualsHexdump(offset: Int64, length: Int) throws {
+        let path = "/tmp/t-api-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-sparse"
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw HarnessError("open \(path): errno \(errno)") }
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        let size: Int64 = 0x10_0000_0000 + 4096
+        guard ftruncate(fd, off_t(size)) == 0 else { throw HarnessError("ftruncate: errno \(errno)") }
+        // Some bytes on each side of the 4 GiB and 64 GiB lines, the rest a hole of zeros.
+        for base: Int64 in [0xFFFF_FFF0, 0x1_0000_0005, 0xF_FFFF_FFFA] {
+            let text = Array("hello, sparse world \u{1}\u{2}".utf8)
+            guard pwrite(fd, text, text.count, off_t(base)) == text.count else { throw HarnessError("pwrite") }
+        }
+        let expected = try Self.realHexdump(path, offset: offset, length: length)
+        let window = preadAll(fd, offset: offset, count: length)
+        #expect(window.count == length)
+        let ours = DumpFormat.canonical(window, offset: offset)
+        #expect(ours == expected, "ours:\n\(Self.show(ours))\nhexdump -C:\n\(Self.show(expected))")
+    }
+
+    @Test func canonicalLinesHaveTheFixedLayout() {
+        let text = Self.show(DumpFormat.canonical(Array("0123456789abcdefXYZ".utf8), offset: 0x20))
+        #expect(
+            text == """
+                00000020  30 31 32 33 34 35 36 37  38 39 61 62 63 64 65 66  |0123456789abcdef|
+                00000030  58 59 5a                                          |XYZ|
+                00000033
+
+                """)
+    }
+
+    // MARK: - JSON forms
+
+    @Test func hexRowsShape() {
+        let bytes: [UInt8] = Array("Hello, world!\n".utf8) + [0x00, 0x1F, 0x20, 0x7E, 0x7F, 0x80, 0xFF]
+        let value = DumpFormat.hexRows(bytes, offset: 4096)
+        #expect(value.keys == ["offset", "length", "rows"])
+        #expect(value["offset"]?.int == 4096)
+        #expect(value["length"]?.int == Int64(bytes.count))
+        let rows = value["rows"]?.array ?? []
+        #expect(rows.count == 2)
+        #expect(rows.first?.keys == ["offset", "hex", "ascii"])
+        #expect(rows.first?["offset"]?.int == 4096)
+        #expect(rows.first?["hex"]?.string == "48 65 6c 6c 6f 2c 20 77 6f 72 6c 64 21 0a 00 1f")
+        #expect(rows.first?["ascii"]?.string == "Hello, world!...")
+        #expect(rows.last?["offset"]?.int == 4112)
+        #expect(rows.last?["hex"]?.string == "20 7e 7f 80 ff")
+        #expect(rows.last?["ascii"]?.string == " ~...")
+    }
+
+    @Test(arguments: [0, 1, 15, 16, 17, 32, 33, 1000])
+    func hexRowsCountAndSizes(count: Int) {
+        let bytes = Array(HexCase.pattern.prefix(count))
+        let rows = DumpFormat.hexRows(bytes, offset: 7)["rows"]?.array ?? []
+        #expect(rows.count == (count + 15) / 16)
+        for (index, row) in rows.enumerated() {
+            let expected = min(16, count - index * 16)
+            #expect(row["offset"]?.int == Int64(7 + index * 16))
+            #expect(row["hex"]?.string?.split(separator: " ").count == expected)
+            #expect(row["hex"]?.string?.utf8.count == expected * 3 - 1)
+            #expect(row["ascii"]?.string?.utf8.count == expected)
+        }
+    }
+
+    @Test(arguments: [
+        ("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("hello", "aGVsbG8="),
+        ("\u{0}\u{FF}", "AMO/"),
+    ])
+    func base64Shape(text: String, encoded: String) {
+        let bytes = Array(text.utf8)
+        let value = DumpFormat.base64(bytes, offset: 12)
+        #expect(value.keys == ["offset", "length", "data"])
+        #expect(value["offset"]?.int == 12)
+        #expect(value["length"]?.int == Int64(bytes.count))
+        #expect(value["data"]?.string == encoded)
+    }
+
+    @Test func base64RoundTripsEveryByte() {
+        let bytes = (0..<256).map { UInt8($0) }
+        let data = DumpFormat.base64(bytes, offset: 0)["data"]?.string ?? ""
+        #expect(Data(base64Encoded: data).map { [UInt8]($0) } == bytes)
+    }
+
+    @Test func formatLimits() {
+        #expect(DumpFormat.hex.limit == 16 << 20)
+        #expect(DumpFormat.base64.limit == 16 << 20)
+        #expect(DumpFormat.hexdump.limit == 64 << 20)
+        #expect(DumpFormat.raw.limit == nil)
+        #expect(DumpFormat.allCases.map(\.rawValue) == ["hex", "hexdump", "base64", "raw"])
+    }
+
+    // MARK: - Range
+
+    enum Expected: Sendable, Equatable, CustomStringConvertible {
+        case whole, part(Int64, Int64), unsatisfiable
+
+        init(_ range: ByteRange) {
+            switch range {
+            case .whole: self = .whole
+            case .part(let start, let end): self = .part(start, end)
+            case .unsatisfiable: self = .unsatisfiable
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .whole: "whole"
+            case .part(let start, let end): "\(start)-\(end)"
+            case .unsatisfiable: "unsatisfiable"
+            }
+        }
+    }
+
+    @Test(
+        arguments: [
+            (nil, 100, Expected.whole),
+            ("bytes=0-9", 100, .part(0, 9)),
+            ("bytes=0-0", 100, .part(0, 0)),
+            ("bytes=5-", 100, .part(5, 99)),
+            ("bytes=99-", 100, .part(99, 99)),
+            ("bytes=-3", 100, .part(97, 99)),
+            ("bytes=-100", 100, .part(0, 99)),
+            ("bytes=-500", 100, .part(0, 99)),
+            ("bytes=90-200", 100, .part(90, 99)),
+            ("bytes= 2-4 ", 100, .part(2, 4)),
+            // an invalid range (last before first) is ignored: the whole body
+            ("bytes=10-5", 100, .whole),
+            // beyond the length, or an empty suffix
+            ("bytes=100-", 100, .unsatisfiable),
+            ("bytes=100-200", 100, .unsatisfiable),
+            ("bytes=1000-1001", 100, .unsatisfiable),
+            ("bytes=-0", 100, .unsatisfiable),
+            ("bytes=0-0", 0, .unsatisfiable),
+            ("bytes=-5", 0, .unsatisfiable),
+            // several ranges: one range only is served, so the header is ignored
+            ("bytes=0-1,5-6", 100, .whole),
+            ("bytes=0-1, 5-6", 100, .whole),
+            // garbage is ignored
+            ("bytes=", 100, .whole), ("bytes=-", 100, .whole), ("bytes=abc", 100, .whole), ("bytes=a-b", 100, .whole),
+            ("bytes=1-x", 100, .whole), ("bytes=x-1", 100, .whole), ("bytes 0-9", 100, .whole),
+            ("items=0-9", 100, .whole),
+            ("0-9", 100, .whole), ("", 100, .whole), ("bytes=--1", 100, .whole), ("bytes=1--2", 100, .whole),
+        ] as [(String?, Int64, Expected)])
+    func byteRange(header: String?, length: Int64, expected: Expected) {
+        #expect(Expected(ByteRange(header: header, length: length)) == expected, "\(header ?? "no Range") of \(length)")
+    }
+}
