@@ -21,6 +21,8 @@ public struct SectionError: Error, Sendable, CustomStringConvertible {
     public var systemCall: String?
     /// Processes involved: mappers refusing a delete, holders refusing a lock.
     public var pids: [Int32] = []
+    /// The locks that refused a lock (`.lockTimeout`), with their modes: the 423 problem lists them.
+    public var holders: [LockHolder] = []
     /// The commit in force, for range errors.
     public var commit: Int64?
 

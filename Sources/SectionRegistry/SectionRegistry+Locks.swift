@@ -45,11 +45,13 @@ extension SectionRegistry {
         try openExisting(name, flags: mode == .exclusive ? O_RDWR : O_RDONLY, doing: "lock")
     }
 
-    private func withHolders(_ error: SectionError, _ name: SectionName) -> SectionError {
+    /// A lock timeout annotated with who holds the lock, and how (423's `holders`: pid and mode).
+    func withHolders(_ error: SectionError, _ name: SectionName) -> SectionError {
         guard error.code == .lockTimeout, let status = try? directory.status(of: name) else { return error }
         var annotated = error
         scanner.invalidate()
-        annotated.pids = (scanner.snapshot().locks[UInt64(status.st_ino)] ?? []).compactMap(\.pid)
+        annotated.holders = scanner.snapshot().locks[UInt64(status.st_ino)] ?? []
+        annotated.pids = annotated.holders.compactMap(\.pid)
         return annotated
     }
 }

@@ -132,7 +132,13 @@ extension SectionRegistry {
         -> (descriptor: Int32, commit: Int64)
     {
         let object = try openExisting(name, flags: O_RDONLY, doing: "read")
-        if let lockTimeout { try LeaseTable.acquire(object, mode: .shared, timeout: lockTimeout, section: name.value) }
+        if let lockTimeout {
+            do throws(SectionError) {
+                try LeaseTable.acquire(object, mode: .shared, timeout: lockTimeout, section: name.value)
+            } catch {
+                throw withHolders(error, name)
+            }
+        }
         let size = Int64(try object.status(section: name.value).st_size)
         return (try object.duplicate(section: name.value), size)
     }

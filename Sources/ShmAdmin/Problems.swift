@@ -56,7 +56,11 @@ enum Problems {
         case .pastReserve: return make(422, "past-reserve", "Past the reserve", detail, extras)
         case .outOfRange: return make(416, "range-not-satisfiable", "Range not satisfiable", detail, extras)
         case .lockTimeout:
-            extras.append(("holders", .array(error.pids.map { .object([("pid", .int(Int64($0)))]) })))
+            // pid -1: an OFD lock whose holder could not be found (as in the section's lockHolders).
+            let holders: [JSONValue] = error.holders.map {
+                .object([("pid", .int(Int64($0.pid ?? -1))), ("mode", .string($0.mode.rawValue))])
+            }
+            extras.append(("holders", .array(holders)))
             return make(423, "lock-timeout", "Lock not acquired", detail, extras)
         case .notManaged, .semaphore, .permissionDenied: return make(403, "forbidden", "Forbidden", detail, extras)
         case .insufficientSpace:
