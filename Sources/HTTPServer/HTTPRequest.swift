@@ -5,11 +5,12 @@
 public struct HTTPRequest: Sendable {
     /// The method as sent, e.g. `"GET"`; `"HEAD"` requests are routed to `GET` routes.
     public var method: String
-    /// The path, percent-decoded by libmicrohttpd, without the query (`%2F` has become `/`).
+    /// The path, percent-decoded by libmicrohttpd, without the query (`%2F` has become `/`). Always valid
+    /// UTF-8 without NUL: the server answers 400 itself to a path with `%00` or invalid UTF-8.
     public var path: String
     /// The request target exactly as sent (not decoded, query included), when known.
     public var rawURL: String?
-    /// The decoded query parameters, in URL order.
+    /// The decoded query parameters, in URL order (invalid UTF-8 is replaced by U+FFFD; `%00` is kept).
     public var query: QueryParameters
     /// The request header fields, in order; look them up case-insensitively.
     public var headers: HTTPHeaders

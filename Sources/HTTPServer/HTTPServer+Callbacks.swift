@@ -21,7 +21,7 @@ let accessHandlerCallback: MHD_AccessHandlerCallback = {
     let context = Unmanaged<RequestContext>.fromOpaque(pointer).takeUnretainedValue()
     return server.handle(
         connection: connection, context: context,
-        url: url.map { String(cString: $0) } ?? "/",
+        url: url.map { String(validatingCString: $0) } ?? "/",
         method: method.map { String(cString: $0) } ?? "GET",
         upload: uploadData, uploadSize: uploadDataSize)
 }
@@ -34,11 +34,14 @@ let completedCallback: MHD_RequestCompletedCallback = { cls, _, requestContext, 
     server.requestCompleted(context, completedOK: termination == .REQUEST_TERMINATED_COMPLETED_OK)
 }
 
-/// Collects key/value pairs into the `[(String, String)]` that `cls` points to.
-let collectValuesCallback: MHD_KeyValueIterator = { cls, _, key, value in
+/// Collects key/value pairs into the `[(String, String)]` that `cls` points to. The sized variant keeps
+/// a decoded `%00` inside a value instead of cutting the value short there.
+let collectValuesCallback: MHD_KeyValueIteratorN = { cls, _, key, keySize, value, valueSize in
     guard let cls, let key else { return .YES }
     let pairs = cls.assumingMemoryBound(to: [(String, String)].self)
-    pairs.pointee.append((String(cString: key), value.map { String(cString: $0) } ?? ""))
+    let name = String(decoding: UnsafeRawBufferPointer(start: key, count: keySize), as: UTF8.self)
+    let text = value.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: valueSize), as: UTF8.self) }
+    pairs.pointee.append((name, text ?? ""))
     return .YES
 }
 

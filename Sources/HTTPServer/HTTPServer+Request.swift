@@ -8,15 +8,18 @@ extension HTTPServer {
     /// The access handler's work, following the body protocol of libmicrohttpd: the first call only sees
     /// the headers (answering then would cost keep-alive), middle calls deliver body chunks, and the final
     /// call (no data) answers.
+    ///
+    /// `url` is nil when the decoded path is not valid UTF-8.
     func handle(
-        connection: OpaquePointer, context: RequestContext, url: String, method: String,
+        connection: OpaquePointer, context: RequestContext, url: String?, method: String,
         upload: UnsafePointer<CChar>?, uploadSize: UnsafeMutablePointer<Int>?
     ) -> MHD_Result {
         let limit = configuration.maxBodyBytes
         if !context.headersSeen {
             context.headersSeen = true
             context.method = method
-            context.path = url
+            context.path = url ?? ""
+            context.pathIsValid = url != nil
             (context.remoteAddress, context.isLoopback) = Self.remoteAddress(of: connection)
             let declared = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length")
                 .flatMap { Int(String(cString: $0)) }
@@ -53,6 +56,12 @@ extension HTTPServer {
         if context.bodyTooLarge {
             return queue(.problem(.payloadTooLarge(limit: limit)), on: connection, context: context)
         }
+        if context.rawPathHasEncodedNUL || !context.pathIsValid {
+            // libmicrohttpd hands the path over as a C string: a decoded NUL would silently cut it short
+            // (`/sections/a%00b` would name `a`); and a path that is not UTF-8 cannot be a String faithfully.
+            let problem = ProblemDetails.badRequest("the path contains an encoded NUL or is not valid UTF-8")
+            return queue(.problem(problem), on: connection, context: context)
+        }
         let request = makeRequest(connection: connection, context: context)
         context.body = []
         return queue(handler(request), on: connection, context: context)
@@ -79,7 +88,7 @@ extension HTTPServer {
     private static func values(of connection: OpaquePointer, kind: MHD_ValueKind) -> [(String, String)] {
         var pairs: [(String, String)] = []
         withUnsafeMutablePointer(to: &pairs) { pointer in
-            _ = MHD_get_connection_values(connection, kind, collectValuesCallback, UnsafeMutableRawPointer(pointer))
+            _ = MHD_get_connection_values_n(connection, kind, collectValuesCallback, UnsafeMutableRawPointer(pointer))
         }
         return pairs
     }

@@ -45,6 +45,11 @@ public struct ProblemDetails: Sendable, Hashable, Error {
 }
 
 extension ProblemDetails {
+    /// 400 `/problems/bad-request`.
+    public static func badRequest(_ detail: String? = nil) -> ProblemDetails {
+        ProblemDetails(type: "/problems/bad-request", title: "Bad Request", status: 400, detail: detail)
+    }
+
     /// 404 `/problems/not-found`.
     public static func notFound(_ detail: String? = nil) -> ProblemDetails {
         ProblemDetails(type: "/problems/not-found", title: "Not Found", status: 404, detail: detail)

@@ -9,6 +9,8 @@ final class RequestContext {
     var headersSeen = false
     var method = ""
     var path = ""
+    /// False when the decoded path was not valid UTF-8.
+    var pathIsValid = true
     var body: [UInt8] = []
     var bodyTooLarge = false
     /// Bytes of an oversize body read and thrown away.
@@ -23,5 +25,12 @@ final class RequestContext {
 
     init(rawURL: String?) {
         self.rawURL = rawURL
+    }
+
+    /// Whether the path part of the raw URL holds `%00`.
+    var rawPathHasEncodedNUL: Bool {
+        guard let rawURL else { return false }
+        let path = rawURL.prefix { $0 != "?" && $0 != "#" }
+        return path.lowercased().contains("%00")
     }
 }

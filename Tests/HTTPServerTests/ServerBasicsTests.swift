@@ -63,6 +63,19 @@ func jsonObject(_ data: Data) throws -> [String: Any] {
         }
     }
 
+    @Test func encodedNULInThePathIsRefusedAndKeptInQueryValues() throws {
+        try withServer(router: echoRouter()) { server in
+            let path = try Curl.run(["-i", "http://127.0.0.1:\(server.port)/echo/a%00b"])
+            #expect(path.text.hasPrefix("HTTP/1.1 400"), "\(path.text)")
+            #expect(path.text.contains(#""type":"/problems/bad-request""#))
+            let invalid = try Curl.run(["-i", "http://127.0.0.1:\(server.port)/echo/a%FFb"])
+            #expect(invalid.text.hasPrefix("HTTP/1.1 400"), "\(invalid.text)")
+            let query = try Curl.run(["http://127.0.0.1:\(server.port)/echo/x?v=a%00b&w=%E2%82%AC"])
+            let items = try jsonObject(query.stdout)["query"] as? [[String]]
+            #expect(items == [["v", "a\u{0}b"], ["w", "€"]])
+        }
+    }
+
     @Test func smallBodyArrives() throws {
         try withServer(router: echoRouter()) { server in
             let result = try Curl.run([
