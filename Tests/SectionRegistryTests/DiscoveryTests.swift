@@ -46,13 +46,15 @@ struct DiscoveryTests {
         #expect(Set(detail.holders.map(\.pid)) == [peer.pid], "SharedMemory (and its mmap's dup) keep descriptors open")
         #expect(try registry.mappers(of: name) == detail.mappers)
         #expect(try registry.list(ListFilter(orphan: false, query: box.prefix)).total == 1)
-        // Python closes (unmaps and closes its descriptor) but lives on: nobody maps or holds it.
-        try peer.run("close")
+        #expect(try registry.list(ListFilter(orphan: true, query: box.prefix)).total == 0)
+        // Python exits without unlinking: the object stays, and nobody maps or holds it.
+        peer.exit()
+        #expect(!peer.isRunning)
         #expect(eventually { (try? registry.section(named: name).orphan) == true })
         #expect(try registry.detail(named: name).mappers.isEmpty)
         #expect(try registry.detail(named: name).holders.isEmpty)
         #expect(try registry.list(ListFilter(orphan: true, query: box.prefix)).total == 1)
-        #expect(peer.isRunning)
+        #expect(try !registry.section(named: name).managed)
     }
 
     @Test("orphan turns true when the mapping process exits")

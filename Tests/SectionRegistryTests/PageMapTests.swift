@@ -127,10 +127,12 @@ struct PageMapTests {
             #expect(pwrite(fd, &byte, 1, off_t(offset)) == 1)
         }
         let name = try box.sectionName("sparse")
-        _ = try registry.pageMap(named: name)
         let clock = ContinuousClock()
         var map: PageMap?
-        let elapsed = try clock.measure { map = try registry.pageMap(named: name) }
+        var elapsed = Duration.seconds(3600)
+        for _ in 0..<3 {  // the best of three, so a busy machine's scheduling does not count
+            elapsed = min(elapsed, try clock.measure { map = try registry.pageMap(named: name) })
+        }
         let result = try #require(map)
         #expect(
             result.runs == [

@@ -87,6 +87,13 @@ final class PythonPeer: @unchecked Sendable {
                         os.truncate(path, 0)
                         os.truncate(path, size)
                     reply = "ok"
+                elif command == "flood":
+                    # Many directory events at once: create, close and unlink `count` objects.
+                    path, count = "/dev/shm/" + args[0], int(args[1])
+                    for index in range(count):
+                        os.close(os.open("%s%d" % (path, index), os.O_CREAT | os.O_WRONLY, 0o600))
+                        os.unlink("%s%d" % (path, index))
+                    reply = "ok"
                 elif command == "close":
                     if shm is not None:
                         shm.close()

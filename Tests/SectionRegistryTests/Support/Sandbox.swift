@@ -22,6 +22,7 @@ final class Sandbox: @unchecked Sendable {
     private var stateCount = 0
 
     init() throws {
+        _ = Self.sweptOnce
         let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         prefix = "t-reg-\(getpid())-\(token)-"
         root = "/tmp/\(prefix)state"
@@ -29,6 +30,20 @@ final class Sandbox: @unchecked Sendable {
     }
 
     deinit { close() }
+
+    /// What an earlier run that died (SIGKILL, a crash) left behind: objects and state directories
+    /// whose prefix names a process that is gone. Runs once per test process.
+    private static let sweptOnce: Void = {
+        for (directory, isState) in [(shm, false), ("/tmp", true)] {
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+                guard let range = entry.range(of: "t-reg-") else { continue }
+                let pidText = entry[range.upperBound...].prefix { $0.isNumber }
+                guard let pid = Int32(pidText), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+                let path = directory + "/" + entry
+                if isState { try? FileManager.default.removeItem(atPath: path) } else { unlink(path) }
+            }
+        }
+    }()
 
     /// A name inside the sandbox.
     func name(_ suffix: String) -> String { prefix + suffix }
