@@ -10,6 +10,8 @@
 #   BENCH_ROUNDS    rounds per comparison (default 5 full, 1 smoke)
 #   BENCH_ONLY      run only these comparisons, e.g. "1 3" (results then go to bench/out/)
 #   BENCH_OUT       where logs and partial results go (default bench/out)
+#   BENCH_RESULTS   where a full run writes its results (default bench/RESULTS.md)
+#   BENCH_SERVER_COMMIT  the commit the server was built from, for the results (default: this checkout's HEAD)
 #
 # Every comparison runs in one go, alternating its variants A B C A B C ...; each reports the
 # median and min-max over the rounds. Traffic stays on 127.0.0.1; every loop is bounded; all
@@ -121,7 +123,7 @@ to_bytes() {
     esac
     echo "$n"
 }
-human_bytes() { awk -v b="$1" 'BEGIN{split("B KiB MiB GiB TiB",u," "); i=1; while (b>=1024 && i<5) {b/=1024; i++}; printf (b==int(b)?"%d %s":"%.1f %s"), b, u[i]}'; }
+human_bytes() { awk -v b="$1" 'BEGIN{split("B KiB MiB GiB TiB",u," "); i=1; while (b>=1024 && i<5) {b/=1024; i++}; printf (b==int(b)?"%.0f %s":"%.1f %s"), b, u[i]}'; }
 now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
 # Wall time of a command in µs, its stdout thrown away; fails when the command fails.
 time_us() {
@@ -132,7 +134,7 @@ time_us() {
     echo $((t1 - t0))
 }
 # "median min max" of the numbers given.
-stats() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan nan nan"; exit}; m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; print m, a[1], a[NR]}'; }
+stats() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan nan nan"; exit}; m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.10g %.10g %.10g\n", m, a[1], a[NR]}'; }
 median() { stats "$@" | cut -d' ' -f1; }
 # "median (min–max)" with a printf format per number.
 fmt_stats() {
@@ -150,7 +152,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 shm_available() {
     local shm mem
     shm=$(df -B1 --output=avail "$SHM" | tail -1 | tr -d ' ')
-    mem=$(awk '/^MemAvailable:/{printf "%d\n", $2 * 1024}' /proc/meminfo)
+    mem=$(awk '/^MemAvailable:/{printf "%.0f\n", $2 * 1024}' /proc/meminfo) # not %d: mawk's is 32-bit
     echo $((mem < shm ? mem : shm))
 }
 rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
@@ -234,7 +236,7 @@ curl_time() {
     local url=$1
     shift
     curl -sS -o /dev/null -w '%{http_code} %{time_total} %{size_download}\n' "$@" "$url" |
-        awk '{printf "%s %d %s\n", $1, $2*1000000, $3}'
+        awk '{printf "%s %.0f %s\n", $1, $2*1000000, $3}'
 }
 # delete_prefixed PREFIX: delete through the API every section whose name starts with PREFIX
 # (404 is fine: a request still in flight when wrk stopped may have deleted it meanwhile).
@@ -322,7 +324,7 @@ wrk_parse() {
     /Non-2xx or 3xx responses:/ { non = $NF }
     /Socket errors:/ { gsub(",", ""); se = $4 + $6 + $8 + $10 }
     / requests in / { req = $1 }
-    END { printf "%s %s %s %d %d %d\n", rps + 0, p50 + 0, p99 + 0, non, se, req }' "$1"
+    END { printf "%s %s %s %.0f %.0f %.0f\n", rps + 0, p50 + 0, p99 + 0, non, se, req }' "$1"
 }
 
 # ---- results -----------------------------------------------------------------------------------
@@ -371,7 +373,7 @@ c1() {
     for ((r = 1; r <= ROUNDS; r++)); do
         for i in 0 1 2; do
             local f="$OUT/data/c1-${names[i]}-r$r.txt"
-            timeout $((C1_SECONDS + 30)) wrk -t2 -c32 -d"${C1_SECONDS}s" --latency -H "$AUTH" "${urls[i]}" >"$f" 2>&1 ||
+            timeout $((C1_SECONDS + 30)) wrk -t2 -c32 -d"${C1_SECONDS}s" --latency --timeout 10s -H "$AUTH" "${urls[i]}" >"$f" 2>&1 ||
                 die "wrk against ${names[i]} failed: $(tail -3 "$f")"
             read -r a b c d e _ <<<"$(wrk_parse "$f")"
             rps[$i]+="$a "
@@ -766,7 +768,7 @@ c7() {
     local l_rps="" l_p50="" l_p99="" errors=0 cycles=0 first=""
     for ((r = 1; r <= ROUNDS; r++)); do
         local f="$OUT/data/c7-r$r.txt" a b c d e n
-        timeout $((C7_SECONDS + 60)) wrk -t"$C7_CLIENTS" -c"$C7_CLIENTS" -d"${C7_SECONDS}s" --latency -H "$AUTH" \
+        timeout $((C7_SECONDS + 60)) wrk -t"$C7_CLIENTS" -c"$C7_CLIENTS" -d"${C7_SECONDS}s" --latency --timeout 10s -H "$AUTH" \
             -s "$BENCH_DIR/cycle.lua" "$URL" -- "${pfx}r$r-" >"$f" 2>&1 || die "7: wrk failed: $(tail -3 "$f")"
         read -r a b c d e n <<<"$(wrk_parse "$f")"
         local ce cc
@@ -815,7 +817,7 @@ c8() {
     say "8: RSS with $C4_SECTIONS sections listed: $with_many KiB"
 
     local section="${PREFIX}many-00000" f="$OUT/data/c8-warmup.txt"
-    timeout $((C8_WARMUP + 60)) wrk -t2 -c32 -d"${C8_WARMUP}s" -H "$AUTH" -s "$BENCH_DIR/soak.lua" "$URL" -- "$section" >"$f" 2>&1 ||
+    timeout $((C8_WARMUP + 60)) wrk -t2 -c32 -d"${C8_WARMUP}s" --timeout 10s -H "$AUTH" -s "$BENCH_DIR/soak.lua" "$URL" -- "$section" >"$f" 2>&1 ||
         die "8: wrk warm-up failed: $(tail -3 "$f")"
     local before after peak=0 samples="$TMP/c8-rss.txt" spid
     before=$(rss_kib "$pid")
@@ -828,7 +830,7 @@ c8() {
     spid=$!
     track "$spid"
     f="$OUT/data/c8-soak.txt"
-    timeout $((C8_SOAK + 60)) wrk -t2 -c32 -d"${C8_SOAK}s" --latency -H "$AUTH" -s "$BENCH_DIR/soak.lua" "$URL" -- "$section" >"$f" 2>&1 ||
+    timeout $((C8_SOAK + 60)) wrk -t2 -c32 -d"${C8_SOAK}s" --latency --timeout 10s -H "$AUTH" -s "$BENCH_DIR/soak.lua" "$URL" -- "$section" >"$f" 2>&1 ||
         die "8: wrk soak failed: $(tail -3 "$f")"
     after=$(rss_kib "$pid")
     stop_pid "$spid"
@@ -976,7 +978,7 @@ main() {
 
     SERVER_BIN=$(find_server_binary)
     [[ -x $SERVER_BIN ]] || die "no server binary at $SERVER_BIN: build it with \`make release\` (or set SHM_ADMIN_BIN)"
-    local dest="$BENCH_DIR/RESULTS.md"
+    local dest=${BENCH_RESULTS:-$BENCH_DIR/RESULTS.md}
     MODE_TEXT="full, $ROUNDS rounds"
     [[ $SMOKE == 1 ]] && MODE_TEXT="smoke, $ROUNDS round" && dest="$OUT/RESULTS.md"
     if [[ $SERVER_BIN != */release/* ]]; then
@@ -990,7 +992,7 @@ main() {
     fi
 
     MACHINE=$(machine_line)
-    GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || true)
+    GIT_REV=${BENCH_SERVER_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || true)}
     PEERS="$(nginx -v 2>&1 | sed 's#.*/##;s#^#nginx #'), wrk $( (wrk -v 2>&1 || true) | awk 'NR==1{print $2}'), libmicrohttpd $(pkg-config --modversion libmicrohttpd)"
     PEERS+=", $(curl --version | awk 'NR==1{print $1, $2}'), $(hexdump --version 2>&1 | awk '{print $1, "(" $3, $4 ")"}' | head -1)"
     PEERS+=", lsof $(lsof -v 2>&1 | awk '/revision:/{print $2; exit}'), $(ls --version | head -1), gcc $(gcc -dumpfullversion)"
