@@ -3,6 +3,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <errno.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -65,6 +68,52 @@ static inline uint64_t chttpd_size_unknown(void) { return MHD_SIZE_UNKNOWN; }
 static inline int chttpd_format_message(char *buffer, size_t size, const char *format, va_list args)
 {
     return vsnprintf(buffer, size, format, args);
+}
+
+
+/// A file range a response streams: the descriptor is the response's (closed when it is freed).
+struct chttpd_fd_source {
+    int fd;
+    uint64_t offset;
+    uint64_t length;
+};
+
+/// Reads the next block with pread, straight into libmicrohttpd's buffer. A short file (another
+/// process truncated it mid-stream) or an error ends the response with an error, which closes
+/// the connection: the client sees a short body instead of a connection that stalls forever, as
+/// it did with MHD_create_response_from_fd_at_offset64 when sendfile met the new end of file.
+static inline ssize_t chttpd_fd_read(void *cls, uint64_t position, char *buffer, size_t maximum)
+{
+    struct chttpd_fd_source *source = (struct chttpd_fd_source *)cls;
+    if (position >= source->length) return MHD_CONTENT_READER_END_OF_STREAM;
+    if (maximum > source->length - position) maximum = (size_t)(source->length - position);
+    for (;;) {
+        ssize_t count = pread(source->fd, buffer, maximum, (off_t)(source->offset + position));
+        if (count > 0) return count;
+        if (count < 0 && errno == EINTR) continue;
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+}
+
+static inline void chttpd_fd_free(void *cls)
+{
+    struct chttpd_fd_source *source = (struct chttpd_fd_source *)cls;
+    close(source->fd);
+    free(source);
+}
+
+/// A response of `length` bytes of `fd` from `offset`; takes ownership of `fd` on success only.
+static inline struct MHD_Response *chttpd_response_from_fd(int fd, uint64_t offset, uint64_t length)
+{
+    struct chttpd_fd_source *source = (struct chttpd_fd_source *)malloc(sizeof *source);
+    if (source == NULL) return NULL;
+    source->fd = fd;
+    source->offset = offset;
+    source->length = length;
+    struct MHD_Response *response =
+        MHD_create_response_from_callback(length, 256 * 1024, chttpd_fd_read, source, chttpd_fd_free);
+    if (response == NULL) free(source);
+    return response;
 }
 
 #endif

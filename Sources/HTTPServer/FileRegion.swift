@@ -2,8 +2,9 @@
     import Glibc
 #endif
 
-/// A byte range of an open file that a response streams with `sendfile`, without copying
-/// the bytes through Swift.
+/// A byte range of an open file that a response streams: libmicrohttpd reads it with pread
+/// straight into its send buffer, without copying the bytes through Swift. If the file shrinks
+/// under the response, the connection is closed after the bytes that were there.
 ///
 /// The region owns its descriptor and closes it when the last reference goes away. When the response
 /// is sent, the server gives libmicrohttpd a `dup` of it (libmicrohttpd closes the copy), so a

@@ -140,10 +140,11 @@ extension HTTPServer {
                     raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_MUST_COPY)
             }
         case .file(let region):
-            // libmicrohttpd owns (and closes) the descriptor it is given, so it gets a copy.
+            // The response owns (and closes) the descriptor it is given, so it gets a copy. It reads
+            // with pread rather than sendfile: a file truncated mid-stream must end the response.
             let copy = dup(region.descriptor)
             guard copy >= 0 else { return nil }
-            guard let created = MHD_create_response_from_fd_at_offset64(region.length, copy, region.offset) else {
+            guard let created = chttpd_response_from_fd(copy, region.offset, region.length) else {
                 close(copy)
                 return nil
             }
