@@ -894,7 +894,7 @@ machine_line() {
     local cpu mem
     cpu=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
     mem=$(awk '/^MemTotal:/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-    echo "$(nproc) CPUs, ${cpu:-unknown CPU}, kernel $(uname -r), $mem RAM, $(df -h --output=size "$SHM" | tail -1 | tr -d ' ') $SHM, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "$(nproc) CPUs, ${cpu:-unknown CPU}, kernel $(uname -r), $mem RAM, $(df -h --output=size "$SHM" | tail -1 | tr -d ' ') $SHM, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 }
 
 write_results() {
@@ -992,7 +992,7 @@ main() {
     fi
 
     MACHINE=$(machine_line)
-    GIT_REV=${BENCH_SERVER_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || true)}
+    GIT_REV=${BENCH_SERVER_COMMIT:-$(git -C "$ROOT" describe --always --dirty --abbrev=7 2>/dev/null || true)}
     PEERS="$(nginx -v 2>&1 | sed 's#.*/##;s#^#nginx #'), wrk $( (wrk -v 2>&1 || true) | awk 'NR==1{print $2}'), libmicrohttpd $(pkg-config --modversion libmicrohttpd)"
     PEERS+=", $(curl --version | awk 'NR==1{print $1, $2}'), $(hexdump --version 2>&1 | awk '{print $1, "(" $3, $4 ")"}' | head -1)"
     PEERS+=", lsof $(lsof -v 2>&1 | awk '/revision:/{print $2; exit}'), $(ls --version | head -1), gcc $(gcc -dumpfullversion)"
@@ -1020,7 +1020,7 @@ main() {
     remove_objects
 
     local took=$((($(now_us) - t_start) / 1000000))
-    MODE_TEXT+=", ${took}s in all"
+    MODE_TEXT+=", ${took}s in all, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
     write_results "$dest"
     say "results: $dest (${took}s)"
     if [[ -s $ERRORS ]]; then
