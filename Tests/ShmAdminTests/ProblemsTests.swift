@@ -1,7 +1,7 @@
 import HTTPServer
-import SectionRegistry
 import Testing
 
+@testable import SectionRegistry
 @testable import ShmAdmin
 
 /// Every registry error code becomes the status of API.md's error table, with a problem `type` from
@@ -69,9 +69,15 @@ import Testing
         mapped.pids = [12, 34]
         #expect(Problems.from(mapped).json["pids"] == [12, 34])
 
+        // docs/API-DETAILS.md "Locks": 423 with holders [{"pid","mode"}]; -1 when the pid is unknown.
         var locked = SectionError(.lockTimeout, "busy", section: "s")
-        locked.pids = [56]
-        #expect(Problems.from(locked).json["holders"] == [["pid": 56]])
+        locked.holders = [
+            LockHolder(pid: 56, mode: .exclusive, type: "OFDLCK"), LockHolder(pid: nil, mode: .shared, type: "OFDLCK"),
+        ]
+        #expect(
+            Problems.from(locked).json["holders"] == [
+                ["pid": 56, "mode": "exclusive"], ["pid": -1, "mode": "shared"],
+            ])
 
         var range = SectionError(.outOfRange, "outside", section: "s")
         range.commit = 8192
