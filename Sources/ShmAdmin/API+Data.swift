@@ -18,11 +18,15 @@ extension API {
                 try view.map { try self.registry.usableLength(named: name, view: $0) }
                 ?? self.registry.section(named: name).commit
             let count = length ?? max(0, available - offset)
-            let limit = format.limit ?? (64 << 20)
+            // Bytes read through a view are copied out of mapped memory, so even raw ones are capped.
+            let limit = format.limit ?? DumpFormat.viewRawLimit
             if count > limit {
+                let advice =
+                    view == nil
+                    ? "use format=raw" : "read the section's own data endpoint with format=raw, which streams any size"
                 throw SectionError(
                     .invalidArgument,
-                    "\(format.rawValue) dumps are limited to \(ByteSize.describe(limit)) a request; use format=raw",
+                    "\(format.rawValue) dumps are limited to \(ByteSize.describe(limit)) a request; \(advice)",
                     section: name.value)
             }
             if let view { return try self.registry.readView(named: name, id: view, offset: offset, length: count) }

@@ -17,6 +17,9 @@ enum DumpFormat: String, CaseIterable {
         }
     }
 
+    /// The most a raw dump through a view may ask for: its bytes are copied from the mapping.
+    static let viewRawLimit: Int64 = 64 << 20
+
     private static let digits = Array("0123456789abcdef".utf8)
 
     /// `{"offset","length","rows":[{"offset","hex","ascii"}]}` with 16-byte rows.
