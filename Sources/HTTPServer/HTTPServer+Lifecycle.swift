@@ -1,6 +1,10 @@
 import CHttpd
 import Logging
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 extension HTTPServer {
     /// A request line arrived (URI-log callback).
     func requestStarted() {
@@ -48,6 +52,7 @@ extension HTTPServer {
         _ broadcaster: EventBroadcaster, connection: OpaquePointer, context: RequestContext
     ) -> OpaquePointer? {
         let handle = ConnectionHandle(pointer: connection, socket: chttpd_connection_socket(connection))
+        Self.capSendBuffer(handle.socket)
         let subscriber = EventSubscriber(broadcaster: broadcaster, connection: handle)
         let retained = Unmanaged.passRetained(subscriber).toOpaque()
         guard
@@ -65,5 +70,17 @@ extension HTTPServer {
         }
         if stopping { subscriber.finish() }
         return response
+    }
+
+    /// The kernel send buffer of an event stream: small, so that a client that stops reading fills its
+    /// subscriber's queue and is dropped after about `queueCapacity` events. Left to autotuning, the
+    /// buffer of a stalled loopback connection grows to tcp_wmem's maximum (4 MiB by default): some
+    /// 20,000 events went unnoticed there, in kernel memory, for every stalled client.
+    static let eventStreamSendBuffer: Int32 = 64 * 1024
+
+    private static func capSendBuffer(_ socket: Int32) {
+        guard socket >= 0 else { return }
+        var size = eventStreamSendBuffer
+        _ = setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
     }
 }
