@@ -190,8 +190,12 @@ extension SectionRegistry {
     /// nothing for a regular file).
     func openExisting(_ name: SectionName, flags: Int32, doing action: String) throws(SectionError) -> OwnedDescriptor {
         let object: OwnedDescriptor
+        // Closing a descriptor open for writing (a lease, a lock, a view) is seen by inotify: ours.
+        let feed = changes
+        let closing: (@Sendable () -> Void)? =
+            flags & O_ACCMODE == O_RDONLY ? nil : { @Sendable in feed.noteOwnChange(name.value) }
         do throws(SectionError) {
-            object = try directory.open(name, flags: flags | O_NONBLOCK, doing: action)
+            object = try directory.open(name, flags: flags | O_NONBLOCK, doing: action, beforeClose: closing)
         } catch {
             guard [ELOOP, ENXIO, EISDIR].contains(error.errno ?? 0) else { throw error }
             throw SectionError(.notFound, "'\(name.value)' is not a shared-memory object", section: name.value)

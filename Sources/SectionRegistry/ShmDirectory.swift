@@ -26,13 +26,14 @@ public final class ShmDirectory: Sendable {
     public func pathOf(_ name: SectionName) -> String { path + "/" + name.value }
 
     /// openat(2) relative to the directory, never following a symbolic link.
-    func open(_ name: SectionName, flags: Int32, mode: mode_t = 0, doing action: String) throws(SectionError)
-        -> OwnedDescriptor
-    {
+    func open(
+        _ name: SectionName, flags: Int32, mode: mode_t = 0, doing action: String,
+        beforeClose: (@Sendable () -> Void)? = nil
+    ) throws(SectionError) -> OwnedDescriptor {
         let raw = try sys("open", section: name.value, doing: action) {
             openat(descriptor.raw, name.value, flags | O_NOFOLLOW | O_CLOEXEC, mode)
         }
-        return OwnedDescriptor(raw)
+        return OwnedDescriptor(raw, beforeClose: beforeClose)
     }
 
     /// fstatat(2) without following links; nil when the entry does not exist.

@@ -22,10 +22,19 @@ func sys<T: BinaryInteger>(
 /// An open file descriptor the registry owns; closed when the last reference goes.
 final class OwnedDescriptor: Sendable {
     let raw: Int32
+    /// Runs just before the descriptor closes: closing an object open for writing makes an inotify
+    /// IN_CLOSE_WRITE event, which the change feed must know for this process's own.
+    private let beforeClose: (@Sendable () -> Void)?
 
-    init(_ raw: Int32) { self.raw = raw }
+    init(_ raw: Int32, beforeClose: (@Sendable () -> Void)? = nil) {
+        self.raw = raw
+        self.beforeClose = beforeClose
+    }
 
-    deinit { close(raw) }
+    deinit {
+        beforeClose?()
+        close(raw)
+    }
 
     /// fstat(2).
     func status(section: String?) throws(SectionError) -> stat {
