@@ -117,6 +117,31 @@ struct ChangeFeedTests {
         #expect(!events.contains { $0.section?.hasPrefix(SectionRegistry.temporaryPrefix) == true })
     }
 
+    @Test("letting go of a lease or a view long after taking it is not reported as another process's change")
+    func noEchoOfLateReleases() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry(watch: true)
+        let name = try box.sectionName("late")
+        let other = try box.sectionName("expiring")
+        try registry.make(name, reserve: page)
+        try registry.make(other, reserve: page)
+        let lease = try registry.acquireLease(named: name, mode: .exclusive, timeout: 1, ttl: 60)
+        let view = try registry.mapView(named: name, access: .rw)
+        let expiring = try registry.acquireLease(named: other, mode: .exclusive, timeout: 1, ttl: 2)
+        usleep(UInt32(ChangeFeed.echoWindow * 1_000_000) + 300_000)  // past the window that swallows echoes
+        let events = EventLog(registry)
+        defer { events.stop() }
+        try registry.releaseLease(named: name, lease: lease.id)
+        try registry.unmapView(named: name, id: view.id)
+        usleep(UInt32(ChangeFeed.echoWindow * 1_000_000) + 300_000)
+        _ = try registry.withLock(named: name, mode: .exclusive, timeout: 1) { 0 }
+        #expect(eventually { events.about(other.value).contains { $0.details["lease"] == expiring.id } })
+        usleep(500_000)
+        #expect(events.about(name.value).map { "\($0.kind) \($0.source)" } == ["unlocked api", "viewUnmapped api"])
+        #expect(events.about(other.value).map { "\($0.kind) \($0.source)" } == ["unlocked api"])
+    }
+
     @Test("an inotify queue overflow becomes one rescan event")
     func overflowRescans() throws {
         let box = try Sandbox()
