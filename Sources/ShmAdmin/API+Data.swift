@@ -139,8 +139,10 @@ extension API {
 
     /// Seconds to wait for the section lock when `?lock=true`, else nil.
     private func lockTimeout(_ query: Query) throws(APIFailure) -> Double? {
+        // Checked with or without lock=true: a malformed parameter is a 400, never silently ignored.
+        let milliseconds = try query.integer("lockTimeoutMs", default: 1000, range: 0...60_000)!
         guard try query.bool("lock") == true else { return nil }
-        return Double(try query.integer("lockTimeoutMs", default: 1000, range: 0...60_000)!) / 1000
+        return Double(milliseconds) / 1000
     }
 }
 
