@@ -8,7 +8,7 @@ extension API {
         let filter = ListFilter(
             managed: try query.bool("managed"), kind: kind, orphan: try query.bool("orphan"), query: request.query["q"],
             limit: Int(try query.integer("limit", default: 1000, range: 0...10_000)!),
-            offset: Int(try query.integer("offset", default: 0, range: 0...Int64(Int32.max))!))
+            offset: Int(try query.integer("offset", default: 0, range: 0...Int64.max)!))
         let (sections, total) = try registry.list(filter)
         return .json(
             .object([("sections", .array(sections.map { .object(Render.section($0)) })), ("total", .int(Int64(total)))])
