@@ -44,7 +44,7 @@ struct Security: Sendable {
         guard let host = request.headers["Host"], !host.isEmpty else {
             return request.remoteAddress == "unix" ? nil : Problems.badRequest("the request has no Host header")
         }
-        let name = Self.hostName(host).lowercased()
+        let name = Self.hostName(host)?.lowercased() ?? ""
         if name == "localhost" || name.hasSuffix(".localhost") || name == "::1" || name == "[::1]" { return nil }
         let octets = name.split(separator: ".", omittingEmptySubsequences: false)
         if octets.count == 4, octets[0] == "127", octets.allSatisfy({ UInt8($0) != nil }) { return nil }
@@ -52,9 +52,20 @@ struct Security: Sendable {
             "the Host '\(host.prefix(100))' is not a loopback name; this server answers only to localhost")
     }
 
-    static func hostName(_ host: String) -> String {
-        if host.hasPrefix("[") { return String(host.prefix { $0 != "]" }) + "]" }
-        return String(host.prefix { $0 != ":" })
+    /// The host of a Host value (`name`, `name:port`, `[v6]`, `[v6]:port`); nil when anything but a
+    /// numeric port follows it: `localhost:80@evil.example` names no loopback host.
+    static func hostName(_ host: String) -> String? {
+        let name: Substring
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            name = host[...close]
+        } else {
+            name = host.prefix { $0 != ":" }
+        }
+        let rest = host[name.endIndex...]
+        guard rest.isEmpty || (rest.first == ":" && rest.count <= 6 && rest.dropFirst().allSatisfy(\.isASCIIDigit))
+        else { return nil }
+        return String(name)
     }
 
     private func bearerToken(_ request: HTTPRequest) -> String? {
@@ -103,6 +114,10 @@ struct SetupError: Error, CustomStringConvertible {
     var description: String
 
     init(_ description: String) { self.description = description }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
 }
 
 extension String {
