@@ -19,6 +19,10 @@ struct Security: Sendable {
 
     /// nil when the request may proceed at `level`, else the problem to answer.
     func check(_ request: HTTPRequest, level: AccessLevel) -> ProblemDetails? {
+        // RFC 9112 §3.2: more than one Host is a bad request; the check must not read one and let the other pass.
+        if request.headers.values(for: "Host").count > 1 {
+            return Problems.badRequest("the request has more than one Host header")
+        }
         if loopbackBind, let problem = hostProblem(request) { return problem }
         if level == .public { return nil }
         let presented = bearerToken(request)
