@@ -164,7 +164,9 @@ extension SectionRegistry {
         let inode = UInt64(status.st_ino)
         let commit = Int64(status.st_size)
         var dataBytes: Int64 = 0
-        if !entry.isSemaphore, commit > 0,
+        if let before = growing.withLock({ $0[entry.name] }) {
+            dataBytes = before  // a grow in flight holds the inode lock: don't queue behind it
+        } else if !entry.isSemaphore, commit > 0,
             let object = try? directory.open(SectionName(unchecked: entry.name), flags: O_RDONLY, doing: "inspect")
         {
             dataBytes = (try? PageWalker.dataBytes(fd: object.raw, size: commit, section: entry.name)) ?? 0

@@ -43,6 +43,9 @@ extension SectionRegistry {
             }
             if commit > size {
                 changes.noteOwnChange(name.value)
+                let dataBefore = (try? PageWalker.dataBytes(fd: object.raw, size: size, section: name.value)) ?? 0
+                growing.withLock { $0[name.value] = dataBefore }
+                defer { _ = growing.withLock { $0.removeValue(forKey: name.value) } }
                 try sys("fallocate", section: name.value, doing: "commit \(ByteSize.describe(commit - size)) more for")
                 {
                     cshm_fallocate(object.raw, size, commit - size)

@@ -42,6 +42,9 @@ public final class SectionRegistry: Sendable {
     let views = ViewTable()
     let leases: LeaseTable
     let records: Mutex<[String: SectionRecord]>
+    /// Sections with a grow in flight, and their data bytes just before it. fallocate holds the
+    /// inode's lock, which lseek(SEEK_DATA) also takes: a listing must not wait behind it.
+    let growing = Mutex<[String: Int64]>([:])
     private let nameLocks = Mutex<[String: NameLock]>([:])
 
     public init(configuration: Configuration) throws(SectionError) {
