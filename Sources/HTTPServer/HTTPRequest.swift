@@ -60,6 +60,45 @@ public struct HTTPRequest: Sendable {
         routeParameters[name]
     }
 
+    /// The path's segments, split at the raw target's `/` and then each percent-decoded on its own, so an
+    /// encoded slash (`%2F`) stays inside its segment (`path` has lost that distinction). Nil when the raw
+    /// target is unknown or not a path (`*`, absolute form); the router then splits `path`.
+    public var pathSegments: [String]? {
+        guard let rawURL, rawURL.hasPrefix("/") else { return nil }
+        let target = rawURL.utf8.prefix { $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }
+        return target.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst().map {
+            Self.percentDecoded($0)
+        }
+    }
+
+    /// `%XX` sequences replaced by their byte (others kept as they are), read as UTF-8.
+    static func percentDecoded<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
+        func hex(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        let input = Array(bytes)
+        var output: [UInt8] = []
+        output.reserveCapacity(input.count)
+        var index = 0
+        while index < input.count {
+            if input[index] == UInt8(ascii: "%"), index + 2 < input.count,
+                let high = hex(input[index + 1]), let low = hex(input[index + 2])
+            {
+                output.append(high << 4 | low)
+                index += 3
+            } else {
+                output.append(input[index])
+                index += 1
+            }
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
     /// The body decoded as UTF-8 (invalid sequences repaired), for text bodies.
     public var bodyText: String {
         String(decoding: body, as: UTF8.self)

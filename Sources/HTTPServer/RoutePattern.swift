@@ -2,7 +2,8 @@
 ///
 /// Segments are literal text, `{name}` (exactly one non-empty decoded path segment), or, as the last
 /// segment only, `{name...}` (one or more remaining segments, joined with `/`, e.g. for static files).
-/// Matching is on the decoded path: a `%2F` inside a segment has become `/` and so never matches `{name}`.
+/// Matching is on segments decoded one by one (`HTTPRequest.pathSegments`): a `%2F` stays inside its
+/// segment, so `/sections/a%2Fgrow` is the section `a/grow`, never the `grow` route of section `a`.
 public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
     enum Segment: Sendable, Hashable {
         case literal(String)
@@ -30,9 +31,13 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The parameter values when `path` matches, else nil.
+    /// The parameter values when the decoded `path` matches, else nil.
     public func match(_ path: String) -> [String: String]? {
-        let parts = Self.split(path)
+        match(segments: Self.split(path))
+    }
+
+    /// The parameter values when the path made of `parts` (each segment decoded on its own) matches.
+    public func match(segments parts: [String]) -> [String: String]? {
         var parameters: [String: String] = [:]
         for (index, segment) in segments.enumerated() {
             switch segment {

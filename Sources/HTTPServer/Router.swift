@@ -74,10 +74,15 @@ public struct Router: Sendable {
 
     /// Looks up `method` and decoded `path`.
     public func match(method: String, path: String) -> Match {
+        match(method: method, segments: RoutePattern.split(path))
+    }
+
+    /// Looks up `method` and a path given as its segments, each decoded on its own.
+    public func match(method: String, segments: [String]) -> Match {
         let method = method.uppercased()
         var candidates: [(Entry, [String: String])] = []
         for entry in entries {
-            if let parameters = entry.pattern.match(path) { candidates.append((entry, parameters)) }
+            if let parameters = entry.pattern.match(segments: segments) { candidates.append((entry, parameters)) }
         }
         guard !candidates.isEmpty else { return .notFound }
         let accepted = candidates.filter { $0.0.method == method }
@@ -99,7 +104,7 @@ public struct Router: Sendable {
     public func respond(to request: HTTPRequest) -> HTTPResponse {
         var request = request
         let endpoint: HTTPHandler
-        switch match(method: request.method, path: request.path) {
+        switch match(method: request.method, segments: request.pathSegments ?? RoutePattern.split(request.path)) {
         case .found(let pattern, let parameters, let handler):
             request.routePattern = pattern
             request.routeParameters = parameters

@@ -61,6 +61,23 @@ import Testing
         #expect(post.headers["Allow"] == "GET, HEAD, POST")
     }
 
+    /// The raw target decides the segments: an encoded `/` stays inside its segment.
+    @Test(arguments: [
+        ("DELETE", "/api/v1/sections/orders%2Fx", 200, "delete orders/x"),
+        ("GET", "/api/v1/sections/a%2fb?x=%2F", 200, "get a/b"),
+        ("GET", "/api/v1/sections/%6Frders", 200, "get orders"),
+        ("GET", "/api/v1/sections/100%25", 200, "get 100%"),
+        ("GET", "/api/v1/sections/a%2", 200, "get a%2"),
+        ("POST", "/api/v1/sections/a%2Fviews%2Fv1%2Fmove", 405, ""),
+        ("GET", "/static/js%2Fapp.js", 200, "static js/app.js"),
+    ])
+    func encodedSlashStaysInItsSegment(method: String, rawURL: String, status: Int, text: String) {
+        let decoded = String(rawURL.prefix { $0 != "?" }).removingPercentEncodingForTest()
+        let response = Self.router().respond(to: HTTPRequest(method: method, path: decoded, rawURL: rawURL))
+        #expect(response.status == status)
+        if status == 200 { #expect(String(decoding: response.bodyBytes, as: UTF8.self) == text) }
+    }
+
     @Test func responseCarriesRoutePattern() {
         let response = Self.call(Self.router(), "POST", "/api/v1/sections/a/views/v2/move")
         #expect(response.routePattern == "/api/v1/sections/{name}/views/{id}/move")
@@ -102,5 +119,26 @@ import Testing
         router.use { request, next in next(request).adding("X-Order", "inner") }
         let response = Self.call(router, "GET", "/")
         #expect(response.headers.values(for: "x-order") == ["inner", "outer"])
+    }
+}
+
+extension String {
+    /// What libmicrohttpd hands over as the path: every valid `%XX` decoded.
+    fileprivate func removingPercentEncodingForTest() -> String {
+        var bytes: [UInt8] = []
+        let input = Array(utf8)
+        var index = 0
+        while index < input.count {
+            if input[index] == UInt8(ascii: "%"), index + 2 < input.count,
+                let value = UInt8(String(decoding: input[index + 1...index + 2], as: UTF8.self), radix: 16)
+            {
+                bytes.append(value)
+                index += 3
+            } else {
+                bytes.append(input[index])
+                index += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
