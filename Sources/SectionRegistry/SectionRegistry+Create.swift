@@ -39,26 +39,44 @@ extension SectionRegistry {
                     cshm_fallocate(object.raw, 0, commit)
                 }
             }
-            let record = SectionRecord(
+            // The record is durable as `creating` before the object gets its name and `ready` after:
+            // a crash in between is finished (the object has the record's inode) or rolled back
+            // at the next start, whoever removed the temporary meanwhile.
+            var record = SectionRecord(
                 name: name.value, reserve: reserve, namespace: request.namespace, labels: request.labels,
-                createdAt: wallClockNow(), createdBy: request.creator, adopted: false, phase: .ready,
+                createdAt: wallClockNow(), createdBy: request.creator, adopted: false, phase: .creating,
                 inode: UInt64(try object.status(section: name.value).st_ino))
             try store.save(record)
             changes.noteOwnChange(name.value)
+            // Known in memory before the object has its name: no other thread may see it as foreign.
+            let previous = records.withLock { $0.updateValue(record, forKey: name.value) }
             if cshm_rename_noreplace(directory.descriptor.raw, temporary.value, name.value) != 0 {
                 let code = errno
-                try? store.remove(name.value)
+                restore(previous, of: name.value)
                 if code == EEXIST {
                     if request.exclusive { throw existsError(name) }
                     return (try section(named: name), false)
                 }
                 throw SectionError.fromErrno(code, call: "renameat2", section: name.value, doing: "create")
             }
+            record.phase = .ready
+            do throws(SectionError) { try store.save(record) } catch {
+                try? directory.remove(name)  // ours, never acknowledged: nothing half-made stays
+                restore(previous, of: name.value)
+                published = true
+                throw error
+            }
             published = true
             records.withLock { $0[name.value] = record }
             changes.publish(.created, name.value, ["commit": String(commit), "reserve": String(reserve)])
             return (try section(named: name), true)
         }
+    }
+
+    /// Puts back what was known of `name` before a create that failed (a missing section's record, or nothing).
+    private func restore(_ previous: SectionRecord?, of name: String) {
+        records.withLock { $0[name] = previous }
+        if let previous { try? store.save(previous) } else { try? store.remove(name) }
     }
 
     /// Reserve and commit rounded up to pages, commit defaulting to the reserve.

@@ -122,7 +122,25 @@ public final class SectionRegistry: Sendable {
                 }
                 try? store.remove(record.name)
                 report.repaired.append(record.name + ": finished an interrupted delete")
-            case .creating, .ready:
+            case .creating:
+                // Interrupted between the record and `ready`: the rename decides.
+                if let object, record.inode == UInt64(object.st_ino) {
+                    var finished = record
+                    finished.phase = .ready
+                    if (try? store.save(finished)) != nil {
+                        result[record.name] = finished
+                        report.recovered.append(record.name)
+                        report.repaired.append(record.name + ": finished an interrupted create")
+                        continue
+                    }
+                }
+                if let inode = record.inode, let temporary = temporaries.first(where: { $0.value == inode })?.key {
+                    try? directory.remove(SectionName(unchecked: temporary))
+                    temporaries[temporary] = nil
+                }
+                try? store.remove(record.name)
+                report.repaired.append(record.name + ": rolled back an interrupted create")
+            case .ready:
                 if object == nil, let inode = record.inode,
                     let temporary = temporaries.first(where: { $0.value == inode })?.key
                 {
