@@ -79,7 +79,8 @@ public struct Router: Sendable {
 
     /// Looks up `method` and a path given as its segments, each decoded on its own.
     public func match(method: String, segments: [String]) -> Match {
-        let method = method.uppercased()
+        // Methods are case-sensitive (RFC 9110 9.1): `delete` is not DELETE, whatever a proxy in front
+        // made of it, so it is never routed to DELETE's handler.
         var candidates: [(Entry, [String: String])] = []
         for entry in entries {
             if let parameters = entry.pattern.match(segments: segments) { candidates.append((entry, parameters)) }

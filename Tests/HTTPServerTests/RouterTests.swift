@@ -78,6 +78,13 @@ import Testing
         if status == 200 { #expect(String(decoding: response.bodyBytes, as: UTF8.self) == text) }
     }
 
+    @Test func methodsAreCaseSensitive() {
+        let response = Self.call(Self.router(), "delete", "/api/v1/sections/orders")
+        #expect(response.status == 405)
+        #expect(response.headers["Allow"] == "DELETE, GET, HEAD")
+        #expect(Self.call(Self.router(), "Get", "/healthz").status == 405)
+    }
+
     @Test func responseCarriesRoutePattern() {
         let response = Self.call(Self.router(), "POST", "/api/v1/sections/a/views/v2/move")
         #expect(response.routePattern == "/api/v1/sections/{name}/views/{id}/move")
