@@ -21,6 +21,12 @@ extension HTTPServer {
             context.path = url ?? ""
             context.pathIsValid = url != nil
             (context.remoteAddress, context.isLoopback) = Self.remoteAddress(of: connection)
+            if let ambiguity = Self.ambiguousFraming(connection) {
+                // RFC 9112 6.3: unrecoverable framing, answered 400 before any body is read (the connection
+                // then closes). libmicrohttpd would take the first Content-Length, or chunked over it, and
+                // what a proxy in front made of the rest could pass as another request (smuggling).
+                return queue(.problem(.badRequest(ambiguity)), on: connection, context: context)
+            }
             let declared = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length")
                 .flatMap { Int(String(cString: $0)) }
             if let declared, declared > limit {
@@ -65,6 +71,17 @@ extension HTTPServer {
         let request = makeRequest(connection: connection, context: context)
         context.body = []
         return queue(handler(request), on: connection, context: context)
+    }
+
+    /// Why the body's length is ambiguous (Content-Length more than once, or with Transfer-Encoding), or nil.
+    static func ambiguousFraming(_ connection: OpaquePointer) -> String? {
+        let fields = values(of: connection, kind: .HEADER_KIND).map { $0.0.lowercased() }
+        let lengths = fields.filter { $0 == "content-length" }.count
+        if lengths > 1 { return "the request has \(lengths) Content-Length headers; one is allowed" }
+        if lengths == 1 && fields.contains("transfer-encoding") {
+            return "the request has both Content-Length and Transfer-Encoding"
+        }
+        return nil
     }
 
     /// How many bytes of an oversize chunked body are read and discarded before the connection is closed.
