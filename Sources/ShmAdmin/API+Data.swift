@@ -85,9 +85,17 @@ extension API {
             size = last - first + 1
             headers.append(("Content-Range", "bytes \(first)-\(last)/\(count)"))
         }
-        owned = false
-        var response = HTTPResponse.file(
-            status: status, FileRegion(adopting: descriptor, offset: UInt64(start), length: UInt64(size)))
+        var response: HTTPResponse
+        if size <= DumpFormat.rawReadAtOnce {
+            // Small: read it all now (under the lock the descriptor holds, if asked), so a truncation
+            // racing the request is a clean 416, never a response that ends before its length.
+            response = .bytes(status: status, try registry.read(named: name, offset: start, length: size))
+        } else {
+            // Large: streamed from the object; a truncation mid-stream closes the connection early.
+            owned = false
+            response = .file(
+                status: status, FileRegion(adopting: descriptor, offset: UInt64(start), length: UInt64(size)))
+        }
         for (key, value) in headers { response = response.adding(key, value) }
         return response
     }

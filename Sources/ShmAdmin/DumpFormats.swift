@@ -20,6 +20,9 @@ enum DumpFormat: String, CaseIterable {
     /// The most a raw dump through a view may ask for: its bytes are copied from the mapping.
     static let viewRawLimit: Int64 = 64 << 20
 
+    /// Raw dumps up to this size are read whole before answering; larger ones are streamed.
+    static let rawReadAtOnce: Int64 = 1 << 20
+
     private static let digits = Array("0123456789abcdef".utf8)
 
     /// `{"offset","length","rows":[{"offset","hex","ascii"}]}` with 16-byte rows.
