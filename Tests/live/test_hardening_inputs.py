@@ -319,7 +319,7 @@ def observed(ctx) -> dict:
     r = ctx["admin"].get(victim(), timeout=10)
     assert r.status == 200, r.describe()
     d = r.json
-    server_view = {k: d.get(k) for k in ("commit", "reserve", "labels", "namespace", "dataBytes")}
+    server_view = {k: d.get(k) for k in ("commit", "reserve", "labels", "namespace", "mode")}
     server_view["views"] = sorted((v["id"], v["offset"], v["length"], v["access"]) for v in d.get("viewList", []))
     server_view["leases"] = sorted(lease["lease"] for lease in d.get("leases", []))
     listing = ctx["admin"].get("/api/v1/sections", query={"limit": 10000}, timeout=10)
