@@ -118,32 +118,40 @@ final class EventSubscriber: Sendable {
         state.withLock { $0.phase == .suspended }
     }
 
-    /// The content-reader callback's work: copies up to `capacity` bytes into `buffer`, or returns 0 after
-    /// suspending the connection, or an end marker.
+    /// The content-reader callback's work: copies as many queued bytes as fit into `buffer` (whole events
+    /// and the start of the next), or returns 0 after suspending the connection, or an end marker.
+    ///
+    /// libmicrohttpd calls the reader about once per turn of its loop for this connection; handing it one
+    /// event per call capped a stream at a few dozen events a second while other connections kept that
+    /// loop busy, and the queue of a client that was reading all along overflowed and got it dropped.
     func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         state.withLock { state in
             state.readCalls += 1
             if state.phase == .dropped || state.phase == .closed { return MHD_CONTENT_READER_END_WITH_ERROR }
-            if state.pendingOffset >= state.pending.count, state.head < state.queue.count {
-                state.pending = state.queue[state.head]
-                state.pendingOffset = 0
-                state.head += 1
-                if state.head >= 64, state.head * 2 >= state.queue.count {
-                    state.queue.removeFirst(state.head)
-                    state.head = 0
+            var written = 0
+            while written < buffer.count {
+                if state.pendingOffset >= state.pending.count {
+                    guard state.head < state.queue.count else { break }
+                    state.pending = state.queue[state.head]
+                    state.pendingOffset = 0
+                    state.head += 1
+                    if state.head >= 64, state.head * 2 >= state.queue.count {
+                        state.queue.removeFirst(state.head)
+                        state.head = 0
+                    }
                 }
-            }
-            let available = state.pending.count - state.pendingOffset
-            if available > 0 {
-                let count = min(available, buffer.count)
+                let count = min(state.pending.count - state.pendingOffset, buffer.count - written)
+                let start = state.pendingOffset
                 state.pending.withUnsafeBytes { source in
-                    buffer.copyMemory(
-                        from: UnsafeRawBufferPointer(
-                            rebasing: source[state.pendingOffset..<state.pendingOffset + count]))
+                    UnsafeMutableRawBufferPointer(rebasing: buffer[written..<written + count]).copyMemory(
+                        from: UnsafeRawBufferPointer(rebasing: source[start..<start + count]))
                 }
                 state.pendingOffset += count
-                state.bytesSent += UInt64(count)
-                return count
+                written += count
+            }
+            if written > 0 {
+                state.bytesSent += UInt64(written)
+                return written
             }
             if state.phase == .finishing { return MHD_CONTENT_READER_END_OF_STREAM }
             state.phase = .suspended
