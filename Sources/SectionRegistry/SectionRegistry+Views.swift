@@ -32,15 +32,32 @@ extension SectionRegistry {
                 "a view of section '\(name.value)' must lie inside its reserve (\(ByteSize.describe(end))) and not be empty",
                 section: name.value)
         }
+        guard views.claim(paged) else {
+            throw SectionError(
+                .insufficientSpace,
+                "the server's views may take \(ViewTable.maximumCount) mappings and \(ByteSize.describe(ViewTable.maximumBytes)) of address space together; a view of \(ByteSize.describe(paged)) of section '\(name.value)' does not fit: unmap views first",
+                section: name.value)
+        }
+        var claimed = true
+        defer { if claimed { views.release(paged) } }
         let protection = access == .rw ? PROT_READ | PROT_WRITE : PROT_READ
         guard let base = mmap(nil, Int(paged), protection, MAP_SHARED, object.raw, off_t(offset)), base != MAP_FAILED
         else {
-            throw SectionError.fromErrno(errno, call: "mmap", section: name.value, doing: "map")
+            let code = errno
+            if code == ENOMEM {
+                // Not the tmpfs: the server's address space (or its map count) has no room for the view.
+                throw SectionError(
+                    .insufficientSpace,
+                    "not enough address space to map \(ByteSize.describe(paged)) of section '\(name.value)'; unmap views first",
+                    section: name.value, errno: code, systemCall: "mmap")
+            }
+            throw SectionError.fromErrno(code, call: "mmap", section: name.value, doing: "map")
         }
         let view = MappedView(
             id: views.nextID(), section: name.value, offset: offset, length: paged, access: access, descriptor: object,
             address: UInt(bitPattern: base))
         views.add(view)
+        claimed = false
         changes.publish(.viewMapped, name.value, ["view": view.id])
         return view.info!
     }

@@ -144,13 +144,37 @@ final class MappedView: Sendable {
     }
 }
 
-/// The server's views, by id.
+/// The server's views, by id, within a budget of address space.
 final class ViewTable: Sendable {
+    /// Views map whole reserves by default, and a reserve may be nearly 2^63 bytes: without a bound, a
+    /// few views take the process's 128 TiB of address space (or its 65530 map entries), and the next
+    /// large allocation anywhere in the server fails, which is fatal. Together the views may take at
+    /// most this many mappings and bytes of address space; past it, mapping a view is refused (507).
+    static let maximumCount = 4096
+    static let maximumBytes: Int64 = 32 << 40
+
     private let views = Mutex<[String: MappedView]>([:])
     private let counter = AtomicCounter()
+    /// Mappings and bytes held by views, and by views being mapped (claimed first).
+    private let usage = Mutex<(count: Int, bytes: Int64)>((0, 0))
 
     func nextID() -> String { "v\(counter.next())" }
 
+    /// Claims room for a view of `length` bytes; false when the budget has none.
+    func claim(_ length: Int64) -> Bool {
+        usage.withLock { usage in
+            guard usage.count < Self.maximumCount, length <= Self.maximumBytes - usage.bytes else { return false }
+            usage = (usage.count + 1, usage.bytes + length)
+            return true
+        }
+    }
+
+    /// Gives back what `claim` took (the view was unmapped, or never mapped).
+    func release(_ length: Int64) {
+        usage.withLock { usage in usage = (usage.count - 1, usage.bytes - length) }
+    }
+
+    /// Adds a view whose room was claimed.
     func add(_ view: MappedView) { views.withLock { $0[view.id] = view } }
 
     func view(_ id: String, of section: String) throws(SectionError) -> MappedView {
@@ -160,7 +184,15 @@ final class ViewTable: Sendable {
         return view
     }
 
-    func remove(_ id: String) -> MappedView? { views.withLock { $0.removeValue(forKey: id) } }
+    /// Forgets a view and unmaps it, giving its room back.
+    func remove(_ id: String) -> MappedView? {
+        let removed = views.withLock { $0.removeValue(forKey: id) }
+        if let removed {
+            _ = removed.unmap()
+            release(removed.length)
+        }
+        return removed
+    }
 
     func views(of section: String) -> [MappedView] {
         views.withLock { table in table.values.filter { $0.section == section } }.sorted {
@@ -179,7 +211,10 @@ final class ViewTable: Sendable {
             for view in matching { table[view.id] = nil }
             return matching
         }
-        for view in removed { _ = view.unmap() }
+        for view in removed {
+            _ = view.unmap()
+            release(view.length)
+        }
         return removed.map(\.id)
     }
 }
