@@ -3,8 +3,9 @@
 One server (port 0, its own state directory, --max-body 64KiB, --shm-dir on a private 64 MiB tmpfs, or a
 plain directory where mount is not permitted) holds a "victim" section with data, a label and a view.
 Each row of CASES is sent on its own connection and must:
-  - get one of the expected statuses (API.md's table: 400/404/405/409/413/415/416/422; 431/414 and some
-    400/413 come from libmicrohttpd itself), with an RFC 9457 problem body where the application answers;
+  - get one of the expected statuses (API.md's table: 400/404/405/409/413/415/416/422, 507 for a view
+    past the address-space budget; 431/414/505 and some 400/413 come from libmicrohttpd itself), with an
+    RFC 9457 problem body where the application answers;
   - leave the shm directory (names, sizes, modes, contents), the state directory and the victim as the
     server reports it (commit, reserve, labels, views, leases) exactly as they were, and create nothing
     in the real /dev/shm;
@@ -30,6 +31,7 @@ I63 = 2**63 - 1
 VICTIM = RUN_PREFIX + "victim"
 NEW = RUN_PREFIX + "inp-new"  # a name no case may create
 VICTIM_COMMIT = 4 * PAGE
+VAST = RUN_PREFIX + "vast"  # a reserve past the views' address-space budget (32 TiB)
 CLOSED = "closed"  # the server closed the connection without an answer
 
 
@@ -182,6 +184,9 @@ for body, cid in [({"offset": I63 - (I63 % PAGE), "length": 2 * PAGE, "access": 
                   ({"offset": PAGE, "length": I63, "access": "ro"}, "length-max"),
                   ({"offset": -PAGE, "access": "rw"}, "offset-negative"), ({"access": "rwx"}, "access-unknown")]:
     case(f"view-{cid}", lambda ctx, b=body: post_json(victim("views"), b)(ctx), 422)
+case("view-past-address-budget", lambda ctx: post_json(sec(VAST, "views"), {"access": "ro"})(ctx), 507)
+case("view-past-address-budget-length",
+     lambda ctx: post_json(sec(VAST, "views"), {"access": "ro", "length": 33 << 40})(ctx), 507)
 for query, cid in [("from=2&to=1", "from-past-to"), ("from=-1", "from-negative"), ("maxRuns=0", "max-runs-zero"),
                    (f"maxRuns={2**63}", "max-runs-2^63")]:
     case(f"pages-{cid}", lambda ctx, q=query: http("GET", f"{victim('pages')}?{q}", ctx=ctx), 400)
@@ -305,6 +310,7 @@ def hostile(shm_admin_bin, tmp_path_factory, shm_run_prefix):
             admin = srv.client()
             admin.create(VICTIM, 16 * PAGE, VICTIM_COMMIT, labels={"role": "victim"})
             admin.write(VICTIM, 0, b"precious bytes")
+            admin.create(VAST, "40TiB", PAGE)
             r = admin.post(victim("views"), json={"access": "rw"})
             assert r.status == 201, r.describe()
             ctx = {"port": srv.port, "token": srv.admin_token, "view": r.json["id"], "server": srv, "admin": admin,
