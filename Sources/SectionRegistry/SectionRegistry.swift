@@ -45,7 +45,9 @@ public final class SectionRegistry: Sendable {
     /// Sections with a grow in flight, and their data bytes just before it. fallocate holds the
     /// inode's lock, which lseek(SEEK_DATA) also takes: a listing must not wait behind it.
     let growing = Mutex<[String: Int64]>([:])
-    private let nameLocks = Mutex<[String: NameLock]>([:])
+    /// The lock of each name in use, with how many callers hold or wait for it: an entry goes when
+    /// its last user is done, so the table does not grow with every name ever created.
+    private let nameLocks = Mutex<[String: (lock: NameLock, users: Int)]>([:])
 
     public init(configuration: Configuration) throws(SectionError) {
         directory = try ShmDirectory(path: configuration.shmDirectory)
@@ -87,13 +89,23 @@ public final class SectionRegistry: Sendable {
     /// Serialises create, grow, reset, adopt and delete of one name without blocking other names.
     func withNameLock<T>(_ name: String, _ body: () throws(SectionError) -> T) throws(SectionError) -> T {
         let lock = nameLocks.withLock { table in
-            if let existing = table[name] { return existing }
-            let made = NameLock()
-            table[name] = made
-            return made
+            var entry = table[name] ?? (NameLock(), 0)
+            entry.users += 1
+            table[name] = entry
+            return entry.lock
+        }
+        defer {
+            nameLocks.withLock { table in
+                guard var entry = table[name] else { return }
+                entry.users -= 1
+                table[name] = entry.users == 0 ? nil : entry
+            }
         }
         return try lock.run(body)
     }
+
+    /// Names whose lock is held or awaited now (tests).
+    var nameLocksInUse: Int { nameLocks.withLock { $0.count } }
 
     func record(_ name: String) -> SectionRecord? { records.withLock { $0[name] } }
 
