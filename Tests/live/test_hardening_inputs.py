@@ -16,6 +16,7 @@ Slow-loris headers and a method-override header have their own tests below the t
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -314,7 +315,7 @@ def hostile(shm_admin_bin, tmp_path_factory, shm_run_prefix):
             r = admin.post(victim("views"), json={"access": "rw"})
             assert r.status == 201, r.describe()
             ctx = {"port": srv.port, "token": srv.admin_token, "view": r.json["id"], "server": srv, "admin": admin,
-                   "shm_dir": shm_dir, "state_dir": base / "state", "is_tmpfs": is_tmpfs}
+                   "shm_dir": shm_dir, "state_dir": base / "state", "base": base, "is_tmpfs": is_tmpfs}
             yield ctx
         finally:
             _stop_checked(srv)
@@ -331,7 +332,8 @@ def observed(ctx) -> dict:
     listing = ctx["admin"].get("/api/v1/sections", query={"limit": 10000}, timeout=10)
     assert listing.status == 200, listing.describe()
     return {"shm": snapshot(ctx["shm_dir"]), "state": snapshot(ctx["state_dir"]), "victim": server_view,
-            "names": sorted(s["name"] for s in listing.json["sections"])}
+            "names": sorted(s["name"] for s in listing.json["sections"]),
+            "beside": sorted(os.listdir(ctx["base"]))}  # nothing lands next to the shm directory either
 
 
 def assert_problem_body(resp, where):
@@ -365,6 +367,7 @@ def test_hostile_request(hostile, build, expect, app, request):
                                             f"{describe_change(before[part], after[part])}"
     assert after["victim"] == before["victim"], f"{where}: victim changed: {before['victim']} -> {after['victim']}"
     assert after["names"] == before["names"], f"{where}: sections changed: {before['names']} -> {after['names']}"
+    assert after["beside"] == before["beside"], f"{where}: {before['beside']} -> {after['beside']}"
     escaped = {n for n in shm_names() - real_before
                if n.startswith(RUN_PREFIX) or (len(n) == 3 and n[0] == "h" and n[2] == "x")}
     assert not escaped, f"{where}: {sorted(escaped)!r} appeared in the real /dev/shm"

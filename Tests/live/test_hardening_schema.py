@@ -118,7 +118,9 @@ def test_schemathesis_against_served_openapi(tmp_path, server_factory, prefix, s
                    HARDENING_NAMES_LOG=str(names_log), HARDENING_BOUND_SIZES="0" if is_tmpfs else "1",
                    HARDENING_NAME_PREFIX="" if is_tmpfs else prefix, PYTHONPATH=str(HERE))
         try:
-            run = subprocess.run(argv, capture_output=True, timeout=RUN_TIMEOUT, env=env, cwd=str(tmp_path))
+            workdir = tmp_path / "run"  # schemathesis keeps .hypothesis/ and .schemathesis/ in its cwd
+            workdir.mkdir(exist_ok=True)
+            run = subprocess.run(argv, capture_output=True, timeout=RUN_TIMEOUT, env=env, cwd=str(workdir))
             output = (run.stdout + run.stderr).decode("utf-8", "replace")
             rc = run.returncode
         except subprocess.TimeoutExpired as e:
@@ -130,6 +132,11 @@ def test_schemathesis_against_served_openapi(tmp_path, server_factory, prefix, s
         leftovers = delete_managed(admin)
         rc_stop, timed_out = srv.stop()
         assert not timed_out and rc_stop == 0, f"server stop: rc {rc_stop}, timed out {timed_out}"
+        # Beside the shm directory only what the test itself made (no name reached out of it).
+        beside = {p.name for p in tmp_path.iterdir()} - {"shm", "run", "names.log", "schemathesis.toml", "schemathesis"}
+        strays = sorted(n for n in beside if not (n.startswith("state-") or n.startswith("server-")
+                                                  or n.startswith("admin-token") or n.startswith("read-token")))
+        assert not strays, f"unexpected entries next to the shm directory: {strays!r}"
 
     # Nothing under a name the fuzzer used may have appeared in the real /dev/shm.
     names = used_names(names_log)
