@@ -25,10 +25,13 @@ extension SectionRegistry {
     /// Every section, sorted by name, filtered; `total` counts the matches before `limit`/`offset`.
     public func list(_ filter: ListFilter = ListFilter()) throws(SectionError) -> (sections: [SectionInfo], total: Int)
     {
-        var entries = try allEntries()
-        if let managed = filter.managed { entries.removeAll { ($0.record != nil) != managed } }
-        if let kind = filter.kind { entries.removeAll { ($0.isSemaphore ? SectionKind.semaphore : .shm) != kind } }
-        if let query = filter.query, !query.isEmpty { entries.removeAll { !$0.name.contains(query) } }
+        // Name, kind and managed filters need no fstat: apply them to the directory listing first.
+        let needle = Array((filter.query ?? "").utf8)
+        var entries = try allEntries { name, isSemaphore, managed in
+            if let wanted = filter.managed, managed != wanted { return false }
+            if let kind = filter.kind, (isSemaphore ? SectionKind.semaphore : .shm) != kind { return false }
+            return needle.isEmpty || Self.contains(name, needle)
+        }
         let snapshot = scanner.snapshot()
         if let orphan = filter.orphan {
             entries.removeAll { entry in
@@ -127,22 +130,31 @@ extension SectionRegistry {
 
     static func isListable(_ status: stat) -> Bool { (status.st_mode & S_IFMT) == S_IFREG }
 
-    func allEntries() throws(SectionError) -> [Entry] {
+    /// The directory's objects and the managed sections whose object is missing, keeping only
+    /// those `keep(name, isSemaphore, managed)` accepts; only kept entries are stat'ed.
+    func allEntries(keeping keep: (String, Bool, Bool) -> Bool = { _, _, _ in true }) throws(SectionError) -> [Entry] {
         let known = records.withLock { $0 }
         var entries: [Entry] = []
-        var seen = Set<String>()
+        var present = Set<String>()
         for item in try directory.entries() where !Self.isInternalName(item.name) {
             if item.type != UInt8(DT_REG) && item.type != UInt8(DT_UNKNOWN) { continue }
+            present.insert(item.name)
             let name = SectionName(unchecked: item.name)
+            let record = known[item.name]
+            guard keep(item.name, name.isSemaphoreName, record != nil) else { continue }
             guard let status = try? directory.status(of: name), Self.isListable(status) else { continue }
-            seen.insert(item.name)
-            entries.append(
-                Entry(name: item.name, record: known[item.name], status: status, isSemaphore: name.isSemaphoreName))
+            entries.append(Entry(name: item.name, record: record, status: status, isSemaphore: name.isSemaphoreName))
         }
-        for (name, record) in known where !seen.contains(name) {
+        for (name, record) in known where !present.contains(name) && keep(name, false, true) {
             entries.append(Entry(name: name, record: record, status: nil, isSemaphore: false))
         }
         return entries
+    }
+
+    /// Whether `name` contains `needle`, compared as UTF-8 bytes (a plain scan; names are short).
+    static func contains(_ name: String, _ needle: [UInt8]) -> Bool {
+        var name = name
+        return name.withUTF8 { ProcScanner.contains($0, needle) }
     }
 
     func isOrphan(inode: UInt64, snapshot: ProcSnapshot) -> Bool {
