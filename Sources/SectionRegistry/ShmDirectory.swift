@@ -72,6 +72,14 @@ public final class ShmDirectory: Sendable {
         return result
     }
 
+    /// The directory's modification time in nanoseconds: it changes whenever any process creates,
+    /// removes or renames an entry. 0 when it cannot be read.
+    public func entriesStamp() -> Int64 {
+        var info = stat()
+        guard fstat(descriptor.raw, &info) == 0 else { return 0 }
+        return Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+    }
+
     /// statvfs(3) of the filesystem: total, used and free bytes.
     public func capacity() -> (size: Int64, used: Int64, free: Int64) {
         var info = statvfs()

@@ -9,10 +9,14 @@ extension API {
             managed: try query.bool("managed"), kind: kind, orphan: try query.bool("orphan"), query: request.query["q"],
             limit: Int(try query.integer("limit", default: 1000, range: 0...10_000)!),
             offset: Int(try query.integer("offset", default: 0, range: 0...Int64.max)!))
-        let (sections, total) = try registry.list(filter)
-        return .json(
-            .object([("sections", .array(sections.map { .object(Render.section($0)) })), ("total", .int(Int64(total)))])
-        )
+        let key = request.query.items.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+        let bytes = try listings.bytes(for: key) {
+            let (sections, total) = try registry.list(filter)
+            return JSONValue.object([
+                ("sections", .array(sections.map { .object(Render.section($0)) })), ("total", .int(Int64(total))),
+            ]).serialized()
+        }
+        return .json(encoded: bytes)
     }
 
     func createSection(_ request: HTTPRequest) throws -> HTTPResponse {

@@ -8,6 +8,7 @@ final class API: Sendable {
     let security: Security
     let metrics: Metrics
     let events: EventBroadcaster
+    let listings: ListingCache
     let staticDirectory: String
     let openAPIPath: String
     let version: String
@@ -22,6 +23,7 @@ final class API: Sendable {
         self.security = security
         self.metrics = metrics
         self.events = events
+        self.listings = ListingCache(registry: registry)
         self.staticDirectory = staticDirectory
         self.openAPIPath = openAPIPath
         self.version = version

@@ -1,0 +1,50 @@
+import SectionRegistry
+import Synchronization
+
+/// Rendered section listings, reused while nothing could have changed them: no change event from
+/// the registry (its own changes and other processes' through inotify), the same directory mtime
+/// (creates, removes and renames by anyone, seen before inotify delivers them), and younger than
+/// `maximumAge` (writes through another process's mapping make no event at all).
+///
+/// A listing re-reads every object's extents and re-renders its JSON; monitoring that polls it
+/// from many hosts would otherwise pay that on every request.
+final class ListingCache: Sendable {
+    private struct Entry {
+        var bytes: [UInt8]
+        var builtAt: Double
+        var generation: UInt64
+        var stamp: Int64
+    }
+
+    static let maximumAge = 0.1
+    static let maximumEntries = 64
+
+    private let entries = Mutex<[String: Entry]>([:])
+    private let generation = Atomic<UInt64>(0)
+    private let directory: ShmDirectory
+
+    init(registry: SectionRegistry) {
+        directory = registry.directory
+        _ = registry.changes.subscribe { [weak self] _ in
+            _ = self?.generation.add(1, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    /// The cached bytes for `key`, or `build()`'s, remembered for the next caller.
+    func bytes(for key: String, build: () throws -> [UInt8]) rethrows -> [UInt8] {
+        let now = monotonicSeconds()
+        let current = generation.load(ordering: .sequentiallyConsistent)
+        let stamp = directory.entriesStamp()
+        if let hit = entries.withLock({ $0[key] }), hit.generation == current, hit.stamp == stamp,
+            now - hit.builtAt < Self.maximumAge
+        {
+            return hit.bytes
+        }
+        let bytes = try build()
+        entries.withLock { table in
+            if table.count >= Self.maximumEntries { table.removeAll(keepingCapacity: true) }
+            table[key] = Entry(bytes: bytes, builtAt: now, generation: current, stamp: stamp)
+        }
+        return bytes
+    }
+}
