@@ -37,10 +37,11 @@ static inline struct MHD_Daemon *chttpd_start_daemon_full(
     MHD_LogCallback logger, void *logger_cls,
     struct MHD_OptionItem *options)
 {
+    /* The logger goes first: libmicrohttpd complains (through it) when any option precedes it. */
     return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_cls,
+                            MHD_OPTION_EXTERNAL_LOGGER, logger, logger_cls,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
                             MHD_OPTION_URI_LOG_CALLBACK, uri_log, uri_log_cls,
-                            MHD_OPTION_EXTERNAL_LOGGER, logger, logger_cls,
                             MHD_OPTION_ARRAY, options,
                             MHD_OPTION_END);
 }
