@@ -1,12 +1,13 @@
-# shm-admin: `make run` serves on 127.0.0.1:8080; `make test` runs every test.
-# Both install what a fresh Debian machine lacks first (scripts/setup, idempotent and quiet).
+# shm-admin: `make run` serves on 127.0.0.1:8080; `make test` runs every test; `make stress` runs the
+# soak (Tests/stress, about 80 s, against a release build). Each installs what a fresh Debian machine
+# lacks first (scripts/setup, idempotent and quiet).
 SWIFT ?= swift
 PORT ?= 8080
 ARGS ?=
 PYTEST ?= python3 -m pytest
 TEST_OUT ?= test-output
 
-.PHONY: all build release run test test-swift test-live lint format bench bench-smoke setup-run setup-test setup-bench clean
+.PHONY: all build release run test test-swift test-live stress lint format bench bench-smoke setup-run setup-test setup-stress setup-bench clean
 
 all: build
 
@@ -15,6 +16,9 @@ setup-run:
 
 setup-test:
 	@scripts/setup test
+
+setup-stress:
+	@scripts/setup stress
 
 setup-bench:
 	@scripts/setup bench
@@ -39,6 +43,11 @@ test-live:
 	@mkdir -p $(TEST_OUT)
 	@SHM_ADMIN_BIN="$$($(SWIFT) build --show-bin-path)/shm-admin" TEST_OUT="$(abspath $(TEST_OUT))" \
 		$(PYTEST) -q -p no:cacheprovider Tests/live
+
+# The soak (issue 6, suite 3): wrk -c64 for 60 s plus writers, against the release build.
+stress: setup-stress
+	@$(SWIFT) build -c release --product shm-admin
+	@SHM_ADMIN_BIN="$$($(SWIFT) build -c release --show-bin-path)/shm-admin" python3 Tests/stress/soak.py
 
 lint:
 	@$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
