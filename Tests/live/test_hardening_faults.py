@@ -843,3 +843,82 @@ def test_event_client_that_never_reads_is_dropped(server_factory, prefix):
         live.close()
     assert peak - rss_before < 16 * 1024, f"RSS grew by {(peak - rss_before) // 1024} MiB with a stalled client"
     assert srv.alive() and c.get("/healthz").status == 200
+
+
+PACED_CHURN = r'''
+import os, sys, time
+d, prefix, n, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+start = time.monotonic()
+for i in range(n):
+    p = os.path.join(d, f"{prefix}{i}")
+    fd = os.open(p, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    os.unlink(p)
+    ahead = start + seconds * (i + 1) / n - time.monotonic()
+    if ahead > 0:
+        time.sleep(ahead)
+'''
+
+
+LOAD = r'''
+import http.client, sys, threading, time
+port, token, seconds, paths = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4:]
+failures, done = [], [0]
+def load(k):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    end = time.monotonic() + seconds
+    try:
+        for i in range(1000000):
+            if time.monotonic() > end:
+                return
+            conn.request("GET", paths[(k + i) % len(paths)], headers={"Authorization": "Bearer " + token})
+            r = conn.getresponse()
+            body = r.read()
+            if r.status != 200:
+                failures.append((r.status, body[:200]))
+                return
+            done[0] += 1
+    except Exception as e:
+        failures.append(repr(e))
+    finally:
+        conn.close()
+threads = [threading.Thread(target=load, args=(k,)) for k in range(48)]
+for t in threads: t.start()
+for t in threads: t.join(seconds + 60)
+print(done[0], failures[:3])
+sys.exit(1 if failures else 0)
+'''
+
+
+def test_event_client_reading_under_load_is_never_dropped(server_factory, prefix):
+    """A client that reads the stream all along is never taken for a stalled one: not while 48 other
+    connections (another process) keep the server's threads busy and a third process creates and
+    unlinks 1,000 objects a second (3,000 events a second)."""
+    srv = server_factory(token=TOKEN)
+    c = srv.client()
+    name = prefix + "busy"
+    c.create(name, "1MiB", "64KiB")
+    live = FastEvents(srv.port, seconds=120)
+    try:
+        loader = subprocess.Popen([sys.executable, "-c", LOAD, str(srv.port), TOKEN, "4",
+                                   "/api/v1/sections?limit=100", sec(name), sec(name, "pages"), "/metrics"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            time.sleep(0.5)
+            r = run_quiet([sys.executable, "-c", PACED_CHURN, SHM_DIR, prefix + "pc", "3000", "3"], timeout=60)
+            assert r.returncode == 0, r.stderr
+            last = c.create(prefix + "last", 4096)["name"]
+        finally:
+            out, err = loader.communicate(timeout=90)
+        assert loader.returncode == 0, (out, err[-2000:])
+        wait_until(lambda: last in live.sections("created") or live.closed, timeout=20,
+                   what="the created event that follows the churn")
+        kinds = {}
+        for kind, _ in list(live.events):
+            kinds[kind] = kinds.get(kind, 0) + 1
+        print(f"busy server: {out.decode().split()[0]} requests by the loader; {len(live.events)} events "
+              f"received {kinds}, {'dropped' if live.closed else 'never dropped'}")
+        assert not live.closed, f"the reading client was dropped after {len(live.events)} events"
+        assert last in live.sections("created")
+    finally:
+        live.close()
