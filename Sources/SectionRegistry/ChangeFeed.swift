@@ -20,6 +20,11 @@ public final class ChangeFeed: Sendable {
     private let stopPipe = Mutex<(read: Int32, write: Int32)>((-1, -1))
     /// How long after our own change to a name its inotify echo is swallowed.
     static let echoWindow = 1.0
+    /// Another process writing a section makes an inotify event per write: at most one `modified`
+    /// event per name goes out in this window, and a last one when the window closes.
+    static let modifiedWindow = 0.25
+    /// Per name: when the last `modified` went out, and whether more came since (inotify thread only).
+    private let modifiedState = Mutex<(sent: [String: Double], pending: Set<String>)>(([:], []))
 
     init() {}
 
@@ -82,7 +87,8 @@ public final class ChangeFeed: Sendable {
             var polls = [
                 pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: stop, events: Int16(POLLIN), revents: 0),
             ]
-            let ready = poll(&polls, 2, 1000)
+            let ready = poll(&polls, 2, Int32(Self.modifiedWindow * 1000))
+            flushModified()
             if ready <= 0 || polls[1].revents != 0 { continue }
             var batch: [(String, UInt32)] = []
             while true {
@@ -134,7 +140,35 @@ public final class ChangeFeed: Sendable {
                 kind = .modified
             }
             if recent[name] != nil || !seen.insert(kind.rawValue + "\u{0}" + name).inserted { continue }
+            if kind == .modified {
+                let hold = modifiedState.withLock { state in
+                    if let last = state.sent[name], now - last < Self.modifiedWindow {
+                        state.pending.insert(name)
+                        return true
+                    }
+                    state.sent[name] = now
+                    return false
+                }
+                if hold { continue }
+            } else {
+                _ = modifiedState.withLock { $0.pending.remove(name) }
+            }
             publish(kind, name, source: .external)
         }
+    }
+
+    /// Sends the `modified` events held back whose window has closed, and forgets old names.
+    private func flushModified() {
+        let now = monotonicNow()
+        let due: [String] = modifiedState.withLock { state in
+            let ready = state.pending.filter { now - (state.sent[$0] ?? 0) >= Self.modifiedWindow }
+            state.pending.subtract(ready)
+            for name in ready { state.sent[name] = now }
+            state.sent = state.sent.filter {
+                now - $0.value < 4 * Self.modifiedWindow || state.pending.contains($0.key)
+            }
+            return Array(ready)
+        }
+        for name in due.sorted() { publish(.modified, name, source: .external) }
     }
 }

@@ -77,7 +77,8 @@ public final class ShmAdminApp: Sendable {
         adminToken = try Security.loadOrCreateToken(at: tokenPath, create: options.tokenFile == nil)
         let readToken = try options.readTokenFile.map { try Security.loadOrCreateToken(at: $0, create: false) }
         let staticDirectory = Self.resolved(options.staticDirectory)
-        let events = EventBroadcaster()
+        // A bounded queue per client: bursts of a few thousand changes pass, a stalled client is dropped.
+        let events = EventBroadcaster(queueCapacity: 4096)
         let metrics = Metrics(sectionCap: options.metricsSectionCap)
         api = API(
             registry: registry, security: Security(adminToken: adminToken, readToken: readToken, loopbackBind: !remote),

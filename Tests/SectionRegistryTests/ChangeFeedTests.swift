@@ -96,6 +96,33 @@ struct ChangeFeedTests {
         #expect(events.about(name).filter { $0.kind == .created }.count == 1, "one event per change")
     }
 
+    @Test("another process writing in bursts makes a few modified events, and one after its last write")
+    func modifiedEventsAreCoalesced() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry(watch: true)
+        let events = EventLog(registry)
+        defer { events.stop() }
+        let name = box.name("burst")
+        // Plain syscalls, not the registry: to the feed these writes are another process's.
+        let fd = open(box.path("burst"), O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        #expect(eventually { events.about(name).contains { $0.kind == .created } })
+        var lastWrite = 0.0
+        for index in 0..<12 {
+            var byte = UInt8(index)
+            #expect(pwrite(fd, &byte, 1, off_t(index)) == 1)
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            lastWrite = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+            usleep(50_000)
+        }
+        #expect(eventually { events.about(name).contains { $0.kind == .modified && $0.time >= lastWrite } })
+        let modified = events.about(name).filter { $0.kind == .modified }.count
+        #expect(modified >= 2 && modified < 12, "\(modified) modified events for 12 writes 50 ms apart")
+    }
+
     @Test("the registry's own changes are not echoed back as external events")
     func noEchoOfOwnChanges() throws {
         let box = try Sandbox()
