@@ -21,8 +21,8 @@ extension SectionRegistry {
                 .invalidName, "names starting with 'sem.' belong to POSIX semaphores", section: name.value)
         }
         return try withNameLock(name.value) { () throws(SectionError) in
-            if try directory.status(of: name) != nil {
-                if request.exclusive { throw existsError(name) }
+            if let existing = try directory.status(of: name) {
+                if request.exclusive || !Self.isListable(existing) { throw existsError(name, existing) }
                 return (try section(named: name), false)
             }
             let temporary = Self.temporaryName()
@@ -54,7 +54,8 @@ extension SectionRegistry {
                 let code = errno
                 restore(previous, of: name.value)
                 if code == EEXIST {
-                    if request.exclusive { throw existsError(name) }
+                    let existing = try directory.status(of: name)
+                    if request.exclusive || existing.map(Self.isListable) == false { throw existsError(name, existing) }
                     return (try section(named: name), false)
                 }
                 throw SectionError.fromErrno(code, call: "renameat2", section: name.value, doing: "create")
@@ -111,7 +112,14 @@ extension SectionRegistry {
         return try SectionName("shm-" + String(repeating: "0", count: 16 - hex.count) + hex)
     }
 
-    private func existsError(_ name: SectionName) -> SectionError {
-        SectionError(.exists, "section '\(name.value)' already exists", section: name.value)
+    /// 409. A name taken by an entry that is no object (a symbolic link, a directory, a FIFO) is taken
+    /// too: it is neither created over nor opened as a section.
+    private func existsError(_ name: SectionName, _ existing: stat?) -> SectionError {
+        guard let existing, !Self.isListable(existing) else {
+            return SectionError(.exists, "section '\(name.value)' already exists", section: name.value)
+        }
+        return SectionError(
+            .exists, "the name '\(name.value)' is taken by an entry that is not a shared-memory object",
+            section: name.value)
     }
 }

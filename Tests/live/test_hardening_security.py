@@ -482,8 +482,9 @@ def test_symlinks_in_dev_shm_are_never_followed(server_factory, prefix):
                 r = c.request(method, sec(link, *parts), **kw)
                 assert r.status in (403, 404), (link, method, parts, r.describe())
                 assert secret not in r.body and b"OUTSIDE-FILE" not in r.body and b"root:" not in r.body
-            r = c.post("/api/v1/sections", json={"name": link, "reserve": 4096})
-            assert r.status in (403, 404, 409), r.describe()
+            for exclusive in (False, True):  # the name is taken, by something that is no section
+                r = c.post("/api/v1/sections", json={"name": link, "reserve": 4096, "exclusive": exclusive})
+                assert_problem(r, 409, "section-exists")
         listed = {s["name"] for s in c.list(q=prefix)["sections"]}
         assert listed == {real}, listed
         assert shm_state(prefix) == before
