@@ -1,5 +1,9 @@
 import HTTPServer
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #endif
@@ -58,54 +62,88 @@ enum DumpFormat: String, CaseIterable {
         ])
     }
 
+    /// The two lowercase hex digits of every byte value.
+    private static let hexPairs: [UInt16] = (0..<256).map { value in
+        UInt16(digits[value >> 4]) | UInt16(digits[value & 15]) << 8
+    }
+
+    /// The longest line: a 16-digit offset, two spaces, 16 × 3 hex columns, the middle space,
+    /// " |", 16 characters, "|\n".
+    private static let longestLine = 16 + 2 + 48 + 1 + 2 + 16 + 2
+
     /// Byte for byte what `hexdump -C -s OFFSET -n COUNT` prints for these bytes, `*` lines included.
+    /// Written into one buffer sized up front: this runs over up to 64 MiB a request.
     static func canonical(_ bytes: [UInt8], offset: Int64) -> [UInt8] {
         guard !bytes.isEmpty else { return [] }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count / 16 * 79 + 96)
-        var previous: ArraySlice<UInt8>? = nil
-        var squeezing = false
-        var start = 0
-        while start < bytes.count {
-            let row = bytes[start..<min(start + 16, bytes.count)]
-            if row.count == 16, let previous, previous.elementsEqual(row) {
-                if !squeezing {
-                    out.append(contentsOf: [42, 10])  // "*\n"
-                    squeezing = true
+        let rows = (bytes.count + 15) / 16
+        return bytes.withUnsafeBufferPointer { input in
+            [UInt8](unsafeUninitializedCapacity: rows * longestLine + longestLine) { out, count in
+                var at = 0
+                var squeezing = false
+                var start = 0
+                while start < input.count {
+                    let length = min(16, input.count - start)
+                    if length == 16, start >= 16,
+                        memcmp(input.baseAddress! + start, input.baseAddress! + start - 16, 16) == 0
+                    {
+                        if !squeezing {
+                            out[at] = 42  // "*"
+                            out[at + 1] = 10
+                            at += 2
+                            squeezing = true
+                        }
+                        start += 16
+                        continue
+                    }
+                    squeezing = false
+                    at = writeOffset(offset + Int64(start), into: out, at: at)
+                    out[at] = 32
+                    out[at + 1] = 32
+                    at += 2
+                    for index in 0..<16 {
+                        if index < length {
+                            let pair = hexPairs[Int(input[start + index])]
+                            out[at] = UInt8(truncatingIfNeeded: pair)
+                            out[at + 1] = UInt8(truncatingIfNeeded: pair >> 8)
+                        } else {
+                            out[at] = 32
+                            out[at + 1] = 32
+                        }
+                        out[at + 2] = 32
+                        at += 3
+                        if index == 7 {
+                            out[at] = 32
+                            at += 1
+                        }
+                    }
+                    out[at] = 32
+                    out[at + 1] = 124  // " |"
+                    at += 2
+                    for index in 0..<length {
+                        let byte = input[start + index]
+                        out[at] = (0x20...0x7e).contains(byte) ? byte : 46
+                        at += 1
+                    }
+                    out[at] = 124  // "|"
+                    out[at + 1] = 10
+                    at += 2
+                    start += 16
                 }
-                start += 16
-                continue
+                at = writeOffset(offset + Int64(input.count), into: out, at: at)
+                out[at] = 10
+                count = at + 1
             }
-            squeezing = false
-            previous = row
-            appendOffset(offset + Int64(start), to: &out)
-            out.append(contentsOf: [32, 32])
-            for index in 0..<16 {
-                if index < row.count {
-                    let byte = row[row.startIndex + index]
-                    out.append(digits[Int(byte >> 4)])
-                    out.append(digits[Int(byte & 15)])
-                    out.append(32)
-                } else {
-                    out.append(contentsOf: [32, 32, 32])
-                }
-                if index == 7 { out.append(32) }
-            }
-            out.append(contentsOf: [32, 124])  // " |"
-            for byte in row { out.append((0x20...0x7e).contains(byte) ? byte : 46) }
-            out.append(contentsOf: [124, 10])  // "|\n"
-            start += 16
         }
-        appendOffset(offset + Int64(bytes.count), to: &out)
-        out.append(10)
-        return out
     }
 
     /// `%08x`: at least eight lowercase hex digits.
-    private static func appendOffset(_ value: Int64, to out: inout [UInt8]) {
-        var text = Array(String(value, radix: 16).utf8)
-        if text.count < 8 { text.insert(contentsOf: [UInt8](repeating: 48, count: 8 - text.count), at: 0) }
-        out.append(contentsOf: text)
+    private static func writeOffset(_ value: Int64, into out: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
+        var width = 8
+        while width < 16 && (UInt64(value) >> UInt64(4 * width)) != 0 { width += 1 }
+        for index in 0..<width {
+            out[start + index] = digits[Int((UInt64(value) >> UInt64(4 * (width - 1 - index))) & 15)]
+        }
+        return start + width
     }
 }
 
