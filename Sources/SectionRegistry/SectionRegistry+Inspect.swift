@@ -88,10 +88,14 @@ extension SectionRegistry {
             fd: object.raw, commit: commit, reserve: reserve, from: start, to: max(start, end),
             maxRuns: max(1, maxRuns),
             section: name.value)
+        // When the runs cover the whole commit they already hold every data extent: no second walk.
+        let dataBytes =
+            start == 0 && end >= commit && !truncated
+            ? runs.reduce(0) { $0 + ($1.state == .data ? $1.length : 0) }
+            : try PageWalker.dataBytes(fd: object.raw, size: commit, section: name.value)
         return PageMap(
             pageSize: pageSize, reserve: reserve, commit: commit, allocatedBytes: Int64(status.st_blocks) * 512,
-            dataBytes: try PageWalker.dataBytes(fd: object.raw, size: commit, section: name.value), runs: runs,
-            truncated: truncated)
+            dataBytes: dataBytes, runs: runs, truncated: truncated)
     }
 
     /// Facts about the host's shared memory and the registry's counts.
