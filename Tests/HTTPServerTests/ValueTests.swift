@@ -21,6 +21,18 @@ import Testing
         #expect(String(decoding: value.serialized(), as: UTF8.self) == #"{"k":"\u0001é\t","n":null,"b":true,"d":1.5}"#)
     }
 
+    @Test(arguments: [Int64.min, -1_000_000_007, -1, 0, 7, 10, 4096, 1_234_567_890_123, Int64.max])
+    func jsonIntegersAreWrittenExactly(_ value: Int64) {
+        #expect(String(decoding: JSONValue.int(value).serialized(), as: UTF8.self) == String(value))
+    }
+
+    @Test func jsonStringsWithAndWithoutEscapes() {
+        let value: JSONValue = ["plain": "abc é 🎉", "quoted": "a\"b\\c\u{7f}"]
+        #expect(
+            String(decoding: value.serialized(), as: UTF8.self)
+                == #"{"plain":"abc é 🎉","quoted":"a\"b\\c\u007f"}"#)
+    }
+
     @Test func jsonEncodableUsesSortedKeys() {
         struct Body: Encodable {
             var zeta = 1
