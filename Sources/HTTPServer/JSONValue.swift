@@ -65,8 +65,9 @@ public indirect enum JSONValue: Sendable, Hashable, ExpressibleByStringLiteral, 
         }
     }
 
-    /// The decimal digits of `value`, written without making a String.
-    static func writeInteger(_ value: Int64, to out: inout [UInt8]) {
+    /// The decimal digits of `value`, written without making a String (for hand-rolled JSON of
+    /// large regular arrays, where a tree of values would cost an allocation per member).
+    public static func writeInteger(_ value: Int64, to out: inout [UInt8]) {
         if value < 0 { out.append(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes hold the 20 digits of 2^64

@@ -81,7 +81,8 @@ extension API {
         let to = try query.integer("to", range: 0...Int64.max)
         if let from, let to, from > to { throw APIFailure(Problems.badRequest("'from' must not be past 'to'")) }
         let maxRuns = try query.integer("maxRuns", default: 10_000, range: 1...1_000_000)!
-        return .json(Render.pageMap(try registry.pageMap(named: name, from: from, to: to, maxRuns: Int(maxRuns))))
+        return .json(
+            encoded: Render.pageMap(try registry.pageMap(named: name, from: from, to: to, maxRuns: Int(maxRuns))))
     }
 
     func system() -> HTTPResponse {
