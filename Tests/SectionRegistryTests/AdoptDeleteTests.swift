@@ -131,7 +131,7 @@ struct AdoptDeleteTests {
         let view = try registry.mapView(named: name, access: .rw)
         let lease = try registry.acquireLease(named: name, mode: .exclusive, timeout: 1, ttl: 60)
         try registry.delete(named: name)
-        #expect(!isMapped(view.address))
+        #expect(!isMapped(view.address, to: box.path("d")))
         expectError(.viewNotFound) { try registry.readView(named: name, id: view.id, offset: 0, length: 1) }
         expectError(.leaseNotFound) { try registry.releaseLease(named: name, lease: lease.id) }
         // A new section of the same name starts clean and its lock is free.

@@ -140,6 +140,15 @@ func ownMappings() -> [(start: UInt, end: UInt, line: String)] {
 
 func isMapped(_ address: UInt) -> Bool { ownMappings().contains { $0.start <= address && address < $0.end } }
 
+/// Whether `address` lies in a mapping of the object `path`. Tests run in parallel in this process:
+/// once a view is unmapped, another test may map something else at the same address.
+func isMapped(_ address: UInt, to path: String) -> Bool {
+    ownMappings().contains { mapping in
+        mapping.start <= address && address < mapping.end
+            && (mapping.line.hasSuffix(" " + path) || mapping.line.hasSuffix(" " + path + " (deleted)"))
+    }
+}
+
 // MARK: - Assertions and waits
 
 /// Expects `body` to throw a `SectionError` with `code`; returns the error for further checks.
