@@ -13,22 +13,10 @@
 #include <microhttpd.h>
 
 /// MHD_start_daemon is variadic and cannot be called from Swift: this fixed-argument wrapper
-/// passes the completion callback explicitly and every other option through MHD_OPTION_ARRAY.
-static inline struct MHD_Daemon *chttpd_start_daemon(
-    unsigned int flags, uint16_t port,
-    MHD_AccessHandlerCallback handler, void *handler_cls,
-    MHD_RequestCompletedCallback completed, void *completed_cls,
-    struct MHD_OptionItem *options)
-{
-    return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
-                            MHD_OPTION_ARRAY, options,
-                            MHD_OPTION_END);
-}
-
-/// Like chttpd_start_daemon, and also installs the URI log callback (its return value becomes the
-/// request's initial `*req_cls`, so per-request state is allocated exactly once per request and
-/// freed in the completion callback) and an external logger for the library's own messages.
+/// passes the callbacks explicitly and every other option through MHD_OPTION_ARRAY. It installs
+/// the URI log callback (its return value becomes the request's initial `*req_cls`, so
+/// per-request state is allocated exactly once per request and freed in the completion
+/// callback) and an external logger for the library's own messages.
 static inline struct MHD_Daemon *chttpd_start_daemon_full(
     unsigned int flags,
     MHD_AccessHandlerCallback handler, void *handler_cls,

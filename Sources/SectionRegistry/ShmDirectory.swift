@@ -22,9 +22,6 @@ public final class ShmDirectory: Sendable {
         self.device = UInt64(try descriptor.status(section: nil).st_dev)
     }
 
-    /// The absolute path of an object, for display and for matching /proc entries.
-    public func pathOf(_ name: SectionName) -> String { path + "/" + name.value }
-
     /// openat(2) relative to the directory, never following a symbolic link.
     func open(
         _ name: SectionName, flags: Int32, mode: mode_t = 0, doing action: String,

@@ -58,7 +58,7 @@ func wallClockNow() -> Double {
 }
 
 /// Seconds from an arbitrary origin, never going back: for timeouts and ages.
-func monotonicNow() -> Double {
+public func monotonicNow() -> Double {
     var spec = timespec()
     clock_gettime(CLOCK_MONOTONIC, &spec)
     return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
@@ -74,8 +74,8 @@ func sleepSeconds(_ seconds: Double) {
 /// The system page size.
 let systemPageSize = Int64(sysconf(Int32(_SC_PAGESIZE)))
 
-/// Reads a whole small file (a /proc entry) as bytes; nil when it cannot be read.
-func readSmallFile(_ path: String, limit: Int = 16 << 20) -> [UInt8]? {
+/// Reads a whole small file (a /proc entry, a token, a certificate) as bytes; nil when it cannot be read.
+public func readSmallFile(_ path: String, limit: Int = 16 << 20) -> [UInt8]? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }

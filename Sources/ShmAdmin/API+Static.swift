@@ -1,4 +1,5 @@
 import HTTPServer
+import SectionRegistry
 
 #if canImport(Glibc)
     import Glibc
@@ -43,7 +44,7 @@ extension API {
     }
 
     func openAPI() throws -> HTTPResponse {
-        guard let bytes = readFile(openAPIPath) else {
+        guard let bytes = readSmallFile(openAPIPath) else {
             throw APIFailure(
                 Problems.make(404, "not-found", "Not found", "openapi.json is not installed at \(openAPIPath)"))
         }

@@ -12,7 +12,7 @@ final class API: Sendable {
     let staticDirectory: String
     let openAPIPath: String
     let version: String
-    let startedAt = monotonicSeconds()
+    let startedAt = monotonicNow()
     let logger: Logger
 
     init(
@@ -102,12 +102,6 @@ final class API: Sendable {
             return .problem(.internalError("the request failed inside the server; see its log"))
         }
     }
-}
-
-func monotonicSeconds() -> Double {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
 }
 
 #if canImport(Glibc)

@@ -167,7 +167,7 @@ enum ByteRange {
         let last = spec[spec.index(after: dash)...]
         if first.isEmpty {
             guard let suffix = Int64(last), suffix > 0 else {
-                self = suffix0(last) ? .unsatisfiable : .whole
+                self = Int64(last) == 0 ? .unsatisfiable : .whole  // "bytes=-0" asks for nothing
                 return
             }
             self = length == 0 ? .unsatisfiable : .part(start: max(0, length - suffix), end: length - 1)
@@ -185,5 +185,3 @@ enum ByteRange {
         self = start >= length ? .unsatisfiable : .part(start: start, end: end)
     }
 }
-
-private func suffix0(_ text: Substring) -> Bool { Int64(text) == 0 }

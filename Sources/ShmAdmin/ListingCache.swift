@@ -32,7 +32,7 @@ final class ListingCache: Sendable {
 
     /// The cached bytes for `key`, or `build()`'s, remembered for the next caller.
     func bytes(for key: String, build: () throws -> [UInt8]) rethrows -> [UInt8] {
-        let now = monotonicSeconds()
+        let now = monotonicNow()
         let current = generation.load(ordering: .sequentiallyConsistent)
         let stamp = directory.entriesStamp()
         if let hit = entries.withLock({ $0[key] }), hit.generation == current, hit.stamp == stamp,

@@ -1,4 +1,5 @@
 import HTTPServer
+import SectionRegistry
 
 #if canImport(Glibc)
     import Glibc
@@ -93,7 +94,7 @@ struct Security: Sendable {
 
     /// The admin token from `path`, or one made at first start (32 random bytes in hex, mode 0600).
     static func loadOrCreateToken(at path: String, create: Bool) throws -> String {
-        if let bytes = readFile(path) {
+        if let bytes = readSmallFile(path) {
             let token = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \t\r\n")
             guard token.utf8.count >= 16 else { throw SetupError("the token in \(path) is shorter than 16 characters") }
             return token
@@ -130,20 +131,4 @@ extension String {
         let digits = Array("0123456789abcdef")
         self = String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
     }
-}
-
-/// A small file's bytes, nil when it cannot be read.
-func readFile(_ path: String, limit: Int = 64 << 20) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var result: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while result.count < limit {
-        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if count < 0 && errno == EINTR { continue }
-        if count <= 0 { break }
-        result.append(contentsOf: chunk[0..<count])
-    }
-    return result
 }
