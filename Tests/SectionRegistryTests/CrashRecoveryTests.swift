@@ -218,8 +218,16 @@ struct CrashRecoveryTests {
         #expect(Set(registry.startupReport.missing).isDisjoint(with: created))
         // A create killed between its record and its rename is rolled back, whoever removed its temporary.
         #expect(registry.startupReport.missing.isEmpty)
+        // Every third section is deleted right after its create; the kill may land inside that delete,
+        // which was never acknowledged and so may or may not have happened (the start finishes a
+        // delete whose record says `deleting`). Any section still there must be complete.
+        let deleteInFlight = created.subtracting(deleted).filter { Int($0.split(separator: "k").last ?? "")! % 3 == 1 }
+        #expect(deleteInFlight.count <= 1, "only the last delete can have been cut short")
         for name in created.subtracting(deleted) {
-            let info = try registry.section(named: SectionName(name))
+            guard let info = try? registry.section(named: SectionName(name)) else {
+                #expect(deleteInFlight.contains(name), "\(name) was acknowledged and is gone")
+                continue
+            }
             #expect(info.managed && info.state == .ok, "\(name) was acknowledged")
             #expect(info.labels["i"] == String(name.split(separator: "k").last ?? ""))
         }
