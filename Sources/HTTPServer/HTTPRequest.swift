@@ -82,6 +82,7 @@ public struct HTTPRequest: Sendable {
             }
         }
         let input = Array(bytes)
+        if !input.contains(UInt8(ascii: "%")) { return String(decoding: input, as: UTF8.self) }
         var output: [UInt8] = []
         output.reserveCapacity(input.count)
         var index = 0

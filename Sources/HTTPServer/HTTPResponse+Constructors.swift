@@ -31,6 +31,11 @@ extension HTTPResponse {
         HTTPResponse(status: status, headers: ["Content-Type": jsonContentType], body: .bytes(bytes))
     }
 
+    /// A body that is already JSON text, sent without a copy (see `SharedBytes`).
+    public static func json(status: Int = 200, shared bytes: SharedBytes) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": jsonContentType], body: .shared(bytes))
+    }
+
     /// A text body, `text/plain; charset=utf-8` unless `contentType` says otherwise.
     public static func text(
         status: Int = 200, _ text: String, contentType: String = "text/plain; charset=utf-8"

@@ -9,6 +9,8 @@ public struct HTTPResponse: Sendable {
         case empty
         /// These bytes, copied once into libmicrohttpd.
         case bytes([UInt8])
+        /// These bytes, handed to libmicrohttpd without a copy (for bodies sent many times).
+        case shared(SharedBytes)
         /// A file range streamed by the kernel (`sendfile`); see `FileRegion`.
         case file(FileRegion)
         /// A Server-Sent Events stream fed by the broadcaster until the client leaves,
@@ -37,15 +39,19 @@ public struct HTTPResponse: Sendable {
         switch body {
         case .empty: 0
         case .bytes(let bytes): UInt64(bytes.count)
+        case .shared(let bytes): UInt64(bytes.count)
         case .file(let region): region.length
         case .eventStream: nil
         }
     }
 
-    /// The body bytes of a `.bytes` response (empty otherwise), mostly for tests.
+    /// The body bytes of a `.bytes` or `.shared` response (empty otherwise), mostly for tests.
     public var bodyBytes: [UInt8] {
-        if case .bytes(let bytes) = body { return bytes }
-        return []
+        switch body {
+        case .bytes(let bytes): bytes
+        case .shared(let bytes): bytes.array
+        default: []
+        }
     }
 
     /// A copy with one more header field.

@@ -56,6 +56,12 @@ let daemonLogCallback: MHD_LogCallback = { cls, format, arguments in
     Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue().daemonLogged(message)
 }
 
+/// Releases the `SharedBytes` a response was made from, once libmicrohttpd is done with it.
+let sharedBytesReleaseCallback: MHD_ContentReaderFreeCallback = { cls in
+    guard let cls else { return }
+    Unmanaged<SharedBytes>.fromOpaque(cls).release()
+}
+
 /// Fills an event stream's buffer from its subscriber.
 let eventStreamReaderCallback: MHD_ContentReaderCallback = { cls, _, buffer, capacity in
     guard let cls, let buffer else { return MHD_CONTENT_READER_END_WITH_ERROR }

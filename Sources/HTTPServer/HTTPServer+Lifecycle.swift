@@ -8,7 +8,7 @@ import Logging
 extension HTTPServer {
     /// A request line arrived (URI-log callback).
     func requestStarted() {
-        state.withLock { $0.inFlight += 1 }
+        inFlight.add(1, ordering: .sequentiallyConsistent)
     }
 
     /// The request ended, answered or not (completion callback): report it once.
@@ -19,7 +19,7 @@ extension HTTPServer {
             bytes = context.method == "HEAD" ? 0 : subscriber.bytesSent
             state.withLock { _ = $0.streams.removeValue(forKey: ObjectIdentifier(subscriber)) }
         }
-        state.withLock { $0.inFlight -= 1 }
+        inFlight.subtract(1, ordering: .sequentiallyConsistent)
         guard context.headersSeen else { return }  // the request never reached the handler's first call
         let seconds = (ContinuousClock.now - context.started) / .seconds(1)
         let report = CompletedRequest(
@@ -27,13 +27,16 @@ extension HTTPServer {
             bytesSent: bytes, durationSeconds: seconds, remoteAddress: context.remoteAddress,
             outcome: completedOK ? .completed : .aborted)
         if configuration.accessLog {
-            logger.info(
-                "\(report.method) \(report.route ?? "-") \(report.status)",
-                metadata: [
-                    "method": "\(report.method)", "route": "\(report.route ?? "-")", "status": "\(report.status)",
-                    "bytes": "\(report.bytesSent)", "duration_s": "\(report.durationSeconds)",
-                    "remote": "\(report.remoteAddress)", "outcome": "\(report.outcome)",
-                ])
+            // One preformatted message, no metadata dictionary: this runs for every request.
+            var line = report.method
+            line.reserveCapacity(128)
+            line += " "
+            line += report.route ?? "-"
+            line += " \(report.status) bytes=\(report.bytesSent) duration_us=\(Int(seconds * 1_000_000))"
+            line += " remote="
+            line += report.remoteAddress
+            if report.outcome == .aborted { line += " aborted" }
+            logger.info("\(line)")
         }
         onCompleted?(report)
     }

@@ -21,7 +21,8 @@ extension HTTPServer {
             context.path = url ?? ""
             context.pathIsValid = url != nil
             (context.remoteAddress, context.isLoopback) = Self.remoteAddress(of: connection)
-            if let ambiguity = Self.ambiguousFraming(connection) {
+            context.headers = HTTPHeaders(Self.values(of: connection, kind: .HEADER_KIND))
+            if let ambiguity = Self.ambiguousFraming(context.headers) {
                 // RFC 9112 6.3: unrecoverable framing, answered 400 before any body is read (the connection
                 // then closes). libmicrohttpd would take the first Content-Length, or chunked over it, and
                 // what a proxy in front made of the rest could pass as another request (smuggling).
@@ -70,15 +71,15 @@ extension HTTPServer {
         }
         let request = makeRequest(connection: connection, context: context)
         context.body = []
+        context.headers = HTTPHeaders()
         return queue(handler(request), on: connection, context: context)
     }
 
     /// Why the body's length is ambiguous (Content-Length more than once, or with Transfer-Encoding), or nil.
-    static func ambiguousFraming(_ connection: OpaquePointer) -> String? {
-        let fields = values(of: connection, kind: .HEADER_KIND).map { $0.0.lowercased() }
-        let lengths = fields.filter { $0 == "content-length" }.count
+    static func ambiguousFraming(_ headers: HTTPHeaders) -> String? {
+        let lengths = headers.values(for: "Content-Length").count
         if lengths > 1 { return "the request has \(lengths) Content-Length headers; one is allowed" }
-        if lengths == 1 && fields.contains("transfer-encoding") {
+        if lengths == 1 && headers.contains("Transfer-Encoding") {
             return "the request has both Content-Length and Transfer-Encoding"
         }
         return nil
@@ -95,7 +96,7 @@ extension HTTPServer {
             path: context.path,
             rawURL: context.rawURL,
             query: QueryParameters(Self.values(of: connection, kind: .GET_ARGUMENT_KIND)),
-            headers: HTTPHeaders(Self.values(of: connection, kind: .HEADER_KIND)),
+            headers: context.headers,
             body: context.body,
             remoteAddress: context.remoteAddress,
             isLoopback: context.isLoopback,
@@ -127,7 +128,7 @@ extension HTTPServer {
             return queue(fallback, on: connection, context: context, isFallback: true)
         }
         defer { MHD_destroy_response(mhdResponse) }
-        for field in response.headers where !Self.managedHeaders.contains(field.name.lowercased()) {
+        for field in response.headers where !Self.isManagedHeader(field.name) {
             if MHD_add_response_header(mhdResponse, field.name, field.value) != .YES {
                 logger.warning("header refused", metadata: ["header": "\(field.name)", "path": "\(context.path)"])
             }
@@ -143,7 +144,10 @@ extension HTTPServer {
 
     /// Headers libmicrohttpd computes itself (and refuses or duplicates when given).
     /// (`Connection: close` is let through: libmicrohttpd then closes the connection after the response.)
-    static let managedHeaders: Set<String> = ["content-length", "transfer-encoding", "date"]
+    static func isManagedHeader(_ name: String) -> Bool {
+        HTTPHeaders.sameName(name, "Content-Length") || HTTPHeaders.sameName(name, "Transfer-Encoding")
+            || HTTPHeaders.sameName(name, "Date")
+    }
 
     private func makeDaemonResponse(
         _ response: HTTPResponse, connection: OpaquePointer, context: RequestContext
@@ -156,6 +160,12 @@ extension HTTPServer {
                 MHD_create_response_from_buffer(
                     raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), .RESPMEM_MUST_COPY)
             }
+        case .shared(let bytes):
+            let retained = Unmanaged.passRetained(bytes).toOpaque()
+            let created = MHD_create_response_from_buffer_with_free_callback_cls(
+                bytes.count, bytes.storage.baseAddress, sharedBytesReleaseCallback, retained)
+            if created == nil { Unmanaged<SharedBytes>.fromOpaque(retained).release() }
+            return created
         case .file(let region):
             // The response owns (and closes) the descriptor it is given, so it gets a copy. It reads
             // with pread rather than sendfile: a file truncated mid-stream must end the response.

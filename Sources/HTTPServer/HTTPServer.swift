@@ -32,7 +32,6 @@ public final class HTTPServer: Sendable {
         var phase = Phase.idle
         var daemon: DaemonHandle?
         var port: UInt16 = 0
-        var inFlight = 0
         var streams: [ObjectIdentifier: EventSubscriber] = [:]
         /// `strdup`ed PEM strings libmicrohttpd reads; freed after the daemon stops.
         var tlsStrings = CStrings()
@@ -41,6 +40,8 @@ public final class HTTPServer: Sendable {
     }
 
     let state = Mutex(State())
+    /// Requests between their request line and their completion (an atomic: two updates per request).
+    let inFlight = Atomic<Int>(0)
 
     /// C strings owned by the server (`strdup`ed), freed with `free`.
     struct CStrings: @unchecked Sendable {
@@ -78,7 +79,7 @@ public final class HTTPServer: Sendable {
 
     /// Requests between the arrival of their request line and their completion.
     public var requestsInFlight: Int {
-        state.withLock { $0.inFlight }
+        inFlight.load(ordering: .sequentiallyConsistent)
     }
 
     /// Whether `start()` succeeded and `stop()` has not begun.
@@ -206,7 +207,8 @@ public final class HTTPServer: Sendable {
         let deadline = clock.now + configuration.shutdownGracePeriod
         let dropStreamsAt = clock.now + .seconds(1)
         while clock.now < deadline {
-            let (busy, streams) = state.withLock { ($0.inFlight, Array($0.streams.values)) }
+            let busy = inFlight.load(ordering: .sequentiallyConsistent)
+            let streams = state.withLock { Array($0.streams.values) }
             if busy == 0 { return }
             // A stream whose client stopped reading cannot finish cleanly: after a second, cut it off.
             for stream in streams {
@@ -215,6 +217,7 @@ public final class HTTPServer: Sendable {
             usleep(10_000)
         }
         logger.warning(
-            "stopping with requests still in flight", metadata: ["requests": "\(state.withLock { $0.inFlight })"])
+            "stopping with requests still in flight",
+            metadata: ["requests": "\(inFlight.load(ordering: .sequentiallyConsistent))"])
     }
 }

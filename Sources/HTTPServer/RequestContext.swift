@@ -11,6 +11,8 @@ final class RequestContext {
     var path = ""
     /// False when the decoded path was not valid UTF-8.
     var pathIsValid = true
+    /// The request's header fields, read once when the headers are complete.
+    var headers = HTTPHeaders()
     var body: [UInt8] = []
     var bodyTooLarge = false
     /// Bytes of an oversize body read and thrown away.
@@ -30,7 +32,18 @@ final class RequestContext {
     /// Whether the path part of the raw URL holds `%00`.
     var rawPathHasEncodedNUL: Bool {
         guard let rawURL else { return false }
-        let path = rawURL.prefix { $0 != "?" && $0 != "#" }
-        return path.lowercased().contains("%00")
+        // Byte by byte: `%00` has no letters to fold, and this runs for every request.
+        var zeros = -1  // -1: no `%` pending; else the count of `0` seen after one
+        for byte in rawURL.utf8 {
+            switch byte {
+            case UInt8(ascii: "?"), UInt8(ascii: "#"): return false
+            case UInt8(ascii: "%"): zeros = 0
+            case UInt8(ascii: "0") where zeros >= 0:
+                zeros += 1
+                if zeros == 2 { return true }
+            default: zeros = -1
+            }
+        }
+        return false
     }
 }

@@ -139,17 +139,16 @@ extension SectionRegistry {
     func allEntries(keeping keep: (String, Bool, Bool) -> Bool = { _, _, _ in true }) throws(SectionError) -> [Entry] {
         let known = records.withLock { $0 }
         var entries: [Entry] = []
-        var present = Set<String>()
+        var missing = known  // records whose object is not in the directory
         for item in try directory.entries() where !Self.isInternalName(item.name) {
             if item.type != UInt8(DT_REG) && item.type != UInt8(DT_UNKNOWN) { continue }
-            present.insert(item.name)
             let name = SectionName(unchecked: item.name)
-            let record = known[item.name]
+            let record = known.isEmpty ? nil : missing.removeValue(forKey: item.name)
             guard keep(item.name, name.isSemaphoreName, record != nil) else { continue }
             guard let status = try? directory.status(of: name), Self.isListable(status) else { continue }
             entries.append(Entry(name: item.name, record: record, status: status, isSemaphore: name.isSemaphoreName))
         }
-        for (name, record) in known where !present.contains(name) && keep(name, false, true) {
+        for (name, record) in missing where keep(name, false, true) {
             entries.append(Entry(name: name, record: record, status: nil, isSemaphore: false))
         }
         return entries
@@ -182,7 +181,7 @@ extension SectionRegistry {
         var dataBytes: Int64 = 0
         if let before = growing.withLock({ $0[entry.name] }) {
             dataBytes = before  // a grow in flight holds the inode lock: don't queue behind it
-        } else if !entry.isSemaphore, commit > 0,
+        } else if !entry.isSemaphore, commit > 0, status.st_blocks > 0,  // no pages at all: no data, no open
             let object = try? directory.open(SectionName(unchecked: entry.name), flags: O_RDONLY, doing: "inspect")
         {
             dataBytes = (try? PageWalker.dataBytes(fd: object.raw, size: commit, section: entry.name)) ?? 0

@@ -12,11 +12,22 @@ extension API {
         let key = request.query.items.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
         let bytes = try listings.bytes(for: key) {
             let (sections, total) = try registry.list(filter)
-            return JSONValue.object([
-                ("sections", .array(sections.map { .object(Render.section($0)) })), ("total", .int(Int64(total))),
-            ]).serialized()
+            var json = JSONWriter(capacity: 256 + sections.count * 360)
+            json.beginObject()
+            json.key("sections")
+            json.beginArray()
+            for section in sections {
+                json.beginObject()
+                Render.sectionMembers(section, to: &json)
+                json.endObject()
+            }
+            json.endArray()
+            json.key("total")
+            json.int(Int64(total))
+            json.endObject()
+            return json.finish()
         }
-        return .json(encoded: bytes)
+        return .json(shared: bytes)
     }
 
     func createSection(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -30,11 +41,15 @@ extension API {
             exclusive: try body.bool("exclusive") ?? false, labels: try body.labels("labels") ?? [:],
             creator: "api \(request.remoteAddress)")
         let (section, created) = try registry.create(create)
-        return .json(status: created ? 201 : 200, .object(Render.section(section) + [("created", .bool(created))]))
+        let rendered = Render.section(section) { json in
+            json.key("created")
+            json.bool(created)
+        }
+        return .json(status: created ? 201 : 200, encoded: rendered)
     }
 
     func sectionDetail(_ request: HTTPRequest) throws -> HTTPResponse {
-        .json(Render.detail(try registry.detail(named: try sectionName(request))))
+        .json(encoded: Render.detail(try registry.detail(named: try sectionName(request))))
     }
 
     func deleteSection(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -50,7 +65,7 @@ extension API {
             named: name, reserve: try body.size("reserve"),
             namespace: body.has("namespace") ? try namespace(body) : nil,
             labels: try body.labels("labels") ?? [:], creator: "api \(request.remoteAddress)")
-        return .json(.object(Render.section(section)))
+        return .json(encoded: Render.section(section))
     }
 
     func growSection(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -62,7 +77,7 @@ extension API {
         case (nil, let amount?): target = .by(amount)
         default: throw APIFailure(Problems.invalid("give exactly one of 'commit' and 'by'"))
         }
-        return .json(.object(Render.section(try registry.grow(named: name, target))))
+        return .json(encoded: Render.section(try registry.grow(named: name, target)))
     }
 
     func resetSection(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -71,7 +86,7 @@ extension API {
         guard let offset = try body.integer("offset"), let length = try body.integer("length") else {
             throw APIFailure(Problems.invalid("'offset' and 'length' are required"))
         }
-        return .json(.object(Render.section(try registry.reset(named: name, offset: offset, length: length))))
+        return .json(encoded: Render.section(try registry.reset(named: name, offset: offset, length: length)))
     }
 
     func pages(_ request: HTTPRequest) throws -> HTTPResponse {

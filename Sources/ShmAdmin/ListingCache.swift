@@ -1,3 +1,4 @@
+import HTTPServer
 import SectionRegistry
 import Synchronization
 
@@ -10,7 +11,7 @@ import Synchronization
 /// from many hosts would otherwise pay that on every request.
 final class ListingCache: Sendable {
     private struct Entry {
-        var bytes: [UInt8]
+        var bytes: SharedBytes
         var builtAt: Double
         var generation: UInt64
         var stamp: Int64
@@ -31,7 +32,7 @@ final class ListingCache: Sendable {
     }
 
     /// The cached bytes for `key`, or `build()`'s, remembered for the next caller.
-    func bytes(for key: String, build: () throws -> [UInt8]) rethrows -> [UInt8] {
+    func bytes(for key: String, build: () throws -> [UInt8]) rethrows -> SharedBytes {
         let now = monotonicNow()
         let current = generation.load(ordering: .sequentiallyConsistent)
         let stamp = directory.entriesStamp()
@@ -40,7 +41,7 @@ final class ListingCache: Sendable {
         {
             return hit.bytes
         }
-        let bytes = try build()
+        let bytes = SharedBytes(try build())
         entries.withLock { table in
             if table.count >= Self.maximumEntries { table.removeAll(keepingCapacity: true) }
             table[key] = Entry(bytes: bytes, builtAt: now, generation: current, stamp: stamp)

@@ -17,6 +17,12 @@ final class Metrics: Sendable {
         var counts = [UInt64](repeating: 0, count: Metrics.buckets.count)
         var sum = 0.0
         var count: UInt64 = 0
+
+        mutating func observe(_ seconds: Double) {
+            for index in Metrics.buckets.indices where seconds <= Metrics.buckets[index] { counts[index] += 1 }
+            sum += seconds
+            count += 1
+        }
     }
 
     private struct State {
@@ -29,20 +35,17 @@ final class Metrics: Sendable {
 
     init(sectionCap: Int) { self.sectionCap = sectionCap }
 
+    static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
+    /// Runs once per request, under a lock every worker takes: updates in place, allocates nothing
+    /// once a route's series exist.
     func record(_ request: CompletedRequest) {
         let route = request.route ?? "unmatched"
-        let method =
-            ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"].contains(request.method)
-            ? request.method : "other"
+        let method = Self.knownMethods.contains(request.method) ? request.method : "other"
+        let seconds = request.durationSeconds
         state.withLock { state in
             state.requests[RequestKey(method: method, route: route, code: request.status), default: 0] += 1
-            var histogram = state.durations[route] ?? Histogram()
-            for (index, bound) in Self.buckets.enumerated() where request.durationSeconds <= bound {
-                histogram.counts[index] += 1
-            }
-            histogram.sum += request.durationSeconds
-            histogram.count += 1
-            state.durations[route] = histogram
+            state.durations[route, default: Histogram()].observe(seconds)
         }
     }
 

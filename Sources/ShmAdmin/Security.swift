@@ -49,45 +49,88 @@ struct Security: Sendable {
         guard let host = request.headers["Host"], !host.isEmpty else {
             return request.remoteAddress == "unix" ? nil : Problems.badRequest("the request has no Host header")
         }
-        let name = Self.hostName(host)?.lowercased() ?? ""
-        if name == "localhost" || name.hasSuffix(".localhost") || name == "::1" || name == "[::1]" { return nil }
-        let octets = name.split(separator: ".", omittingEmptySubsequences: false)
-        if octets.count == 4, octets[0] == "127", octets.allSatisfy({ UInt8($0) != nil }) { return nil }
+        if let name = Self.hostName(host), Self.isLoopbackName(name) { return nil }
         return Problems.forbidden(
             "the Host '\(host.prefix(100))' is not a loopback name; this server answers only to localhost")
     }
 
-    /// The host of a Host value (`name`, `name:port`, `[v6]`, `[v6]:port`); nil when anything but a
-    /// numeric port follows it: `localhost:80@evil.example` names no loopback host.
-    static func hostName(_ host: String) -> String? {
-        let name: Substring
-        if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { return nil }
-            name = host[...close]
-        } else {
-            name = host.prefix { $0 != ":" }
+    /// `localhost`, `*.localhost` (any case), `::1` or `[::1]`, or a dotted IPv4 address in 127/8.
+    /// Byte by byte, without lowercased copies or splits: this runs for every request.
+    static func isLoopbackName(_ name: Substring) -> Bool {
+        let bytes = name.utf8
+        if bytes.elementsEqual("::1".utf8) || bytes.elementsEqual("[::1]".utf8) { return true }
+        let localhost = "localhost".utf8
+        if bytes.count >= localhost.count {
+            let tail = bytes.suffix(localhost.count)
+            let matches = zip(tail, localhost).allSatisfy { $0 | 0x20 == $1 }
+            if matches {
+                if bytes.count == localhost.count { return true }
+                if bytes[bytes.index(tail.startIndex, offsetBy: -1)] == UInt8(ascii: ".") { return true }
+            }
         }
-        let rest = host[name.endIndex...]
-        guard rest.isEmpty || (rest.first == ":" && rest.count <= 6 && rest.dropFirst().allSatisfy(\.isASCIIDigit))
-        else { return nil }
-        return String(name)
+        // Four decimal octets (each 0...255), the first written `127`.
+        guard bytes.starts(with: "127.".utf8) else { return false }
+        var octets = 0
+        var value = -1
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") {
+                guard value >= 0, octets < 3 else { return false }
+                octets += 1
+                value = -1
+            } else if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+                value = max(value, 0) * 10 + Int(byte - UInt8(ascii: "0"))
+                if value > 255 { return false }
+            } else {
+                return false
+            }
+        }
+        return octets == 3 && value >= 0
     }
 
-    private func bearerToken(_ request: HTTPRequest) -> String? {
-        guard let header = request.headers["Authorization"] else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return parts[1].trimmingCharacters(in: " \t")
+    /// The host of a Host value (`name`, `name:port`, `[v6]`, `[v6]:port`); nil when anything but a
+    /// numeric port follows it: `localhost:80@evil.example` names no loopback host.
+    static func hostName(_ host: String) -> Substring? {
+        let name: Substring
+        if host.hasPrefix("[") {
+            guard let close = host.utf8.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+            name = host[...close]
+        } else {
+            name = host[..<(host.utf8.firstIndex(of: UInt8(ascii: ":")) ?? host.endIndex)]
+        }
+        let rest = host.utf8[name.endIndex...]
+        let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        guard
+            rest.isEmpty || (rest.first == UInt8(ascii: ":") && rest.count <= 6 && rest.dropFirst().allSatisfy(isDigit))
+        else { return nil }
+        return name
+    }
+
+    /// The token of `Authorization: Bearer TOKEN` (scheme in any case, blanks around the token dropped).
+    private func bearerToken(_ request: HTTPRequest) -> Substring? {
+        guard let header = request.headers["Authorization"],
+            let space = header.utf8.firstIndex(of: UInt8(ascii: " "))
+        else { return nil }
+        let scheme = header.utf8[..<space]
+        guard scheme.count == 6, zip(scheme, "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var token = header[header.utf8.index(after: space)...]
+        while let first = token.utf8.first, isBlank(first) {
+            token = token[token.utf8.index(after: token.startIndex)...]
+        }
+        while let last = token.utf8.last, isBlank(last) { token = token[..<token.utf8.index(before: token.endIndex)] }
+        return token
     }
 
     /// Compares without an early exit, so the time taken does not tell how much of a guess was right.
-    static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
-        let a = Array(lhs.utf8)
-        let b = Array(rhs.utf8)
+    static func constantTimeEqual(_ lhs: some StringProtocol, _ rhs: some StringProtocol) -> Bool {
         // Not the XOR of the counts truncated to 8 bits: lengths 256 apart would look equal.
-        var difference: UInt8 = a.count == b.count ? 0 : 1
-        for index in 0..<max(a.count, b.count) {
-            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+        var difference: UInt8 = lhs.utf8.count == rhs.utf8.count ? 0 : 1
+        var left = lhs.utf8.makeIterator()
+        var right = rhs.utf8.makeIterator()
+        while true {
+            let (a, b) = (left.next(), right.next())
+            if a == nil && b == nil { break }
+            difference |= (a ?? 0) ^ (b ?? 0)
         }
         return difference == 0
     }
@@ -119,10 +162,6 @@ struct SetupError: Error, CustomStringConvertible {
     var description: String
 
     init(_ description: String) { self.description = description }
-}
-
-extension Character {
-    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
 }
 
 extension String {

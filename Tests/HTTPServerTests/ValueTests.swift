@@ -73,6 +73,64 @@ import Testing
         #expect(headers.count == 1)
     }
 
+    @Test func headerNamesFoldOnlyASCIILetters() {
+        let headers: HTTPHeaders = ["Content-Length": "1", "X-A_B": "2", "X-\u{e9}": "3"]
+        #expect(headers["content-LENGTH"] == "1")
+        #expect(headers["x-a_b"] == "2")
+        // `_` (0x5F) and DEL (0x7F) differ by the case bit: only letters fold.
+        #expect(headers["X-A\u{7f}B"] == nil)
+        #expect(headers["x-\u{c9}"] == nil)  // no Unicode case folding: names are ASCII tokens
+        #expect(headers["Content-Lengt"] == nil)
+        #expect(headers["Content-Lengths"] == nil)
+    }
+
+    @Test func jsonWriterMatchesTheValueTree() {
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("a")
+        json.string("x\"y\n")
+        json.key("empty")
+        json.beginObject()
+        json.endObject()
+        json.key("list")
+        json.beginArray()
+        json.int(-3)
+        json.bool(true)
+        json.null()
+        json.beginArray()
+        json.endArray()
+        json.value(.object([("k", .int(1))]))
+        json.endArray()
+        json.key(data: "la\tbel")
+        json.asciiString { $0.append(contentsOf: "0600".utf8) }
+        json.endObject()
+        let tree = JSONValue.object([
+            ("a", .string("x\"y\n")), ("empty", .object([])),
+            ("list", .array([.int(-3), .bool(true), .null, .array([]), .object([("k", .int(1))])])),
+            ("la\tbel", .string("0600")),
+        ])
+        #expect(String(decoding: json.finish(), as: UTF8.self) == String(decoding: tree.serialized(), as: UTF8.self))
+        var empty = JSONWriter()
+        empty.beginArray()
+        empty.endArray()
+        #expect(empty.finish() == Array("[]".utf8))
+    }
+
+    @Test func sharedBytesAreSentWholeAndStayIntactAcrossRequests() throws {
+        let body = SharedBytes((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        var router = Router()
+        router.get("/shared") { _ in .json(shared: body) }
+        try withServer(router: router) { server in
+            for _ in 0..<3 {
+                let result = try Curl.run(["-s", "http://127.0.0.1:\(server.port)/shared"])
+                #expect(Array(result.stdout) == body.array)
+            }
+            let head = try Curl.run(["-sI", "http://127.0.0.1:\(server.port)/shared"])
+            #expect(head.text.lowercased().contains("content-length: 200000"))
+        }
+        #expect(body.array.count == 200_000)
+    }
+
     @Test func serverSentEventSplitsDataLines() {
         let event = ServerSentEvent(id: 7, event: "gr\nown", data: "{\"a\":1}\nsecond")
         #expect(

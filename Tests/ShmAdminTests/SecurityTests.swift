@@ -27,7 +27,7 @@ import Testing
 
     @Test(arguments: [
         "localhost", "localhost:8080", "LOCALHOST:80", "127.0.0.1", "127.0.0.1:1", "127.1.2.3:65535", "[::1]",
-        "[::1]:80", "dashboard.localhost:3000",
+        "[::1]:80", "dashboard.localhost:3000", "Dashboard.LocalHost", "127.000.0.1", "127.255.255.255:8080",
     ])
     func loopbackHostsAreAccepted(host: String) {
         for level in [AccessLevel.public, .read] {
@@ -38,7 +38,8 @@ import Testing
     @Test(arguments: [
         "evil.example", "evil.example:8080", "127.0.0.1.evil.com", "127.0.0.1.evil.com:8080", "localhost.evil.com",
         "evil-localhost", "127.0.0.256", "127.0.0", "127.0.0.1.", "0x7f.0.0.1", "128.0.0.1", "10.0.0.1:8080",
-        "[::2]:80", "[::ffff:8.8.8.8]", "::1", "0.0.0.0",
+        "[::2]:80", "[::ffff:8.8.8.8]", "::1", "0.0.0.0", "0127.0.0.1", "127.+1.0.1", "127..0.1", "127.0.0.1.2",
+        "localhost.", "xlocalhost", "LOCALHOST.evil", "127.0.0.1:80@evil.example", "127.0.0.1:1234567", "127.0.0.-1",
     ])
     func otherHostsAreForbidden(host: String) {
         for level in [AccessLevel.public, .read, .admin] {

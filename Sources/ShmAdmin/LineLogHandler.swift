@@ -1,0 +1,123 @@
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A log handler that writes each message as one line with one `write(2)`:
+/// `2026-11-23T19:34:45.123Z info shm-admin: message key=value …`.
+///
+/// The access log writes a line per request, so the cost of a line is part of every request:
+/// swift-log's `StreamLogHandler` formats its timestamp with `strftime`, builds the metadata through
+/// `String(describing:)`, and goes through a locked `FILE *` with a flush, which took a third of the
+/// server's time in the listing benchmark (bench/ANALYSIS.md). Here a line is built in one byte
+/// buffer and handed to the kernel whole, so lines of concurrent requests do not interleave.
+public struct LineLogHandler: LogHandler {
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+    private let label: String
+    private let descriptor: Int32
+
+    /// A handler for `label` writing to `descriptor` (standard error by default).
+    public init(label: String, descriptor: Int32 = 2) {
+        self.label = label
+        self.descriptor = descriptor
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var line: [UInt8] = []
+        line.reserveCapacity(160)
+        Self.appendTimestamp(&line)
+        line.append(UInt8(ascii: " "))
+        line.append(contentsOf: event.level.rawValue.utf8)
+        line.append(UInt8(ascii: " "))
+        line.append(contentsOf: label.utf8)
+        line.append(contentsOf: ": ".utf8)
+        Self.appendEscaped(&line, "\(event.message)")
+        let extra = event.metadata ?? [:]
+        if !metadata.isEmpty || !extra.isEmpty {
+            let merged = metadata.merging(extra) { _, new in new }
+            for key in merged.keys.sorted() {
+                line.append(UInt8(ascii: " "))
+                Self.appendEscaped(&line, key)
+                line.append(UInt8(ascii: "="))
+                Self.appendEscaped(&line, "\(merged[key]!)")
+            }
+        }
+        line.append(UInt8(ascii: "\n"))
+        line.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return  // a closed or full log must not stop the server
+                }
+            }
+        }
+    }
+
+    /// Appends `text`, with control characters (a newline in a client-chosen name) written as `\u{..}`,
+    /// so one event stays one line and a client cannot forge log lines.
+    static func appendEscaped(_ line: inout [UInt8], _ text: String) {
+        for byte in text.utf8 {
+            if byte >= 0x20 && byte != 0x7F {
+                line.append(byte)
+            } else {
+                line.append(contentsOf: "\\u{".utf8)
+                appendHex(&line, byte)
+                line.append(UInt8(ascii: "}"))
+            }
+        }
+    }
+
+    private static func appendHex(_ line: inout [UInt8], _ byte: UInt8) {
+        let digits: StaticString = "0123456789abcdef"
+        digits.withUTF8Buffer { table in
+            line.append(table[Int(byte >> 4)])
+            line.append(table[Int(byte & 15)])
+        }
+    }
+
+    /// UTC with milliseconds, e.g. `2026-11-23T19:34:45.123Z`.
+    static func appendTimestamp(_ line: inout [UInt8]) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        appendDigits(&line, Int(parts.tm_year) + 1900, width: 4)
+        line.append(UInt8(ascii: "-"))
+        appendDigits(&line, Int(parts.tm_mon) + 1, width: 2)
+        line.append(UInt8(ascii: "-"))
+        appendDigits(&line, Int(parts.tm_mday), width: 2)
+        line.append(UInt8(ascii: "T"))
+        appendDigits(&line, Int(parts.tm_hour), width: 2)
+        line.append(UInt8(ascii: ":"))
+        appendDigits(&line, Int(parts.tm_min), width: 2)
+        line.append(UInt8(ascii: ":"))
+        appendDigits(&line, Int(parts.tm_sec), width: 2)
+        line.append(UInt8(ascii: "."))
+        appendDigits(&line, now.tv_nsec / 1_000_000, width: 3)
+        line.append(UInt8(ascii: "Z"))
+    }
+
+    private static func appendDigits(_ line: inout [UInt8], _ value: Int, width: Int) {
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            line.append(UInt8(ascii: "0") + UInt8((rest / divisor) % 10))
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+}
