@@ -43,10 +43,14 @@ let package = Package(
         .executableTarget(
             name: "shm-admin",
             dependencies: [
-                "ShmAdmin", "SectionRegistry",
+                "ShmAdmin", "SectionRegistry", "CShmLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // lld, not gold: linked statically (`make release`), the toolchain's FoundationEssentials
+            // brings glibc's link-time "the use of `mktemp' is dangerous" warning along, which gold
+            // prints on every link although nothing here calls it; lld does not.
+            linkerSettings: [.unsafeFlags(["-use-ld=lld"])]
         ),
         .testTarget(name: "SectionRegistryTests", dependencies: ["SectionRegistry"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),

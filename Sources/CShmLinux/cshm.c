@@ -3,6 +3,7 @@
 #endif
 #include "cshm.h"
 #include <fcntl.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -97,3 +98,8 @@ _Static_assert(CSHM_IN_CREATE == IN_CREATE && CSHM_IN_DELETE == IN_DELETE && CSH
                    CSHM_IN_MOVED_TO == IN_MOVED_TO && CSHM_IN_Q_OVERFLOW == IN_Q_OVERFLOW &&
                    CSHM_IN_CLOSE_WRITE == IN_CLOSE_WRITE,
                "inotify constants");
+
+int cshm_limit_malloc_arenas(int count)
+{
+    return mallopt(M_ARENA_MAX, count);
+}

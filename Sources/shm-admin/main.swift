@@ -1,4 +1,5 @@
 import ArgumentParser
+import CShmLinux
 import Dispatch
 import Logging
 import SectionRegistry
@@ -87,7 +88,7 @@ struct Serve: ParsableCommand {
             throw ValidationError("\(error)")
         }
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = LineLogHandler(label: label)
             handler.logLevel = level
             return handler
         }
@@ -160,5 +161,12 @@ enum Shutdown {
     }
 }
 
-if CommandLine.arguments.dropFirst().first == "serve" { Shutdown.blockTerminationSignals() }
+if CommandLine.arguments.dropFirst().first == "serve" {
+    Shutdown.blockTerminationSignals()
+    // glibc gives each thread that allocates its own arena, up to 8 per core; with libmicrohttpd's
+    // workers, dispatch's threads and the /proc refresher, each arena kept its own high-water mark
+    // and RSS rose by a sixth over a soak before it levelled out (bench/ANALYSIS.md). Two arenas
+    // keep it flat; MALLOC_ARENA_MAX in the environment still wins.
+    if getenv("MALLOC_ARENA_MAX") == nil { _ = cshm_limit_malloc_arenas(2) }
+}
 ShmAdminCommand.main()

@@ -49,4 +49,7 @@ enum {
     CSHM_IN_CLOSE_WRITE = 0x8
 };
 
+/// mallopt(M_ARENA_MAX, count): at most `count` malloc arenas for all threads. Returns 1 on success.
+int cshm_limit_malloc_arenas(int count);
+
 #endif
