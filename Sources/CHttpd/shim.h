@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <microhttpd.h>
 
 /// MHD_start_daemon is variadic and cannot be called from Swift: this fixed-argument wrapper
@@ -102,6 +103,43 @@ static inline struct MHD_Response *chttpd_response_from_fd(int fd, uint64_t offs
     struct MHD_Response *response =
         MHD_create_response_from_callback(length, 256 * 1024, chttpd_fd_read, source, chttpd_fd_free);
     if (response == NULL) free(source);
+    return response;
+}
+
+/// A mapping a response sends from: unmapped when libmicrohttpd frees the response.
+struct chttpd_mapping {
+    void *base;
+    size_t size;
+};
+
+static inline void chttpd_mapping_free(void *cls)
+{
+    struct chttpd_mapping *mapping = (struct chttpd_mapping *)cls;
+    munmap(mapping->base, mapping->size);
+    free(mapping);
+}
+
+/// A response of `length` bytes of `fd` from `offset`, sent from a read-only shared mapping of
+/// the range: the kernel copies the pages straight into the socket, with no pread into a buffer
+/// first. Only the kernel touches the mapping (libmicrohttpd hands the pointer to send), so if
+/// another process truncates the file mid-stream, send fails with EFAULT and libmicrohttpd
+/// closes the connection: no SIGBUS, no stall. The descriptor stays the caller's. NULL (errno
+/// set) when the range cannot be mapped.
+static inline struct MHD_Response *chttpd_response_from_mapping(int fd, uint64_t offset, uint64_t length)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t start = offset - offset % (uint64_t)page;
+    size_t size = (size_t)(offset - start + length);
+    if (length == 0 || (uint64_t)size != offset - start + length) { errno = EINVAL; return NULL; }
+    void *base = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, (off_t)start);
+    if (base == MAP_FAILED) return NULL;
+    struct chttpd_mapping *mapping = (struct chttpd_mapping *)malloc(sizeof *mapping);
+    if (mapping == NULL) { munmap(base, size); return NULL; }
+    mapping->base = base;
+    mapping->size = size;
+    struct MHD_Response *response = MHD_create_response_from_buffer_with_free_callback_cls(
+        (size_t)length, (char *)base + (offset - start), chttpd_mapping_free, mapping);
+    if (response == NULL) chttpd_mapping_free(mapping);
     return response;
 }
 

@@ -167,6 +167,11 @@ extension HTTPServer {
             if created == nil { Unmanaged<SharedBytes>.fromOpaque(retained).release() }
             return created
         case .file(let region):
+            if region.length >= Self.mappedResponseThreshold,
+                let mapped = chttpd_response_from_mapping(region.descriptor, region.offset, region.length)
+            {
+                return mapped
+            }
             // The response owns (and closes) the descriptor it is given, so it gets a copy. It reads
             // with pread rather than sendfile: a file truncated mid-stream must end the response.
             let copy = dup(region.descriptor)
@@ -180,6 +185,11 @@ extension HTTPServer {
             return makeEventStreamResponse(broadcaster, connection: connection, context: context)
         }
     }
+
+    /// File regions from this size on are sent from a mapping (one copy, by the kernel, into the
+    /// socket) instead of through pread into a buffer (two copies). Smaller ones are not worth
+    /// the mmap and munmap.
+    static let mappedResponseThreshold: UInt64 = 1 << 20
 
     /// The client's address as text and whether it is on this host.
     static func remoteAddress(of connection: OpaquePointer) -> (address: String, isLoopback: Bool) {

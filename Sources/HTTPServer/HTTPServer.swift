@@ -114,7 +114,7 @@ public final class HTTPServer: Sendable {
         let tlsStrings = CStrings(
             pointers: config.tls.map { [strdup($0.privateKeyPEM)!, strdup($0.certificatePEM)!] } ?? [])
         var options = daemonOptions(listenSocket: socket.fd, tlsStrings: tlsStrings)
-        var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue
+        var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_POLL.rawValue
         flags |= MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
         if config.tls != nil { flags |= MHD_USE_TLS.rawValue }
         if case .tcp(let host, _) = config.endpoint, host.contains(":") { flags |= MHD_USE_IPv6.rawValue }
