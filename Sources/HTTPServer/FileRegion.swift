@@ -2,13 +2,15 @@
     import Glibc
 #endif
 
-/// A byte range of an open file that a response streams: libmicrohttpd reads it with pread
-/// straight into its send buffer, without copying the bytes through Swift. If the file shrinks
-/// under the response, the connection is closed after the bytes that were there.
+/// A byte range of an open file that a response streams without copying it through Swift: from 1 MiB
+/// on, libmicrohttpd sends it from a read-only mapping (the kernel copies the pages into the socket);
+/// below that, it reads it with pread into its send buffer. If the file shrinks under the response,
+/// the connection is closed after the bytes that were there (send fails with EFAULT on the mapping,
+/// pread comes up short): no SIGBUS, no stalled connection.
 ///
 /// The region owns its descriptor and closes it when the last reference goes away. When the response
-/// is sent, the server gives libmicrohttpd a `dup` of it (libmicrohttpd closes the copy), so a
-/// region stays valid however many times the response value is copied or sent.
+/// is sent, the server maps the range or gives libmicrohttpd a `dup` of the descriptor, so a region
+/// stays valid however many times the response value is copied or sent.
 /// The length is fixed when the response is created: bytes appended to the file later are not sent.
 public final class FileRegion: Sendable {
     /// The owned descriptor.

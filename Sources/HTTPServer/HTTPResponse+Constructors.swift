@@ -64,7 +64,7 @@ extension HTTPResponse {
         problem(ProblemDetails(type: type, title: title, status: status, detail: detail, extras: extras))
     }
 
-    /// A file range streamed with `sendfile`; `HEAD` gets the same `Content-Length` and no body.
+    /// A file range streamed from the file (see `FileRegion`); `HEAD` gets the same `Content-Length` and no body.
     public static func file(
         status: Int = 200, _ region: FileRegion, contentType: String = "application/octet-stream"
     ) -> HTTPResponse {

@@ -11,7 +11,7 @@ public struct HTTPResponse: Sendable {
         case bytes([UInt8])
         /// These bytes, handed to libmicrohttpd without a copy (for bodies sent many times).
         case shared(SharedBytes)
-        /// A file range streamed by the kernel (`sendfile`); see `FileRegion`.
+        /// A file range streamed from the file without passing through Swift; see `FileRegion`.
         case file(FileRegion)
         /// A Server-Sent Events stream fed by the broadcaster until the client leaves,
         /// the subscriber falls too far behind, or the server stops.

@@ -6,7 +6,7 @@ import Synchronization
     import Glibc
 #endif
 
-/// An HTTP/1.1 server over libmicrohttpd: a pool of epoll worker threads calls `handler` synchronously
+/// An HTTP/1.1 server over libmicrohttpd: a pool of poll worker threads calls `handler` synchronously
 /// with each complete request and sends the response it returns.
 ///
 /// ```swift
@@ -114,6 +114,9 @@ public final class HTTPServer: Sendable {
         let tlsStrings = CStrings(
             pointers: config.tls.map { [strdup($0.privateKeyPEM)!, strdup($0.certificatePEM)!] } ?? [])
         var options = daemonOptions(listenSocket: socket.fd, tlsStrings: tlsStrings)
+        // poll, not epoll: libmicrohttpd's epoll mode is edge-triggered, and a send cut short by a
+        // fault in a mapped body (the file truncated under it) then waited for a writability edge
+        // that never came. Level-triggered, the next send fails and the connection closes.
         var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_POLL.rawValue
         flags |= MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
         if config.tls != nil { flags |= MHD_USE_TLS.rawValue }

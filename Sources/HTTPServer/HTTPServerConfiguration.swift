@@ -30,7 +30,7 @@ public struct HTTPServerConfiguration: Sendable {
     public var endpoint: Endpoint
     /// Serve HTTPS when set.
     public var tls: TLS?
-    /// Worker threads; each serves many connections (epoll).
+    /// Worker threads; each serves many connections (poll).
     public var threadPoolSize: Int = 4
     /// Most simultaneous connections.
     public var connectionLimit: Int = 256

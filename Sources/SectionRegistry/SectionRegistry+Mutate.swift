@@ -128,7 +128,7 @@ extension SectionRegistry {
         return bytes
     }
 
-    /// A new descriptor for the caller to own and close, for streaming the object (sendfile), with its
+    /// A new descriptor for the caller to own and close, for streaming the object, with its
     /// size now. With `lockTimeout`, the section's shared lock is taken on it first: the lock lasts
     /// until the caller closes the descriptor, i.e. for the whole stream.
     public func openForStreaming(named name: SectionName, lockTimeout: Double? = nil) throws(SectionError)

@@ -54,7 +54,7 @@ extension API {
         return try outcome!.get()
     }
 
-    /// A raw dump streamed from the object with sendfile, honouring `Range` inside the window.
+    /// A raw dump streamed from the object (see `FileRegion`), honouring `Range` inside the window.
     private func rawDump(_ request: HTTPRequest, name: SectionName, offset: Int64, length: Int64?, lockTimeout: Double?)
         throws -> HTTPResponse
     {
