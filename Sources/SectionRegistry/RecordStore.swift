@@ -15,6 +15,7 @@ final class RecordStore: Sendable {
     /// fsyncs of record files and of the records directory so far (tests count them per operation).
     let fileSyncs = AtomicCounter()
     let directorySyncs = AtomicCounter()
+    private let directorySync = SharedPass<(call: String, errno: Int32)?>()
 
     init(path: String) throws(SectionError) {
         self.path = path
@@ -130,11 +131,23 @@ final class RecordStore: Sendable {
         return names
     }
 
+    /// Makes every rename and unlink in `records/` so far durable. An fsync of the directory that
+    /// starts after a caller's rename covers it, whoever asked for it: concurrent creates and
+    /// deletes share one (`SharedPass`) instead of queueing one each at the disk. A failure is every
+    /// waiter's, since none of their changes is known to be on disk.
     private func syncDirectory(_ name: String) throws(SectionError) {
-        let fd = try storageCall("open", name) { open(recordsPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        defer { close(fd) }
-        try storageCall("fsync", name) { fsync(fd) }
-        _ = directorySyncs.next()
+        let failure = directorySync.value { () -> (call: String, errno: Int32)? in
+            do throws(SectionError) {
+                let fd = try storageCall("open", name) { open(recordsPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+                defer { close(fd) }
+                try storageCall("fsync", name) { fsync(fd) }
+                _ = directorySyncs.next()
+                return nil
+            } catch {
+                return (error.systemCall ?? "fsync", error.errno ?? EIO)
+            }
+        }
+        if let failure { throw storageError(failure.call, name, failure.errno) }
     }
 
     @discardableResult
@@ -145,10 +158,14 @@ final class RecordStore: Sendable {
             let result = body()
             if result != -1 { return result }
             if errno == EINTR { continue }
-            let code: SectionError.Code = errno == ENOSPC || errno == EDQUOT ? .insufficientSpace : .stateStorage
-            throw SectionError(
-                code, "cannot write the record of section '\(name)' in the state directory \(path)", section: name,
-                errno: errno, systemCall: call)
+            throw storageError(call, name, errno)
         }
+    }
+
+    private func storageError(_ call: String, _ name: String, _ errno: Int32) -> SectionError {
+        let code: SectionError.Code = errno == ENOSPC || errno == EDQUOT ? .insufficientSpace : .stateStorage
+        return SectionError(
+            code, "cannot write the record of section '\(name)' in the state directory \(path)", section: name,
+            errno: errno, systemCall: call)
     }
 }

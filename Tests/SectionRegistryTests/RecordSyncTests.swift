@@ -48,4 +48,21 @@ struct RecordSyncTests {
         #expect(second.record(kept.value)?.phase == .ready)
         #expect(second.record(gone.value) == nil)
     }
+
+    @Test("creates on 16 threads with shared directory fsyncs are every one recorded")
+    func concurrentCreatesShareDirectorySyncs() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let state = box.newStateDirectory()
+        let registry = try box.registry(stateDirectory: state)
+        let names = try (0..<16).map { try box.sectionName("c\($0)") }
+        let before = registry.store.directorySyncs.current
+        try onThreads(16) { index in _ = try? registry.make(names[index], reserve: page) }
+        let syncs = registry.store.directorySyncs.current - before
+        // How many they share depends on the timing (the deterministic case is SharedPassTests).
+        #expect(syncs >= 1 && syncs <= 16, "never more than one directory fsync per create")
+        let second = try box.registry(stateDirectory: state)
+        #expect(second.startupReport.recovered.sorted() == names.map(\.value).sorted())
+        #expect(second.startupReport.repaired.isEmpty)
+    }
 }
