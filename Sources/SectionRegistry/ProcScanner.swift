@@ -1,3 +1,4 @@
+import CShmLinux
 import Dispatch
 import Synchronization
 
@@ -26,6 +27,8 @@ final class ProcScanner: Sendable {
     private let state = Mutex(ProcSnapshot())
     /// Set while a background refresh runs, so at most one does.
     private let refreshing = Atomic<Bool>(false)
+    /// The fresh maps passes of `currentMappers(of:)`, shared by the callers that wait together.
+    let freshMappers = SharedPass<[UInt64: [Mapper]]>()
 
     init(procRoot: String = "/proc", device: UInt64, maximumAge: Double = 1.0) {
         self.procRoot = procRoot
@@ -50,27 +53,42 @@ final class ProcScanner: Sendable {
         }
     }
 
-    /// Other processes mapping `inode` right now: a fresh pass over /proc/*/maps only, for
-    /// decisions that must not rest on a cached view (refusing a delete).
+    /// Other processes mapping `inode` right now, for decisions that must not rest on a cached
+    /// view (refusing a delete): from a pass over /proc/*/maps that started after this call.
+    /// Callers arriving together share one pass (`SharedPass`), so 32 concurrent deletes cost
+    /// one or two passes, not 32 in a row.
     func currentMappers(of inode: UInt64) -> [Mapper] {
+        freshMappers.value { scanMappers() }[inode] ?? []
+    }
+
+    /// Every other process's mappings of objects on our device, from one pass over /proc/*/maps
+    /// (not fd/, not locks: delete needs only mappers). The kernel writes a maps file line by
+    /// line for the read, which is most of the cost; what is left is kept small: one buffer for
+    /// the whole pass, a memmem for the device, and only files that name the device are parsed
+    /// and have their comm read.
+    private func scanMappers() -> [UInt64: [Mapper]] {
         let deviceText = Self.deviceText(device)
-        var found: [Mapper] = []
+        let reader = WholeFileReader()
+        var found: [UInt64: [Mapper]] = [:]
         for pid in processIDs() where pid != ownPid {
-            guard let maps = readSmallFile(procRoot + "/\(pid)/maps") else { continue }
-            let lines = Self.parseMaps(maps, deviceText: deviceText).filter { $0.inode == inode }
+            guard let maps = reader.read(procRoot + "/\(pid)/maps") else { continue }
+            let lines = Self.parseMaps(maps, deviceText: deviceText)
             guard !lines.isEmpty else { continue }
-            let command =
-                readSmallFile(procRoot + "/\(pid)/comm", limit: 256).map {
-                    String(decoding: $0, as: UTF8.self).trimmingSuffix("\n")
-                } ?? ""
+            let command = self.command(of: pid)
             for line in lines {
-                found.append(
+                found[line.inode, default: []].append(
                     Mapper(
                         pid: pid, command: command, start: line.start, end: line.end, offset: line.offset,
                         access: line.writable ? .rw : .ro))
             }
         }
         return found
+    }
+
+    private func command(of pid: Int32) -> String {
+        readSmallFile(procRoot + "/\(pid)/comm", limit: 256).map {
+            String(decoding: $0, as: UTF8.self).trimmingSuffix("\n")
+        } ?? ""
     }
 
     private func refreshInBackground() {
@@ -88,6 +106,7 @@ final class ProcScanner: Sendable {
     private func scan() -> ProcSnapshot {
         var result = ProcSnapshot()
         let deviceText = Self.deviceText(device)
+        let reader = WholeFileReader()
         for pid in processIDs() {
             let base = procRoot + "/\(pid)"
             var command: String?
@@ -97,7 +116,7 @@ final class ProcScanner: Sendable {
                 command = text.hasSuffix("\n") ? String(text.dropLast()) : text
                 return command!
             }
-            if pid != ownPid, let maps = readSmallFile(base + "/maps") {
+            if pid != ownPid, let maps = reader.read(base + "/maps") {
                 for mapping in Self.parseMaps(maps, deviceText: deviceText) {
                     result.mappers[mapping.inode, default: []].append(
                         Mapper(
@@ -202,6 +221,16 @@ final class ProcScanner: Sendable {
         var writable: Bool
         var offset: Int64
         var inode: UInt64
+    }
+
+    /// Lines of /proc/PID/maps whose device is ours. Most processes map nothing of ours: one
+    /// memmem over the whole file rules them out before any line is split.
+    static func parseMaps(_ bytes: UnsafeRawBufferPointer, deviceText: String) -> [MapsLine] {
+        let needle = Array((" " + deviceText + " ").utf8)
+        guard let base = bytes.baseAddress, cshm_contains(base, bytes.count, needle, needle.count) != 0 else {
+            return []
+        }
+        return parseMaps(Array(bytes), deviceText: deviceText)
     }
 
     /// Lines of /proc/PID/maps whose device is ours.

@@ -12,6 +12,10 @@ final class RecordStore: Sendable {
     private let recordsPath: String
     private let corruptPath: String
     private let counter = AtomicCounter()
+    /// fsyncs of record files and of the records directory so far (tests count them per operation).
+    let fileSyncs = AtomicCounter()
+    let directorySyncs = AtomicCounter()
+    private let directorySync = SharedPass<(call: String, errno: Int32)?>()
 
     init(path: String) throws(SectionError) {
         self.path = path
@@ -36,8 +40,16 @@ final class RecordStore: Sendable {
 
     private func fileName(for name: String) -> String { SHA256.hex(of: name) + ".json" }
 
-    /// Writes `record` so that after a crash at any instant either the old or the new record is on disk.
-    func save(_ record: SectionRecord) throws(SectionError) {
+    /// Writes `record` so that after a crash at any instant either the old or the new record is on
+    /// disk, never a torn one: the data is fsynced before the rename makes it the record.
+    ///
+    /// With `syncDirectory` (the default) the directory is fsynced too, so the new record survives a
+    /// power loss once this returns. Without it the rename may be lost in a power loss (the old record,
+    /// or none, comes back): only for a phase that a later save or remove of the same record, which
+    /// syncs the directory, replaces before the operation is acknowledged. One directory fsync then
+    /// makes both renames durable (same directory). A process crash (kill -9) loses no completed
+    /// rename either way: fsync is about the kernel going down, and then /dev/shm is empty anyway.
+    func save(_ record: SectionRecord, syncDirectory: Bool = true) throws(SectionError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let bytes: [UInt8]
@@ -59,19 +71,24 @@ final class RecordStore: Sendable {
                 done += count
             }
             try storageCall("fsync", record.name) { fsync(fd) }
+            _ = fileSyncs.next()
             try storageCall("rename", record.name) { rename(temporary, final) }
         } catch {
             unlink(temporary)
             throw error
         }
-        try syncDirectory(record.name)
+        if syncDirectory { try self.syncDirectory(record.name) }
     }
 
-    /// Removes a record; a missing one is not an error.
+    /// Removes a record; a missing one is not an error. The directory is fsynced even when the
+    /// unlink fails: a phase saved without `syncDirectory` just before (a delete's `deleting`) must
+    /// then be durable, since it is what finishes the operation at the next start.
     func remove(_ name: String) throws(SectionError) {
         if unlink(recordsPath + "/" + fileName(for: name)) != 0 && errno != ENOENT {
+            let code = errno
+            try? syncDirectory(name)
             throw SectionError(
-                .stateStorage, "cannot remove the record of section '\(name)'", section: name, errno: errno,
+                .stateStorage, "cannot remove the record of section '\(name)'", section: name, errno: code,
                 systemCall: "unlink")
         }
         try syncDirectory(name)
@@ -114,10 +131,23 @@ final class RecordStore: Sendable {
         return names
     }
 
+    /// Makes every rename and unlink in `records/` so far durable. An fsync of the directory that
+    /// starts after a caller's rename covers it, whoever asked for it: concurrent creates and
+    /// deletes share one (`SharedPass`) instead of queueing one each at the disk. A failure is every
+    /// waiter's, since none of their changes is known to be on disk.
     private func syncDirectory(_ name: String) throws(SectionError) {
-        let fd = try storageCall("open", name) { open(recordsPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        defer { close(fd) }
-        try storageCall("fsync", name) { fsync(fd) }
+        let failure = directorySync.value { () -> (call: String, errno: Int32)? in
+            do throws(SectionError) {
+                let fd = try storageCall("open", name) { open(recordsPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+                defer { close(fd) }
+                try storageCall("fsync", name) { fsync(fd) }
+                _ = directorySyncs.next()
+                return nil
+            } catch {
+                return (error.systemCall ?? "fsync", error.errno ?? EIO)
+            }
+        }
+        if let failure { throw storageError(failure.call, name, failure.errno) }
     }
 
     @discardableResult
@@ -128,10 +158,14 @@ final class RecordStore: Sendable {
             let result = body()
             if result != -1 { return result }
             if errno == EINTR { continue }
-            let code: SectionError.Code = errno == ENOSPC || errno == EDQUOT ? .insufficientSpace : .stateStorage
-            throw SectionError(
-                code, "cannot write the record of section '\(name)' in the state directory \(path)", section: name,
-                errno: errno, systemCall: call)
+            throw storageError(call, name, errno)
         }
+    }
+
+    private func storageError(_ call: String, _ name: String, _ errno: Int32) -> SectionError {
+        let code: SectionError.Code = errno == ENOSPC || errno == EDQUOT ? .insufficientSpace : .stateStorage
+        return SectionError(
+            code, "cannot write the record of section '\(name)' in the state directory \(path)", section: name,
+            errno: errno, systemCall: call)
     }
 }

@@ -92,3 +92,44 @@ public func readSmallFile(_ path: String, limit: Int = 16 << 20) -> [UInt8]? {
     }
     return result
 }
+
+/// Reads whole files in turn into one buffer that grows as needed: a /proc scan reads a hundred
+/// maps files, and `readSmallFile` would allocate and zero a 64 KiB chunk and build an array for
+/// each. Not thread-safe: one reader per scan.
+final class WholeFileReader {
+    private var storage: UnsafeMutableRawBufferPointer
+    private let limit: Int
+
+    init(capacity: Int = 256 << 10, limit: Int = 16 << 20) {
+        storage = .allocate(byteCount: capacity, alignment: 16)
+        self.limit = limit
+    }
+
+    deinit { storage.deallocate() }
+
+    /// The bytes of `path` (at most `limit`), valid until the next call; nil when it cannot be
+    /// opened or nothing could be read (what `readSmallFile` does, without the copies).
+    func read(_ path: String) -> UnsafeRawBufferPointer? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var count = 0
+        while count < limit {
+            if count == storage.count {
+                let larger = UnsafeMutableRawBufferPointer.allocate(byteCount: storage.count * 2, alignment: 16)
+                larger.copyMemory(from: UnsafeRawBufferPointer(storage))
+                storage.deallocate()
+                storage = larger
+            }
+            let result = Glibc.read(fd, storage.baseAddress! + count, min(storage.count, limit) - count)
+            if result < 0 {
+                if errno == EINTR { continue }
+                if count == 0 { return nil }
+                break
+            }
+            if result == 0 { break }
+            count += result
+        }
+        return UnsafeRawBufferPointer(rebasing: storage[0..<count])
+    }
+}

@@ -39,6 +39,9 @@ void *cshm_reserve_range(void *address, size_t length);
 /// renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE): publishes an object under its final name
 /// only if that name is free.
 int cshm_rename_noreplace(int dirfd, const char *from, const char *to);
+/// memmem(haystack, haystack_length, needle, needle_length) != NULL: whether the bytes occur (the
+/// /proc/PID/maps files of a scan are searched for the shared-memory device this way).
+int cshm_contains(const void *haystack, size_t haystack_length, const void *needle, size_t needle_length);
 /// inotify_init1(IN_NONBLOCK | IN_CLOEXEC) and a watch of `path` for entries created, deleted,
 /// modified, renamed and their attributes. Returns the inotify descriptor.
 int cshm_watch_directory(const char *path);
