@@ -197,8 +197,8 @@ extension HTTPServer {
         switch Int32(address.pointee.sa_family) {
         case AF_INET:
             return address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { v4 in
-                let text = format(AF_INET, v4.pointee.sin_addr)
-                return (text, UInt32(bigEndian: v4.pointee.sin_addr.s_addr) >> 24 == 127)
+                let host = UInt32(bigEndian: v4.pointee.sin_addr.s_addr)
+                return (dottedQuad(host), host >> 24 == 127)
             }
         case AF_INET6:
             return address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { v6 in
@@ -214,6 +214,17 @@ extension HTTPServer {
         default:
             return ("unknown", false)
         }
+    }
+
+    /// `127.0.0.1` for 0x7F000001, without inet_ntop's buffer (this runs for every request).
+    static func dottedQuad(_ host: UInt32) -> String {
+        var text = ""
+        text.reserveCapacity(15)
+        for shift in stride(from: 24, through: 0, by: -8) {
+            text += String((host >> UInt32(shift)) & 0xFF)
+            if shift > 0 { text += "." }
+        }
+        return text
     }
 
     private static func format<Address>(_ family: Int32, _ address: Address) -> String {

@@ -1,5 +1,6 @@
-import HTTPServer
 import Testing
+
+@testable import HTTPServer
 
 @Suite struct ValueTests {
     @Test func problemJSONHasStandardMembersThenExtras() {
@@ -82,6 +83,14 @@ import Testing
         #expect(headers["x-\u{c9}"] == nil)  // no Unicode case folding: names are ASCII tokens
         #expect(headers["Content-Lengt"] == nil)
         #expect(headers["Content-Lengths"] == nil)
+    }
+
+    @Test(
+        arguments: [
+            (0x7F00_0001, "127.0.0.1"), (0, "0.0.0.0"), (0xFFFF_FFFF, "255.255.255.255"), (0x0A00_FF09, "10.0.255.9"),
+        ] as [(UInt32, String)])
+    func dottedQuad(address: UInt32, text: String) {
+        #expect(HTTPServer.dottedQuad(address) == text)
     }
 
     @Test func jsonWriterMatchesTheValueTree() {
