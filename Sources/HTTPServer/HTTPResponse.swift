@@ -11,6 +11,8 @@ public struct HTTPResponse: Sendable {
         case bytes([UInt8])
         /// A file range streamed by the kernel (`sendfile`); see `FileRegion`.
         case file(FileRegion)
+        /// Bytes written into libmicrohttpd's send buffer as the client takes them; see `StreamedBody`.
+        case stream(any StreamedBody)
         /// A Server-Sent Events stream fed by the broadcaster until the client leaves,
         /// the subscriber falls too far behind, or the server stops.
         case eventStream(EventBroadcaster)
@@ -38,14 +40,19 @@ public struct HTTPResponse: Sendable {
         case .empty: 0
         case .bytes(let bytes): UInt64(bytes.count)
         case .file(let region): region.length
+        case .stream(let body): body.length
         case .eventStream: nil
         }
     }
 
-    /// The body bytes of a `.bytes` response (empty otherwise), mostly for tests.
+    /// The body bytes of a `.bytes` response, or all a `.stream` body writes (empty otherwise, and for a
+    /// stream that fails or does not write its `length`), mostly for tests.
     public var bodyBytes: [UInt8] {
-        if case .bytes(let bytes) = body { return bytes }
-        return []
+        switch body {
+        case .bytes(let bytes): bytes
+        case .stream(let body): body.collect() ?? []
+        default: []
+        }
     }
 
     /// A copy with one more header field.
