@@ -206,6 +206,15 @@ final class HexdumpWriter: BodyWriter {
                 raw.storeBytes(of: tables.columns[Int(bytes[index])], toByteOffset: at, as: UInt32.self)
                 at += index == 7 ? 4 : 3  // the column's spare space is the middle gap
             }
+            // The last column's spare space is the one before `|`; the 16 characters at once.
+            out[at + 1] = UInt8(ascii: "|")
+            let input = UnsafeRawPointer(bytes)
+            raw.storeBytes(of: characters(input.loadUnaligned(as: UInt64.self)), toByteOffset: at + 2, as: UInt64.self)
+            raw.storeBytes(
+                of: characters(input.loadUnaligned(fromByteOffset: 8, as: UInt64.self)), toByteOffset: at + 10,
+                as: UInt64.self)
+            raw.storeBytes(of: 0x0A7C, toByteOffset: at + 18, as: UInt16.self)  // "|\n"
+            return at + 20
         } else {
             for index in 0..<16 {
                 let column = index < count ? tables.columns[Int(bytes[index])] : 0x2020_2020
@@ -220,6 +229,18 @@ final class HexdumpWriter: BodyWriter {
         at += count
         raw.storeBytes(of: 0x0A7C, toByteOffset: at, as: UInt16.self)  // "|\n"
         return at + 2
+    }
+
+    /// What `hexdump -C` shows for eight bytes at once: each byte itself when printable ASCII (0x20…0x7e),
+    /// else `.`. Per byte, with l its low seven bits: l + 0x60 sets bit 7 when l ≥ 0x20, l + 0x01 sets it
+    /// when l is 0x7f, and the byte's own bit 7 rules out 0x80…0xff; no sum carries into the next byte.
+    @inline(__always)
+    private static func characters(_ bytes: UInt64) -> UInt64 {
+        let low = bytes & 0x7F7F_7F7F_7F7F_7F7F
+        let printable =
+            (low &+ 0x6060_6060_6060_6060) & ~(low &+ 0x0101_0101_0101_0101) & ~bytes & 0x8080_8080_8080_8080
+        let mask = (printable >> 7) &* 0xFF
+        return (bytes & mask) | (0x2E2E_2E2E_2E2E_2E2E & ~mask)
     }
 
     /// `%08x` at `out`; returns the number of digits.
