@@ -13,6 +13,8 @@ public struct HTTPResponse: Sendable {
         case shared(SharedBytes)
         /// A file range streamed from the file without passing through Swift; see `FileRegion`.
         case file(FileRegion)
+        /// Bytes written into libmicrohttpd's send buffer as the client takes them; see `StreamedBody`.
+        case stream(any StreamedBody)
         /// A Server-Sent Events stream fed by the broadcaster until the client leaves,
         /// the subscriber falls too far behind, or the server stops.
         case eventStream(EventBroadcaster)
@@ -41,15 +43,18 @@ public struct HTTPResponse: Sendable {
         case .bytes(let bytes): UInt64(bytes.count)
         case .shared(let bytes): UInt64(bytes.count)
         case .file(let region): region.length
+        case .stream(let body): body.length
         case .eventStream: nil
         }
     }
 
-    /// The body bytes of a `.bytes` or `.shared` response (empty otherwise), mostly for tests.
+    /// The body bytes of a `.bytes` or `.shared` response, or all a `.stream` body writes (empty otherwise,
+    /// and for a stream that fails or does not write its `length`), mostly for tests.
     public var bodyBytes: [UInt8] {
         switch body {
         case .bytes(let bytes): bytes
         case .shared(let bytes): bytes.array
+        case .stream(let body): body.collect() ?? []
         default: []
         }
     }

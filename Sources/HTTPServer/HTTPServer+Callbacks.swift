@@ -76,6 +76,27 @@ let eventStreamFreeCallback: MHD_ContentReaderFreeCallback = { cls in
     subscriber.connectionClosed()
 }
 
+/// Fills a streamed body's buffer from its writer. libmicrohttpd asks for consecutive positions; anything
+/// else (or a writer that fails or claims more than the buffer) ends the response with an error, which
+/// closes the connection.
+let streamedBodyReaderCallback: MHD_ContentReaderCallback = { cls, position, buffer, capacity in
+    guard let cls, let buffer, capacity > 0 else { return MHD_CONTENT_READER_END_WITH_ERROR }
+    let sending = Unmanaged<StreamedBodySending>.fromOpaque(cls).takeUnretainedValue()
+    guard position == sending.position,
+        let written = sending.writer.write(into: UnsafeMutableRawBufferPointer(start: buffer, count: capacity)),
+        written <= capacity
+    else { return MHD_CONTENT_READER_END_WITH_ERROR }
+    if written == 0 { return MHD_CONTENT_READER_END_OF_STREAM }
+    sending.position += UInt64(written)
+    return written
+}
+
+/// Releases the sending a streamed-body response retained (and with it the writer).
+let streamedBodyFreeCallback: MHD_ContentReaderFreeCallback = { cls in
+    guard let cls else { return }
+    Unmanaged<StreamedBodySending>.fromOpaque(cls).release()
+}
+
 extension String {
     fileprivate func trimmingNewlines() -> String {
         var text = Substring(self)

@@ -149,6 +149,10 @@ extension HTTPServer {
             || HTTPHeaders.sameName(name, "Date")
     }
 
+    /// The most a streamed body writes per call: as large as a raw dump's blocks, so a long body goes out
+    /// in few system calls.
+    static let streamBlockSize: UInt64 = 256 * 1024
+
     private func makeDaemonResponse(
         _ response: HTTPResponse, connection: OpaquePointer, context: RequestContext
     ) -> OpaquePointer? {
@@ -178,6 +182,19 @@ extension HTTPServer {
             guard copy >= 0 else { return nil }
             guard let created = chttpd_response_from_fd(copy, region.offset, region.length) else {
                 close(copy)
+                return nil
+            }
+            return created
+        case .stream(let body):
+            let sending = Unmanaged.passRetained(StreamedBodySending(body.makeWriter())).toOpaque()
+            // A block no larger than the body: libmicrohttpd allocates it with the response.
+            let block = max(1, min(body.length ?? Self.streamBlockSize, Self.streamBlockSize))
+            guard
+                let created = MHD_create_response_from_callback(
+                    body.length ?? chttpd_size_unknown(), Int(block), streamedBodyReaderCallback, sending,
+                    streamedBodyFreeCallback)
+            else {
+                Unmanaged<StreamedBodySending>.fromOpaque(sending).release()
                 return nil
             }
             return created

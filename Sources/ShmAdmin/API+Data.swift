@@ -37,7 +37,9 @@ extension API {
         case .hex: return .json(DumpFormat.hexRows(bytes, offset: offset))
         case .base64: return .json(DumpFormat.base64(bytes, offset: offset))
         case .hexdump:
-            return .bytes(DumpFormat.canonical(bytes, offset: offset), contentType: "text/plain; charset=utf-8")
+            return HTTPResponse(
+                status: 200, headers: ["Content-Type": "text/plain; charset=utf-8"],
+                body: .stream(Hexdump(bytes, offset: offset)))
         case .raw: return ranged(bytes, request: request)
         }
     }

@@ -117,39 +117,6 @@ enum Render {
         ])
     }
 
-    /// A page map's JSON, written straight to bytes: a map can hold a million runs, and a tree of
-    /// `JSONValue` objects would allocate for every member of every run.
-    static func pageMap(_ map: PageMap) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(160 + map.runs.count * 64)
-        func member(_ name: String, _ value: Int64) {
-            out.append(contentsOf: "\"\(name)\":".utf8)
-            JSONValue.writeInteger(value, to: &out)
-            out.append(UInt8(ascii: ","))
-        }
-        out.append(UInt8(ascii: "{"))
-        member("pageSize", map.pageSize)
-        member("reserve", map.reserve)
-        member("commit", map.commit)
-        member("allocatedBytes", map.allocatedBytes)
-        member("dataBytes", map.dataBytes)
-        out.append(contentsOf: #""runs":["#.utf8)
-        for (index, run) in map.runs.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"offset":"#.utf8)
-            JSONValue.writeInteger(run.offset, to: &out)
-            out.append(contentsOf: #","length":"#.utf8)
-            JSONValue.writeInteger(run.length, to: &out)
-            out.append(contentsOf: #","state":""#.utf8)
-            out.append(contentsOf: run.state.rawValue.utf8)
-            out.append(contentsOf: #""}"#.utf8)
-        }
-        out.append(contentsOf: #"],"truncated":"#.utf8)
-        out.append(contentsOf: (map.truncated ? "true" : "false").utf8)
-        out.append(UInt8(ascii: "}"))
-        return out
-    }
-
     static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
     static func octal(_ mode: UInt32) -> String {

@@ -1,3 +1,4 @@
+import CShmLinux
 import Foundation
 import Testing
 
@@ -147,6 +148,71 @@ struct PageMapTests {
         #expect(result.dataBytes == 3 * page)
         // Page by page (16 Mi pages) this would take seconds; by extents it is microseconds.
         #expect(elapsed < .milliseconds(200), "took \(elapsed)")
+    }
+
+    /// The extents of the naive walk: a SEEK_DATA and a SEEK_HOLE for each.
+    static func naiveExtents(_ fd: Int32, from: Int64, to: Int64) -> [(Int64, Int64)] {
+        var extents: [(Int64, Int64)] = []
+        var position = from
+        while position < to {
+            let start = cshm_seek_data(fd, position)
+            if start < 0 || start >= to { break }
+            var end = cshm_seek_hole(fd, start)
+            if end < 0 { end = to }
+            extents.append((start, min(end, to)))
+            position = end
+        }
+        return extents
+    }
+
+    /// The walk that probes the page after a one-page extent finds exactly what the naive walk finds:
+    /// single pages, pairs, long extents, data at both ends of an object whose size is not a page multiple,
+    /// in whole and unaligned windows, with and without a limit.
+    @Test("the walk finds the extents of the naive SEEK_DATA / SEEK_HOLE walk", arguments: 1...6)
+    func walkEqualsNaiveWalk(seed: Int) throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let path = box.path("walk")
+        try makeFile(path, size: 0)
+        let fd = open(path, O_RDWR)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let pages: Int64 = 4096
+        let size = pages * page - Int64(seed * 100)
+        #expect(ftruncate(fd, off_t(size)) == 0)
+        var generator = SystemRandomNumberGenerator()
+        var written = 0
+        var at: Int64 = seed % 2 == 0 ? 0 : Int64.random(in: 0..<8, using: &generator) * page
+        while at < size {
+            // One page mostly, sometimes two to 40; gaps of one page to 60.
+            let run = Int64.random(in: 0..<4, using: &generator) == 0 ? Int64.random(in: 2...40) : 1
+            for offset in stride(from: at, to: min(at + run * page, size), by: Int(page)) {
+                var byte: UInt8 = 1
+                #expect(pwrite(fd, &byte, 1, off_t(offset)) == 1)
+                written += 1
+            }
+            at += (run + Int64.random(in: 1...60, using: &generator)) * page
+        }
+        if seed % 3 == 0 {  // data in the last, partial page
+            var byte: UInt8 = 2
+            #expect(pwrite(fd, &byte, 1, off_t(size - 1)) == 1)
+        }
+        #expect(written > 50)
+        var windows: [(Int64, Int64)] = [(0, size), (1, size), (page, size - 1), (size - 1, size)]
+        for _ in 0..<40 {
+            let from = Int64.random(in: 0..<size, using: &generator)
+            windows.append((from, Int64.random(in: from...size, using: &generator)))
+        }
+        for (from, to) in windows {
+            let naive = Self.naiveExtents(fd, from: from, to: to)
+            let (extents, complete) = try PageWalker.dataExtents(fd: fd, from: from, to: to, section: "walk")
+            #expect(complete)
+            #expect(extents.map { [$0.0, $0.1] } == naive.map { [$0.0, $0.1] }, "window \(from)..<\(to)")
+            let limit = Int.random(in: 0...max(0, naive.count), using: &generator)
+            let capped = try PageWalker.dataExtents(fd: fd, from: from, to: to, limit: limit, section: "walk")
+            #expect(capped.extents.map { [$0.0, $0.1] } == naive.prefix(limit).map { [$0.0, $0.1] })
+            #expect(capped.complete == (limit >= naive.count), "limit \(limit) of \(naive.count)")
+        }
     }
 
     @Test("a section with nothing committed is all reserved; an empty object has no runs")

@@ -60,7 +60,7 @@ struct HexCase: Sendable, CustomTestStringConvertible {
     ]
 }
 
-/// `DumpFormat.canonical` is byte for byte what the real `hexdump -C -s OFF -n LEN FILE` prints; the
+/// `Hexdump` is byte for byte what the real `hexdump -C -s OFF -n LEN FILE` prints; the
 /// JSON forms (hex rows, base64) have the shapes of docs/API-DETAILS.md; `ByteRange` reads `Range`.
 @Suite struct DumpFormatTests {
     static let hexdump = "/usr/bin/hexdump"
@@ -88,7 +88,7 @@ struct HexCase: Sendable, CustomTestStringConvertible {
         defer { unlink(path) }
         let expected = try Self.realHexdump(path, offset: Int64(sample.offset), length: sample.length)
         let window = Array(sample.file[sample.offset..<sample.offset + sample.length])
-        let ours = DumpFormat.canonical(window, offset: Int64(sample.offset))
+        let ours = Hexdump.text(window, offset: Int64(sample.offset))
         #expect(ours == expected, "ours:\n\(Self.show(ours))\nhexdump -C:\n\(Self.show(expected))")
         if sample.length > 0 { #expect(!expected.isEmpty, "hexdump printed nothing: the comparison proves nothing") }
     }
@@ -116,12 +116,12 @@ struct HexCase: Sendable, CustomTestStringConvertible {
         let expected = try Self.realHexdump(path, offset: offset, length: length)
         let window = preadAll(fd, offset: offset, count: length)
         #expect(window.count == length)
-        let ours = DumpFormat.canonical(window, offset: offset)
+        let ours = Hexdump.text(window, offset: offset)
         #expect(ours == expected, "ours:\n\(Self.show(ours))\nhexdump -C:\n\(Self.show(expected))")
     }
 
     @Test func canonicalLinesHaveTheFixedLayout() {
-        let text = Self.show(DumpFormat.canonical(Array("0123456789abcdefXYZ".utf8), offset: 0x20))
+        let text = Self.show(Hexdump.text(Array("0123456789abcdefXYZ".utf8), offset: 0x20))
         #expect(
             text == """
                 00000020  30 31 32 33 34 35 36 37  38 39 61 62 63 64 65 66  |0123456789abcdef|
@@ -129,6 +129,75 @@ struct HexCase: Sendable, CustomTestStringConvertible {
                 00000033
 
                 """)
+    }
+
+    // MARK: - Streamed, block by block
+
+    /// Random rows with runs of equal rows (zeros, one repeated row) of many lengths, so that `*` lines
+    /// start, continue and end on every side of a block boundary.
+    static func runs(rows: Int, seed: UInt64) -> [UInt8] {
+        var generator = SplitMix(seed)
+        var bytes: [UInt8] = []
+        while bytes.count < rows * 16 {
+            switch generator.next() % 4 {
+            case 0: bytes += [UInt8](repeating: 0, count: 16 * Int(1 + generator.next() % 40))
+            case 1:
+                let row = (0..<16).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+                for _ in 0..<(1 + generator.next() % 5) { bytes += row }
+            default:
+                let count = 16 * Int(1 + generator.next() % 6)
+                bytes += (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            }
+        }
+        return Array(bytes.prefix(rows * 16 + Int(seed % 16)))
+    }
+
+    /// The text written into buffers of every awkward size is the whole text: lines and `*` runs cut by a
+    /// buffer's end carry over whole. Sizes below one line, around one line, and 256 KiB (the server's).
+    @Test(arguments: [1, 2, 3, 17, 76, 77, 78, 86, 87, 88, 100, 4093, 65_536, 256 * 1024])
+    func writerInAnyBlockSizeWritesTheWholeText(block: Int) {
+        for (bytes, offset) in [
+            (Self.runs(rows: 3000, seed: 1), 0 as Int64), (Self.runs(rows: 3000, seed: 7), 0xFFFF_F000),
+            (Array(HexCase.pattern.prefix(37)), 5), ([UInt8](repeating: 0, count: 100_000), 16),
+        ] {
+            let whole = Hexdump.text(bytes, offset: offset)
+            let dump = Hexdump(bytes, offset: offset)
+            #expect(dump.length == UInt64(whole.count))
+            let streamed = dump.collect(block: block)
+            #expect(streamed == whole, "block \(block), \(bytes.count) bytes at \(offset)")
+        }
+    }
+
+    /// Against the real tool, over more than one 256 KiB block of text, with `*` runs across the boundaries.
+    @Test(arguments: [(0, 3), (0x7FFF_FF00, 11), (0x1_0000_0000 - 40_000 * 16, 12)] as [(Int64, UInt64)])
+    func streamedAcrossBlocksEqualsHexdump(offset: Int64, seed: UInt64) throws {
+        let bytes = Self.runs(rows: 40_000, seed: seed)
+        let path = "/tmp/t-api-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-blocks"
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw HarnessError("open \(path): errno \(errno)") }
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        guard pwrite(fd, bytes, bytes.count, off_t(offset)) == bytes.count else { throw HarnessError("pwrite") }
+        let expected = try Self.realHexdump(path, offset: offset, length: bytes.count)
+        #expect(expected.count > 2 * 256 * 1024, "the text should span several blocks")
+        #expect(expected.split(separator: UInt8(ascii: "\n")).filter { $0 == [UInt8(ascii: "*")] }.count > 1000)
+        let response = HTTPResponse(status: 200, body: .stream(Hexdump(bytes, offset: offset)))
+        #expect(response.bodyLength == UInt64(expected.count))
+        for block in [256 * 1024, 4096, 87] {
+            let ours = Hexdump(bytes, offset: offset).collect(block: block) ?? []
+            #expect(ours == expected, "block \(block): first difference at \(Self.firstDifference(ours, expected))")
+        }
+    }
+
+    static func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
+    }
+
+    @Test func emptyDumpIsEmpty() {
+        #expect(Hexdump([], offset: 100).length == 0)
+        #expect(Hexdump([], offset: 100).collect() == [])
     }
 
     // MARK: - JSON forms
@@ -245,5 +314,18 @@ struct HexCase: Sendable, CustomTestStringConvertible {
         ] as [(String?, Int64, Expected)])
     func byteRange(header: String?, length: Int64, expected: Expected) {
         #expect(Expected(ByteRange(header: header, length: length)) == expected, "\(header ?? "no Range") of \(length)")
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for test data.
+struct SplitMix {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -234,6 +234,77 @@ def test_dump_hexdump_matches_hexdump_C(admin, filled, offset, length):
                            f"{r.body.decode('utf-8', 'replace')}"
 
 
+def rows_with_runs(size: int, seed: int) -> bytes:
+    """Random rows with runs of equal rows (zeros, one repeated row) of many lengths, so that hexdump's
+    `*` lines start, go on and end on every side of the server's 256 KiB blocks of text."""
+    rnd = random.Random(seed)
+    out = bytearray()
+    while len(out) < size:
+        kind = rnd.randrange(4)
+        if kind == 0:
+            out += bytes(16 * rnd.randrange(1, 41))
+        elif kind == 1:
+            out += bytes(rnd.randrange(256) for _ in range(16)) * rnd.randrange(1, 6)
+        else:
+            out += rnd.randbytes(16 * rnd.randrange(1, 7))
+    return bytes(out[:size])
+
+
+@pytest.mark.parametrize("offset,length", [(0, 2 * MiB), (5, 2 * MiB - 5), (300 * KiB + 7, 700 * KiB + 3)])
+def test_streamed_hexdump_across_blocks_matches_hexdump_C(admin, prefix, offset, length):
+    """More than one block of text (the server writes the text in 256 KiB blocks as the client reads it),
+    `*` runs across the block boundaries, and a HEAD with the same Content-Length as the GET."""
+    name = prefix + "blocks"
+    admin.create(name, "2MiB", "2MiB")
+    data = rows_with_runs(2 * MiB, seed=offset + length)
+    for at in range(0, len(data), 512 * KiB):
+        admin.write(name, at, data[at:at + 512 * KiB])
+    want = subprocess.run(["hexdump", "-C", "-s", str(offset), "-n", str(length), shm_path(name)],
+                          capture_output=True, check=True, timeout=60).stdout
+    assert len(want) > 3 * 256 * KiB and want.count(b"\n*\n") > 1000, "too few blocks or `*` runs to prove much"
+    query = {"offset": offset, "length": length, "format": "hexdump"}
+    r = admin.get(sec(name, "data"), query=query, timeout=60)
+    assert r.status == 200, r.describe()
+    assert r.header("Content-Length") == str(len(want)), r.describe()
+    if r.body != want:
+        at = next((i for i, (a, b) in enumerate(zip(r.body, want)) if a != b), min(len(r.body), len(want)))
+        pytest.fail(f"differs from hexdump -C at text byte {at} of {len(want)}: "
+                    f"want {want[at - 80:at + 80]!r}, got {r.body[at - 80:at + 80]!r}")
+    h = admin.head(sec(name, "data"), query=query)
+    assert h.status == 200 and h.body == b"", h.describe()
+    assert h.header("Content-Length") == str(len(want)), h.describe()
+
+
+def test_streamed_hexdump_truncated_by_another_process_meanwhile(admin, prefix):
+    """The bytes are read before the answer starts; the text is written while the client reads. A
+    truncation by another process in between changes nothing in the dump in flight (it is the bytes as
+    they were read), never reaches the server as a SIGBUS, and the next dump is a clean 416."""
+    name = prefix + "trunc"
+    size = 8 * MiB
+    admin.create(name, "8MiB", "8MiB")
+    data = rows_with_runs(size, seed=5)
+    for at in range(0, size, MiB):
+        admin.write(name, at, data[at:at + MiB])
+    want = subprocess.run(["hexdump", "-C", shm_path(name)], capture_output=True, check=True, timeout=60).stdout
+    conn = http.client.HTTPConnection(LOOPBACK, admin.port, timeout=30)
+    try:
+        conn.request("GET", sec(name, "data") + f"?offset=0&length={size}&format=hexdump",
+                     headers={"Authorization": f"Bearer {admin.token}"})
+        resp = conn.getresponse()
+        assert resp.status == 200
+        assert resp.getheader("Content-Length") == str(len(want))
+        head = resp.read(256 * KiB)
+        os.truncate(shm_path(name), 0)  # another process takes the bytes away mid-stream
+        time.sleep(0.1)
+        body = head + resp.read()
+    finally:
+        conn.close()
+    assert body == want, f"{len(body)} bytes of text instead of {len(want)}, or other bytes"
+    assert admin.get("/healthz").status == 200
+    r = admin.get(sec(name, "data"), query={"offset": 0, "length": size, "format": "hexdump"})
+    assert_problem(r, 416, "range-not-satisfiable")
+
+
 # --------------------------------------------------------------------------------------------
 # a dump racing a truncation by another process
 
