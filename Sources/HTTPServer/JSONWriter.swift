@@ -1,6 +1,6 @@
-/// Writes compact JSON text straight into bytes, for large regular documents (a listing of ten
-/// thousand sections, a page map of a million runs) where a `JSONValue` tree would allocate for every
-/// member of every element before a byte is written.
+/// Writes compact JSON text straight into memory, for large regular documents (a listing of ten
+/// thousand sections) where a `JSONValue` tree would allocate for every member of every element
+/// before a byte is written.
 ///
 /// ```swift
 /// var json = JSONWriter()
@@ -11,78 +11,212 @@
 /// json.finish()  // {"name":"a","sizes":[1,2]}
 /// ```
 ///
-/// Every value is followed by a comma, which the next `end…` (or `bytes`) takes back: no state is kept
-/// per level. Keys and values must alternate correctly; the writer does not check.
-public struct JSONWriter {
-    private var out: [UInt8] = []
+/// Every value is followed by a comma, which the next `end…` (or `finish`) takes back: no state is
+/// kept per level. Keys and values must alternate correctly; the writer does not check.
+///
+/// The text is written at a pointer into memory the writer owns and grows by doubling, with one
+/// room check per call instead of one per byte; `finishShared()` hands that memory to a response
+/// without copying it.
+public struct JSONWriter: ~Copyable {
+    private var start: UnsafeMutablePointer<UInt8>
+    private var end: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
 
     public init(capacity: Int = 256) {
-        out.reserveCapacity(capacity)
+        self.capacity = max(capacity, 64)
+        start = .allocate(capacity: self.capacity)
+        end = start
     }
 
-    /// The text written (complete once every object and array is ended); the writer is left empty.
-    public mutating func finish() -> [UInt8] {
-        if out.last == UInt8(ascii: ",") { out.removeLast() }
-        defer { out = [] }
-        return out
+    deinit { start.deallocate() }
+
+    /// Bytes written so far.
+    public var count: Int { end - start }
+
+    /// The text written (complete once every object and array is ended).
+    public consuming func finish() -> [UInt8] {
+        dropTrailingComma()
+        return Array(UnsafeBufferPointer(start: start, count: count))
     }
 
-    public mutating func beginObject() { out.append(UInt8(ascii: "{")) }
+    /// The text as `SharedBytes`, which takes the writer's memory over: no copy.
+    public consuming func finishShared() -> SharedBytes {
+        dropTrailingComma()
+        let bytes = SharedBytes(adopting: UnsafeMutableRawBufferPointer(start: start, count: count))
+        start = .allocate(capacity: 1)  // what deinit frees instead
+        return bytes
+    }
+
+    public mutating func beginObject() { byte(UInt8(ascii: "{")) }
     public mutating func endObject() { close(UInt8(ascii: "}")) }
-    public mutating func beginArray() { out.append(UInt8(ascii: "[")) }
+    public mutating func beginArray() { byte(UInt8(ascii: "[")) }
     public mutating func endArray() { close(UInt8(ascii: "]")) }
 
     /// A member name written in the code: plain ASCII that needs no escaping, copied as is.
     public mutating func key(_ name: StaticString) {
-        out.append(UInt8(ascii: "\""))
-        name.withUTF8Buffer { out.append(contentsOf: $0) }
-        out.append(UInt8(ascii: "\""))
-        out.append(UInt8(ascii: ":"))
+        let length = name.utf8CodeUnitCount
+        reserve(length + 3)
+        end.pointee = UInt8(ascii: "\"")
+        (end + 1).update(from: name.utf8Start, count: length)
+        (end + 1 + length).pointee = UInt8(ascii: "\"")
+        (end + 2 + length).pointee = UInt8(ascii: ":")
+        end += length + 3
     }
 
     /// A member name from data (a label's key): escaped as JSON needs.
     public mutating func key(data name: String) {
-        JSONValue.writeString(name, to: &out)
-        out.append(UInt8(ascii: ":"))
+        quoted(name)
+        byte(UInt8(ascii: ":"))
     }
 
     public mutating func string(_ value: String) {
-        JSONValue.writeString(value, to: &out)
-        out.append(UInt8(ascii: ","))
+        quoted(value)
+        byte(UInt8(ascii: ","))
     }
 
-    /// A string value made of ASCII bytes that need no escaping (digits, punctuation), written as is.
-    public mutating func asciiString(_ write: (inout [UInt8]) -> Void) {
-        out.append(UInt8(ascii: "\""))
-        write(&out)
-        out.append(UInt8(ascii: "\""))
-        out.append(UInt8(ascii: ","))
+    /// A string value of at most `maximumLength` bytes that need no escaping (digits, punctuation),
+    /// which `write` puts at the pointer it is given, returning how many it wrote.
+    public mutating func asciiString(maximumLength: Int, _ write: (UnsafeMutablePointer<UInt8>) -> Int) {
+        reserve(maximumLength + 3)
+        end.pointee = UInt8(ascii: "\"")
+        let written = write(end + 1)
+        precondition(written <= maximumLength, "asciiString wrote more than it said it would")
+        (end + 1 + written).pointee = UInt8(ascii: "\"")
+        (end + 2 + written).pointee = UInt8(ascii: ",")
+        end += written + 3
     }
 
     public mutating func int(_ value: Int64) {
-        JSONValue.writeInteger(value, to: &out)
-        out.append(UInt8(ascii: ","))
+        reserve(21)
+        end = Self.writeInteger(value, at: end)
+        byte(UInt8(ascii: ","))
     }
 
     public mutating func bool(_ value: Bool) {
-        let text: StaticString = value ? "true," : "false,"
-        text.withUTF8Buffer { out.append(contentsOf: $0) }
+        literal(value ? "true," : "false,")
     }
 
     public mutating func null() {
-        let text: StaticString = "null,"
-        text.withUTF8Buffer { out.append(contentsOf: $0) }
+        literal("null,")
     }
 
     /// Any value, as `JSONValue.serialized()` writes it.
     public mutating func value(_ value: JSONValue) {
-        value.write(to: &out)
-        out.append(UInt8(ascii: ","))
+        let text = value.serialized()
+        reserve(text.count + 1)
+        text.withUnsafeBufferPointer { end.update(from: $0.baseAddress!, count: $0.count) }
+        end += text.count
+        byte(UInt8(ascii: ","))
+    }
+
+    /// Values another writer produced (its `finish()`), spliced in as they are: for parts of a long
+    /// array written concurrently.
+    public mutating func fragment(_ text: [UInt8]) {
+        guard !text.isEmpty else { return }
+        reserve(text.count + 1)
+        text.withUnsafeBufferPointer { end.update(from: $0.baseAddress!, count: $0.count) }
+        end += text.count
+        byte(UInt8(ascii: ","))
+    }
+
+    /// The decimal digits of `value` at `at`; returns where they end. At most 20 bytes.
+    public static func writeInteger(_ value: Int64, at: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        var at = at
+        if value < 0 {
+            at.pointee = UInt8(ascii: "-")
+            at += 1
+        }
+        var magnitude = value.magnitude
+        var digits = 1
+        var scale: UInt64 = 10
+        while digits < 20 && magnitude >= scale {
+            digits += 1
+            scale = scale &* 10
+        }
+        var cursor = at + digits
+        repeat {
+            cursor -= 1
+            cursor.pointee = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+        } while magnitude > 0
+        return at + digits
+    }
+
+    private mutating func quoted(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            reserve(bytes.count * 6 + 2)  // every byte escaped as \u00XX, at worst
+            end.pointee = UInt8(ascii: "\"")
+            end += 1
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                    end[0] = UInt8(ascii: "\\")
+                    end[1] = byte
+                    end += 2
+                case 0x0A: end = Self.escape("\\n", at: end)
+                case 0x0D: end = Self.escape("\\r", at: end)
+                case 0x09: end = Self.escape("\\t", at: end)
+                case 0x00..<0x20, 0x7F:
+                    let digits: StaticString = "0123456789abcdef"
+                    end = Self.escape("\\u00", at: end)
+                    end[0] = digits.utf8Start[Int(byte >> 4)]
+                    end[1] = digits.utf8Start[Int(byte & 0x0F)]
+                    end += 2
+                default:
+                    end.pointee = byte
+                    end += 1
+                }
+            }
+            end.pointee = UInt8(ascii: "\"")
+            end += 1
+        }
+    }
+
+    private static func escape(_ text: StaticString, at: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        at.update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        return at + text.utf8CodeUnitCount
+    }
+
+    private mutating func literal(_ text: StaticString) {
+        reserve(text.utf8CodeUnitCount)
+        end = Self.escape(text, at: end)
+    }
+
+    private mutating func byte(_ value: UInt8) {
+        reserve(1)
+        end.pointee = value
+        end += 1
     }
 
     private mutating func close(_ bracket: UInt8) {
         // A string ends in a quote and a number in a digit: a trailing comma is always a separator.
-        if out.last == UInt8(ascii: ",") { out[out.count - 1] = bracket } else { out.append(bracket) }
-        out.append(UInt8(ascii: ","))
+        if end > start && end[-1] == UInt8(ascii: ",") { end -= 1 }
+        reserve(2)
+        end[0] = bracket
+        end[1] = UInt8(ascii: ",")
+        end += 2
+    }
+
+    private mutating func dropTrailingComma() {
+        if end > start && end[-1] == UInt8(ascii: ",") { end -= 1 }
+    }
+
+    /// Makes room for `bytes` more.
+    @inline(__always)
+    private mutating func reserve(_ bytes: Int) {
+        if capacity - count < bytes { grow(bytes) }
+    }
+
+    private mutating func grow(_ bytes: Int) {
+        let used = count
+        var newCapacity = capacity * 2
+        while newCapacity - used < bytes { newCapacity *= 2 }
+        let larger = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        larger.update(from: start, count: used)
+        start.deallocate()
+        start = larger
+        end = larger + used
+        capacity = newCapacity
     }
 }

@@ -13,6 +13,11 @@ public final class SharedBytes: @unchecked Sendable {
         bytes.withUnsafeBytes { storage.copyMemory(from: $0) }
     }
 
+    /// Takes over `storage` (allocated with Swift's allocator), freed when the bytes are released.
+    init(adopting storage: UnsafeMutableRawBufferPointer) {
+        self.storage = storage
+    }
+
     deinit { storage.deallocate() }
 
     public var count: Int { storage.count }

@@ -39,11 +39,10 @@ extension SectionRegistry {
                 return isOrphan(inode: UInt64(status.st_ino), snapshot: snapshot) != orphan
             }
         }
-        entries.sort { $0.name < $1.name }
         let total = entries.count
         let page = entries.dropFirst(max(0, filter.offset)).prefix(max(0, filter.limit))
         let viewCounts = views.counts()
-        return (page.map { info(of: $0, snapshot: snapshot, viewCounts: viewCounts) }, total)
+        return (Array(page).concurrentMap { info(of: $0, snapshot: snapshot, viewCounts: viewCounts) }, total)
     }
 
     /// The section with its views, other processes' mappings and handles, lock holders and leases.
@@ -135,23 +134,41 @@ extension SectionRegistry {
     static func isListable(_ status: stat) -> Bool { (status.st_mode & S_IFMT) == S_IFREG }
 
     /// The directory's objects and the managed sections whose object is missing, keeping only
-    /// those `keep(name, isSemaphore, managed)` accepts; only kept entries are stat'ed.
+    /// those `keep(name, isSemaphore, managed)` accepts; only kept entries are stat'ed. Sorted by name.
     func allEntries(keeping keep: (String, Bool, Bool) -> Bool = { _, _, _ in true }) throws(SectionError) -> [Entry] {
         let known = records.withLock { $0 }
-        var entries: [Entry] = []
+        var candidates: [(name: String, inDirectory: Bool)] = []
         var missing = known  // records whose object is not in the directory
         for item in try directory.entries() where !Self.isInternalName(item.name) {
             if item.type != UInt8(DT_REG) && item.type != UInt8(DT_UNKNOWN) { continue }
-            let name = SectionName(unchecked: item.name)
-            let record = known.isEmpty ? nil : missing.removeValue(forKey: item.name)
-            guard keep(item.name, name.isSemaphoreName, record != nil) else { continue }
-            guard let status = try? directory.status(of: name), Self.isListable(status) else { continue }
-            entries.append(Entry(name: item.name, record: record, status: status, isSemaphore: name.isSemaphoreName))
+            let managed = !known.isEmpty && missing.removeValue(forKey: item.name) != nil
+            guard keep(item.name, SectionName(unchecked: item.name).isSemaphoreName, managed) else { continue }
+            candidates.append((item.name, true))
         }
-        for (name, record) in missing where keep(name, false, true) {
-            entries.append(Entry(name: name, record: record, status: nil, isSemaphore: false))
+        for name in missing.keys where keep(name, false, true) { candidates.append((name, false)) }
+        // Sorted before the stat: moving these is cheap, moving entries that hold a `stat` and a
+        // record is not.
+        candidates.sort { $0.name < $1.name }
+        let statuses = statuses(of: candidates.map { $0.inDirectory ? $0.name : nil })
+        var entries: [Entry] = []
+        entries.reserveCapacity(candidates.count)
+        for (candidate, status) in zip(candidates, statuses) {
+            let record = known.isEmpty ? nil : known[candidate.name]
+            if !candidate.inDirectory {
+                entries.append(Entry(name: candidate.name, record: record, status: nil, isSemaphore: false))
+            } else if let status, Self.isListable(status) {
+                let isSemaphore = SectionName(unchecked: candidate.name).isSemaphoreName
+                entries.append(Entry(name: candidate.name, record: record, status: status, isSemaphore: isSemaphore))
+            }
         }
         return entries
+    }
+
+    /// fstatat of each name (nil for a nil name, or one that is gone). The lookups are a third of a
+    /// 10,000-section listing, so a long list is split over the cores.
+    private func statuses(of names: [String?]) -> [stat?] {
+        let directory = self.directory
+        return names.concurrentMap { name in name.flatMap { try? directory.status(of: SectionName(unchecked: $0)) } }
     }
 
     /// Whether `name` contains `needle`, compared as UTF-8 bytes (a plain scan; names are short).
@@ -161,7 +178,7 @@ extension SectionRegistry {
     }
 
     func isOrphan(inode: UInt64, snapshot: ProcSnapshot) -> Bool {
-        let ownPid = getpid()
+        let ownPid = scanner.ownPid
         return (snapshot.mappers[inode] ?? []).isEmpty && !(snapshot.holders[inode] ?? []).contains { $0.pid != ownPid }
     }
 

@@ -41,15 +41,15 @@ enum Render {
         json.key("dataBytes")
         json.int(info.dataBytes)
         json.key("mode")
-        json.asciiString { writeOctal(info.mode, to: &$0) }
+        json.asciiString(maximumLength: 12) { writeOctal(info.mode, at: $0) }
         json.key("uid")
         json.int(Int64(info.uid))
         json.key("gid")
         json.int(Int64(info.gid))
         json.key("createdAt")
-        json.asciiString { writeTimestamp(info.createdAt, milliseconds: false, to: &$0) }
+        json.asciiString(maximumLength: timestampBound) { writeTimestamp(info.createdAt, milliseconds: false, at: $0) }
         json.key("modifiedAt")
-        json.asciiString { writeTimestamp(info.modifiedAt, milliseconds: false, to: &$0) }
+        json.asciiString(maximumLength: timestampBound) { writeTimestamp(info.modifiedAt, milliseconds: false, at: $0) }
         json.key("views")
         json.int(Int64(info.views))
         json.key("mappers")
@@ -120,58 +120,81 @@ enum Render {
     static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
     static func octal(_ mode: UInt32) -> String {
-        var bytes: [UInt8] = []
-        writeOctal(mode, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 12) { buffer in
+            String(decoding: buffer[0..<writeOctal(mode, at: buffer.baseAddress!)], as: UTF8.self)
+        }
     }
 
-    /// At least four octal digits: `0600`, `1777`.
-    static func writeOctal(_ mode: UInt32, to out: inout [UInt8]) {
-        var digits: [UInt8] = []
+    /// At least four octal digits (`0600`, `1777`) at `at`; returns how many (at most 11).
+    static func writeOctal(_ mode: UInt32, at: UnsafeMutablePointer<UInt8>) -> Int {
+        var width = 4
+        while width < 11 && mode >> (3 * UInt32(width)) != 0 { width += 1 }
         var rest = mode
-        repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(rest & 7))
+        for index in stride(from: width - 1, through: 0, by: -1) {
+            at[index] = UInt8(ascii: "0") + UInt8(rest & 7)
             rest >>= 3
-        } while rest > 0
-        while digits.count < 4 { digits.append(UInt8(ascii: "0")) }
-        out.append(contentsOf: digits.reversed())
+        }
+        return width
     }
+
+    /// The longest text `writeTimestamp` writes: a 20-character year, the rest of the date and time (15),
+    /// milliseconds (4) and `Z`.
+    static let timestampBound = 40
 
     /// RFC 3339 in UTC: `2026-11-23T10:00:00Z`.
     static func timestamp(_ seconds: Double, milliseconds: Bool = false) -> String {
-        var bytes: [UInt8] = []
-        writeTimestamp(seconds, milliseconds: milliseconds, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: timestampBound) { buffer in
+            let count = writeTimestamp(seconds, milliseconds: milliseconds, at: buffer.baseAddress!)
+            return String(decoding: buffer[0..<count], as: UTF8.self)
+        }
     }
 
-    static func writeTimestamp(_ seconds: Double, milliseconds: Bool, to out: inout [UInt8]) {
-        var whole = time_t(seconds.rounded(.down))
-        var parts = tm()
-        gmtime_r(&whole, &parts)
-        func digits(_ value: Int32, _ width: Int) {
-            var divisor: Int32 = 1
-            for _ in 1..<width { divisor *= 10 }
-            while divisor > 0 {
-                out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: (value / divisor) % 10))
-                divisor /= 10
+    /// RFC 3339 in UTC at `at`; returns how many bytes (at most `timestampBound`).
+    static func writeTimestamp(_ seconds: Double, milliseconds: Bool, at start: UnsafeMutablePointer<UInt8>) -> Int {
+        // Civil date from the day number (H. Hinnant's algorithm), not gmtime_r: a listing writes two
+        // timestamps for each of up to 10,000 sections.
+        var at = start
+        func digits(_ value: Int64, _ width: Int) {
+            var rest = value
+            for index in stride(from: width - 1, through: 0, by: -1) {
+                at[index] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
             }
+            at += width
         }
-        let year = Int64(parts.tm_year) + 1900
-        if (0...9999).contains(year) { digits(Int32(year), 4) } else { JSONValue.writeInteger(year, to: &out) }
-        out.append(UInt8(ascii: "-"))
-        digits(parts.tm_mon + 1, 2)
-        out.append(UInt8(ascii: "-"))
-        digits(parts.tm_mday, 2)
-        out.append(UInt8(ascii: "T"))
-        digits(parts.tm_hour, 2)
-        out.append(UInt8(ascii: ":"))
-        digits(parts.tm_min, 2)
-        out.append(UInt8(ascii: ":"))
-        digits(parts.tm_sec, 2)
-        if milliseconds {
-            out.append(UInt8(ascii: "."))
-            digits(Int32((seconds - seconds.rounded(.down)) * 1000), 3)
+        func byte(_ value: UInt8) {
+            at.pointee = value
+            at += 1
         }
-        out.append(UInt8(ascii: "Z"))
+        let finite = seconds.isFinite && abs(seconds) < 1e15
+        let whole = finite ? Int64(seconds.rounded(.down)) : 0
+        let days = whole >= 0 ? whole / 86_400 : (whole - 86_399) / 86_400
+        let secondOfDay = whole - days * 86_400
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        if (0...9999).contains(year) { digits(year, 4) } else { at = JSONWriter.writeInteger(year, at: at) }
+        byte(UInt8(ascii: "-"))
+        digits(month, 2)
+        byte(UInt8(ascii: "-"))
+        digits(day, 2)
+        byte(UInt8(ascii: "T"))
+        digits(secondOfDay / 3_600, 2)
+        byte(UInt8(ascii: ":"))
+        digits(secondOfDay / 60 % 60, 2)
+        byte(UInt8(ascii: ":"))
+        digits(secondOfDay % 60, 2)
+        if milliseconds && finite {
+            byte(UInt8(ascii: "."))
+            digits(min(999, Int64((seconds - seconds.rounded(.down)) * 1000)), 3)
+        }
+        byte(UInt8(ascii: "Z"))
+        return at - start
     }
 }

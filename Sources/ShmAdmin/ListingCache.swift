@@ -32,7 +32,7 @@ final class ListingCache: Sendable {
     }
 
     /// The cached bytes for `key`, or `build()`'s, remembered for the next caller.
-    func bytes(for key: String, build: () throws -> [UInt8]) rethrows -> SharedBytes {
+    func bytes(for key: String, build: () throws -> SharedBytes) rethrows -> SharedBytes {
         let now = monotonicNow()
         let current = generation.load(ordering: .sequentiallyConsistent)
         let stamp = directory.entriesStamp()
@@ -41,7 +41,7 @@ final class ListingCache: Sendable {
         {
             return hit.bytes
         }
-        let bytes = SharedBytes(try build())
+        let bytes = try build()
         entries.withLock { table in
             if table.count >= Self.maximumEntries { table.removeAll(keepingCapacity: true) }
             table[key] = Entry(bytes: bytes, builtAt: now, generation: current, stamp: stamp)

@@ -111,7 +111,10 @@ import Testing
         json.value(.object([("k", .int(1))]))
         json.endArray()
         json.key(data: "la\tbel")
-        json.asciiString { $0.append(contentsOf: "0600".utf8) }
+        json.asciiString(maximumLength: 8) { at in
+            for (index, byte) in "0600".utf8.enumerated() { at[index] = byte }
+            return 4
+        }
         json.endObject()
         let tree = JSONValue.object([
             ("a", .string("x\"y\n")), ("empty", .object([])),
@@ -119,6 +122,18 @@ import Testing
             ("la\tbel", .string("0600")),
         ])
         #expect(String(decoding: json.finish(), as: UTF8.self) == String(decoding: tree.serialized(), as: UTF8.self))
+        // Past the initial capacity, with every kind of escape, handed over without a copy.
+        var long = JSONWriter(capacity: 16)
+        long.beginArray()
+        let texts = (0..<2_000).map { "s\($0)\u{1}\"\\\r\u{7f}é" }
+        for (index, text) in texts.enumerated() {
+            long.string(text)
+            long.int(Int64(index) * -7_919)
+        }
+        long.endArray()
+        let shared = long.finishShared()
+        let expected = JSONValue.array(texts.enumerated().flatMap { [.string($1), .int(Int64($0) * -7_919)] })
+        #expect(shared.array == expected.serialized())
         var empty = JSONWriter()
         empty.beginArray()
         empty.endArray()

@@ -57,6 +57,34 @@ struct DiscoveryTests {
         #expect(try !registry.section(named: name).managed)
     }
 
+    @Test("a listing of thousands (split over the cores) is complete, sorted, and reads each one's own facts")
+    func longListing() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry()
+        let count = 3_000
+        let size = Int(page)
+        // Names made in shuffled order; sizes and data differ by index, so a slot mixed up shows.
+        for index in (0..<count).shuffled() {
+            let fd = open(box.path(String(format: "many-%05d", index)), O_RDWR | O_CREAT | O_EXCL, 0o600)
+            #expect(fd >= 0)
+            defer { close(fd) }
+            #expect(ftruncate(fd, off_t(size * (1 + index % 5))) == 0)
+            if index % 3 == 0 {  // one page of data in every third; the others have no pages at all
+                #expect(pwrite(fd, [UInt8](repeating: 7, count: size), size, off_t(size * (index % 5))) == size)
+            }
+        }
+        let (sections, total) = try registry.list(ListFilter(query: box.name("many-"), limit: 10_000))
+        #expect(total == count)
+        #expect(sections.map(\.name) == (0..<count).map { box.name(String(format: "many-%05d", $0)) })
+        for (index, info) in sections.enumerated() {
+            let data: Int64 = index % 3 == 0 ? page : 0
+            #expect(info.commit == page * Int64(1 + index % 5), "\(info.name)")
+            #expect(info.dataBytes == data, "\(info.name)")
+            #expect(info.allocatedBytes == info.dataBytes, "\(info.name)")
+        }
+    }
+
     @Test("orphan turns true when the mapping process exits")
     func orphanAfterExit() throws {
         let box = try Sandbox()

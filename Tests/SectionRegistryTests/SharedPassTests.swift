@@ -95,3 +95,12 @@ struct SharedPassTests {
         #expect(passes >= 1 && passes < 32, "concurrent deletes share passes")
     }
 }
+
+@Suite struct ConcurrentMapTests {
+    @Test(arguments: [0, 1, 2_047, 2_048, 10_001])
+    func keepsOrderAndEveryElement(count: Int) {
+        let input = (0..<count).map { $0 * 3 }
+        #expect(input.concurrentMap { $0 + 1 } == input.map { $0 + 1 })
+        #expect(input.concurrentMap(minimumCount: 1) { String($0) } == input.map { String($0) })
+    }
+}
