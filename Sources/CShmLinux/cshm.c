@@ -4,6 +4,8 @@
 #include "cshm.h"
 #include <fcntl.h>
 #include <malloc.h>
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -106,4 +108,14 @@ _Static_assert(CSHM_IN_CREATE == IN_CREATE && CSHM_IN_DELETE == IN_DELETE && CSH
 int cshm_limit_malloc_arenas(int count)
 {
     return mallopt(M_ARENA_MAX, count);
+}
+
+int cshm_sole_open(int fd)
+{
+    /* Should another process open the file in the moment the lease is held, the kernel tells the
+       holder with a signal: SIGURG, ignored by default, instead of SIGIO, which would end us. */
+    if (fcntl(fd, F_SETSIG, SIGURG) != 0) return -1;
+    if (fcntl(fd, F_SETLEASE, F_WRLCK) != 0) return errno == EAGAIN ? 0 : -1;
+    (void)fcntl(fd, F_SETLEASE, F_UNLCK);
+    return 1;
 }

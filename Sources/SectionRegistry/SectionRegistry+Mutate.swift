@@ -208,7 +208,7 @@ extension SectionRegistry {
             throw SectionError(.notFound, "section '\(name.value)' does not exist", section: name.value)
         }
         try withNameLock(name.value) { () throws(SectionError) in
-            if let status = try directory.status(of: name), !force {
+            if let status = try directory.status(of: name), !force, !isOpenByNobodyElse(name) {
                 let mappers = scanner.currentMappers(of: UInt64(status.st_ino))
                 if !mappers.isEmpty {
                     var error = SectionError(
@@ -235,6 +235,19 @@ extension SectionRegistry {
             try? store.remove(name.value)
             changes.publish(.deleted, name.value)
         }
+    }
+
+    /// Whether no process (this one included) has the object open or mapped: then no other process
+    /// maps it, and a delete needs no pass over every process's maps (a quarter of the server's
+    /// time in the create/delete benchmark). The kernel grants a write lease only to the sole open
+    /// file description of a file, and a mapping keeps its file open after its descriptor is closed.
+    /// False when anything is open, and when leases are unavailable (disabled, another owner's
+    /// file): the caller then looks at /proc.
+    func isOpenByNobodyElse(_ name: SectionName) -> Bool {
+        guard let object = try? directory.open(name, flags: O_RDONLY | O_NONBLOCK, doing: "inspect") else {
+            return false
+        }
+        return cshm_sole_open(object.raw) == 1
     }
 
     // MARK: - Rules shared by the data paths

@@ -38,10 +38,10 @@ final class RawHTTPClient {
                 Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard result == 0 else {
-            close(fd)
-            throw Failure(description: "connect to port \(port) failed: errno \(errno)")
-        }
+        // No close here: every stored property is set, so a throw still runs deinit, which closes the
+        // socket. Closing it here as well closed whatever descriptor another test's thread had been
+        // given that number meanwhile (a section's object failed with EBADF in a parallel test).
+        guard result == 0 else { throw Failure(description: "connect to port \(port) failed: errno \(errno)") }
     }
 
     deinit { close(fd) }

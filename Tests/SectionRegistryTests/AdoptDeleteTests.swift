@@ -107,6 +107,27 @@ struct AdoptDeleteTests {
         #expect(peer.isRunning)
     }
 
+    @Test("a read-only mapping whose descriptor is closed still refuses a delete")
+    func deleteWhileMappedWithoutDescriptor() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry()
+        let name = try box.sectionName("m")
+        try registry.make(name, reserve: 2 * page)
+        let peer = try PythonPeer()
+        defer { peer.stop() }
+        #expect(registry.isOpenByNobodyElse(name))
+        try peer.run("maponly \(name)")
+        #expect(!registry.isOpenByNobodyElse(name))
+        let error = expectError(.mappedByOthers) { try registry.delete(named: name) }
+        #expect(error?.pids == [peer.pid])
+        try peer.run("close")
+        #expect(eventually { registry.isOpenByNobodyElse(name) })
+        try registry.delete(named: name)
+        #expect(!fileExists(box.path("m")))
+        #expect(peer.isRunning)
+    }
+
     @Test("a holder that does not map does not block a delete")
     func deleteWhileHeld() throws {
         let box = try Sandbox()

@@ -55,4 +55,9 @@ enum {
 /// mallopt(M_ARENA_MAX, count): at most `count` malloc arenas for all threads. Returns 1 on success.
 int cshm_limit_malloc_arenas(int count);
 
+/// Whether `fd` is the only open file description of its file, in any process, counting the file
+/// references mappings keep after their descriptor is closed: 1 yes, 0 no, -1 unknown (errno set).
+/// Asks the kernel for a write lease (granted only then) and gives it back at once.
+int cshm_sole_open(int fd);
+
 #endif

@@ -56,6 +56,13 @@ final class PythonPeer: @unchecked Sendable {
                     fd = os.open("/dev/shm/" + args[0], os.O_RDONLY)
                     mm = mmap.mmap(fd, os.fstat(fd).st_size, prot=mmap.PROT_READ)
                     reply = "ok %d" % len(mm)
+                elif command == "maponly":
+                    # Map read-only, then close the descriptor: only the mapping keeps the file open.
+                    fd = os.open("/dev/shm/" + args[0], os.O_RDONLY)
+                    mm = mmap.mmap(fd, os.fstat(fd).st_size, prot=mmap.PROT_READ)
+                    os.close(fd)
+                    fd = None
+                    reply = "ok %d" % len(mm)
                 elif command == "hold":
                     # Open without mapping: a holder, not a mapper.
                     fd = os.open("/dev/shm/" + args[0], os.O_RDONLY)
