@@ -118,11 +118,14 @@ public final class ChangeFeed: Sendable {
         return events
     }
 
-    /// Turns a batch of raw inotify events into at most one event per name and kind.
+    /// Turns a batch of raw inotify events into at most one event per name and kind. A queue overflow
+    /// becomes one `rescan`, which stands for everything before it; events the kernel queued after the
+    /// overflow are still reported by name (a change made just after a flood is not swallowed).
     private func report(_ batch: [(String, UInt32)]) {
-        if batch.contains(where: { $0.1 & UInt32(CSHM_IN_Q_OVERFLOW) != 0 }) {
+        var batch = batch[...]
+        if let overflow = batch.lastIndex(where: { $0.1 & UInt32(CSHM_IN_Q_OVERFLOW) != 0 }) {
             publish(.rescan, nil, source: .external)
-            return
+            batch = batch[(overflow + 1)...]
         }
         let now = monotonicNow()
         let recent = ownChanges.withLock { table in
