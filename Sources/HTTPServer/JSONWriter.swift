@@ -121,7 +121,16 @@ public struct JSONWriter: ~Copyable {
 
     /// The decimal digits of `value` at `at`; returns where they end. At most 20 bytes.
     public static func writeInteger(_ value: Int64, at: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
-        var at = at
+        digitPairs.withUnsafeBufferPointer { writeInteger(value, at: at, pairs: $0.baseAddress!) }
+    }
+
+    /// `writeInteger(_:at:)` two digits at a time from `pairs` (`digitPairs`, which a caller writing
+    /// many numbers looks up once).
+    @inline(__always)
+    public static func writeInteger(
+        _ value: Int64, at start: UnsafeMutablePointer<UInt8>, pairs: UnsafePointer<UInt16>
+    ) -> UnsafeMutablePointer<UInt8> {
+        var at = start
         if value < 0 {
             at.pointee = UInt8(ascii: "-")
             at += 1
@@ -133,13 +142,26 @@ public struct JSONWriter: ~Copyable {
             digits += 1
             scale = scale &* 10
         }
-        var cursor = at + digits
-        repeat {
+        let end = at + digits
+        var cursor = end
+        while magnitude >= 100 {
+            cursor -= 2
+            UnsafeMutableRawPointer(cursor).storeBytes(of: pairs[Int(magnitude % 100)], as: UInt16.self)
+            magnitude /= 100
+        }
+        if magnitude >= 10 {
+            cursor -= 2
+            UnsafeMutableRawPointer(cursor).storeBytes(of: pairs[Int(magnitude)], as: UInt16.self)
+        } else {
             cursor -= 1
-            cursor.pointee = UInt8(ascii: "0") + UInt8(magnitude % 10)
-            magnitude /= 10
-        } while magnitude > 0
-        return at + digits
+            cursor.pointee = UInt8(ascii: "0") + UInt8(magnitude)
+        }
+        return end
+    }
+
+    /// "00" … "99" as two bytes each, in memory order.
+    public static let digitPairs: [UInt16] = (0..<100).map {
+        UInt16(UInt8(ascii: "0") + UInt8($0 / 10)) | UInt16(UInt8(ascii: "0") + UInt8($0 % 10)) << 8
     }
 
     private mutating func quoted(_ text: String) {

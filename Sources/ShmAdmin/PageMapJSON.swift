@@ -1,3 +1,4 @@
+import HTTPServer
 import SectionRegistry
 
 extension Render {
@@ -72,38 +73,11 @@ struct PageMapWriter {
         at += text.utf8CodeUnitCount
     }
 
-    /// The decimal digits of `value`, two at a time from a table.
+    /// The decimal digits of `value`, two at a time from the table.
     @inline(__always)
     mutating func integer(_ value: Int64) {
-        if value < 0 {
-            at.pointee = UInt8(ascii: "-")
-            at += 1
-        }
-        var magnitude = value.magnitude
-        var digits = 1
-        var scale: UInt64 = 10
-        while digits < 20 && magnitude >= scale {
-            digits += 1
-            scale = scale &* 10
-        }
-        var end = at + digits
-        at = end
-        while magnitude >= 100 {
-            end -= 2
-            UnsafeMutableRawPointer(end).storeBytes(of: pairs[Int(magnitude % 100)], as: UInt16.self)
-            magnitude /= 100
-        }
-        if magnitude >= 10 {
-            end -= 2
-            UnsafeMutableRawPointer(end).storeBytes(of: pairs[Int(magnitude)], as: UInt16.self)
-        } else {
-            end -= 1
-            end.pointee = UInt8(ascii: "0") + UInt8(magnitude)
-        }
+        at = JSONWriter.writeInteger(value, at: at, pairs: pairs)
     }
 
-    /// "00" … "99" as two bytes each, in memory order.
-    static let pairs: [UInt16] = (0..<100).map {
-        UInt16(UInt8(ascii: "0") + UInt8($0 / 10)) | UInt16(UInt8(ascii: "0") + UInt8($0 % 10)) << 8
-    }
+    static let pairs = JSONWriter.digitPairs
 }

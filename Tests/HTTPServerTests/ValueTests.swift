@@ -134,6 +134,14 @@ import Testing
         let shared = long.finishShared()
         let expected = JSONValue.array(texts.enumerated().flatMap { [.string($1), .int(Int64($0) * -7_919)] })
         #expect(shared.array == expected.serialized())
+        // Every integer width, both ends included.
+        let numbers: [Int64] =
+            [Int64.min, Int64.max, 0, -1, 9, 10, 99, 100, -100, 1_000_000_007] + (0..<19).map { 1 << ($0 * 3) }
+        var ints = JSONWriter()
+        ints.beginArray()
+        for number in numbers { ints.int(number) }
+        ints.endArray()
+        #expect(ints.finish() == JSONValue.array(numbers.map { .int($0) }).serialized())
         var empty = JSONWriter()
         empty.beginArray()
         empty.endArray()
