@@ -105,9 +105,9 @@ _Static_assert(CSHM_IN_CREATE == IN_CREATE && CSHM_IN_DELETE == IN_DELETE && CSH
                    CSHM_IN_CLOSE_WRITE == IN_CLOSE_WRITE,
                "inotify constants");
 
-int cshm_limit_malloc_arenas(int count)
+int cshm_tune_malloc(int arenas, int mmap_threshold)
 {
-    return mallopt(M_ARENA_MAX, count);
+    return mallopt(M_ARENA_MAX, arenas) == 1 && mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1;
 }
 
 int cshm_sole_open(int fd)

@@ -166,7 +166,12 @@ if CommandLine.arguments.dropFirst().first == "serve" {
     // glibc gives each thread that allocates its own arena, up to 8 per core; with libmicrohttpd's
     // workers, dispatch's threads and the /proc refresher, each arena kept its own high-water mark
     // and RSS rose by a sixth over a soak before it levelled out (bench/ANALYSIS.md). Two arenas
-    // keep it flat; MALLOC_ARENA_MAX in the environment still wins.
-    if getenv("MALLOC_ARENA_MAX") == nil { _ = cshm_limit_malloc_arenas(2) }
+    // keep it flatter. And glibc raises its mmap threshold to the size of each mapped block freed
+    // (up to 32 MiB), after which the multi-megabyte buffers of a 10,000-section listing come from
+    // the arenas and hold their pages: a fixed 256 KiB threshold gives them back on free.
+    // MALLOC_ARENA_MAX or MALLOC_MMAP_THRESHOLD_ in the environment leave glibc's choices alone.
+    if getenv("MALLOC_ARENA_MAX") == nil && getenv("MALLOC_MMAP_THRESHOLD_") == nil {
+        _ = cshm_tune_malloc(2, 256 << 10)
+    }
 }
 ShmAdminCommand.main()

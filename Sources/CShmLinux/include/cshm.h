@@ -52,8 +52,10 @@ enum {
     CSHM_IN_CLOSE_WRITE = 0x8
 };
 
-/// mallopt(M_ARENA_MAX, count): at most `count` malloc arenas for all threads. Returns 1 on success.
-int cshm_limit_malloc_arenas(int count);
+/// mallopt(M_ARENA_MAX, arenas) and mallopt(M_MMAP_THRESHOLD, mmap_threshold): at most `arenas`
+/// malloc arenas for all threads, and every allocation of `mmap_threshold` bytes or more mapped on
+/// its own (and unmapped when freed). Returns 1 when both were accepted.
+int cshm_tune_malloc(int arenas, int mmap_threshold);
 
 /// Whether `fd` is the only open file description of its file, in any process, counting the file
 /// references mappings keep after their descriptor is closed: 1 yes, 0 no, -1 unknown (errno set).
