@@ -820,7 +820,6 @@ c8() {
     timeout $((C8_WARMUP + 60)) wrk -t2 -c32 -d"${C8_WARMUP}s" --timeout 10s -H "$AUTH" -s "$BENCH_DIR/soak.lua" "$URL" -- "$section" >"$f" 2>&1 ||
         die "8: wrk warm-up failed: $(tail -3 "$f")"
     local before after peak=0 samples="$TMP/c8-rss.txt" spid
-    before=$(rss_kib "$pid")
     (
         for ((i = 0; i < C8_SOAK + 30; i++)); do
             rss_kib "$pid" || break
@@ -832,10 +831,17 @@ c8() {
     f="$OUT/data/c8-soak.txt"
     timeout $((C8_SOAK + 60)) wrk -t2 -c32 -d"${C8_SOAK}s" --latency --timeout 10s -H "$AUTH" -s "$BENCH_DIR/soak.lua" "$URL" -- "$section" >"$f" 2>&1 ||
         die "8: wrk soak failed: $(tail -3 "$f")"
-    after=$(rss_kib "$pid")
     stop_pid "$spid"
     untrack "$spid"
     peak=$(sort -n "$samples" | tail -1)
+    # Medians of the first and the last seconds of the soak, not two single readings: RSS goes up
+    # and down by megabytes as a 10,000-section listing's buffers are made and freed.
+    local -a rss
+    mapfile -t rss <"$samples"
+    local k=$(((${#rss[@]} / 2) < 5 ? (${#rss[@]} / 2) : 5))
+    ((k >= 1)) || die "8: too few RSS samples during the soak (${#rss[@]})"
+    before=$(printf '%s\n' "${rss[@]:0:k}" | sort -n | sed -n "$(((k + 1) / 2))p")
+    after=$(printf '%s\n' "${rss[@]: -k}" | sort -n | sed -n "$(((k + 1) / 2))p")
     local a b c d e n
     read -r a b c d e n <<<"$(wrk_parse "$f")"
     [[ $((d + e)) == 0 ]] || error "8: the soak had $d non-2xx answers and $e socket errors"
@@ -846,15 +852,15 @@ c8() {
         echo "VmRSS from /proc/PID/status. Idle: a fresh server one second after it answered \`/healthz\` and \`/api/v1/system\`."
         echo "With sections: a fresh server after one \`GET /api/v1/sections?limit=10000\` over the $C4_SECTIONS foreign sections."
         echo "Soak: wrk -t2 -c32 rotating the read endpoints a monitor polls (bench/soak.lua): ${C8_WARMUP}s warm-up, then ${C8_SOAK}s;"
-        echo "growth is from after the warm-up to after the soak (soak: $n requests, $(printf %.0f "$a") req/s, p50 $b µs, p99 $c µs)."
+        echo "growth is from the median of the soak's first ${k} s to that of its last ${k} s, one reading a second (soak: $n requests, $(printf %.0f "$a") req/s, p50 $b µs, p99 $c µs)."
         echo
         echo "| when | RSS |"
         echo "|---|---|"
         echo "| idle | $((idle / 1024)) MiB ($idle KiB) |"
         echo "| with $C4_SECTIONS sections | $((with_many / 1024)) MiB ($with_many KiB) |"
-        echo "| after the warm-up | $((before / 1024)) MiB ($before KiB) |"
+        echo "| first ${k} s of the soak (median) | $((before / 1024)) MiB ($before KiB) |"
         echo "| peak during the soak | $((peak / 1024)) MiB ($peak KiB) |"
-        echo "| after the soak | $((after / 1024)) MiB ($after KiB) |"
+        echo "| last ${k} s of the soak (median) | $((after / 1024)) MiB ($after KiB) |"
     } | part 8
     target 8 "RSS idle" "≤ 16 MiB" "$(calc "$idle / 1024" | fmt 1) MiB" "$(mark "$idle <= 16384")"
     target 8 "RSS with $C4_SECTIONS sections" "≤ 64 MiB" "$(calc "$with_many / 1024" | fmt 1) MiB" "$(mark "$with_many <= 65536")"
