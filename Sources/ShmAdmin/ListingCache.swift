@@ -32,6 +32,9 @@ final class ListingCache: Sendable {
     }
 
     /// The cached bytes for `key`, or `build()`'s, remembered for the next caller.
+    /// Entries held (tests).
+    var count: Int { entries.withLock { $0.count } }
+
     func bytes(for key: String, build: () throws -> SharedBytes) rethrows -> SharedBytes {
         let now = monotonicNow()
         let current = generation.load(ordering: .sequentiallyConsistent)
@@ -43,6 +46,9 @@ final class ListingCache: Sendable {
         }
         let bytes = try build()
         entries.withLock { table in
+            // An entry past `maximumAge` can never be served again: dropped, so that a listing of
+            // 10,000 sections (3 MB) is not kept for a query nobody repeats.
+            table = table.filter { now - $0.value.builtAt < Self.maximumAge }
             if table.count >= Self.maximumEntries { table.removeAll(keepingCapacity: true) }
             table[key] = Entry(bytes: bytes, builtAt: now, generation: current, stamp: stamp)
         }
