@@ -834,12 +834,15 @@ c8() {
     stop_pid "$spid"
     untrack "$spid"
     peak=$(sort -n "$samples" | tail -1)
-    # Medians of the first and the last seconds of the soak, not two single readings: RSS goes up
-    # and down by megabytes as a 10,000-section listing's buffers are made and freed.
+    # Medians of the first and the last quarter of the soak (15 s each), not two single readings:
+    # RSS goes up and down by 10 MiB and more as the buffers of 10,000-section listings, metrics
+    # and system answers are made and freed (a 150 s soak swung between 21 and 37 MiB with no trend).
     local -a rss
     mapfile -t rss <"$samples"
-    local k=$(((${#rss[@]} / 2) < 5 ? (${#rss[@]} / 2) : 5))
-    ((k >= 1)) || die "8: too few RSS samples during the soak (${#rss[@]})"
+    local k=$((${#rss[@]} / 4))
+    ((k > 15)) && k=15
+    ((k >= 1)) || k=1
+    ((${#rss[@]} >= 1)) || die "8: no RSS samples during the soak"
     before=$(printf '%s\n' "${rss[@]:0:k}" | sort -n | sed -n "$(((k + 1) / 2))p")
     after=$(printf '%s\n' "${rss[@]: -k}" | sort -n | sed -n "$(((k + 1) / 2))p")
     local a b c d e n
