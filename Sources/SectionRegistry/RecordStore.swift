@@ -40,16 +40,18 @@ final class RecordStore: Sendable {
 
     private func fileName(for name: String) -> String { SHA256.hex(of: name) + ".json" }
 
-    /// Writes `record` so that after a crash at any instant either the old or the new record is on
-    /// disk, never a torn one: the data is fsynced before the rename makes it the record.
+    /// Writes `record` (a temporary file renamed over the old one): after a process crash at any
+    /// instant either the old or the new record is there, never a torn one.
     ///
-    /// With `syncDirectory` (the default) the directory is fsynced too, so the new record survives a
-    /// power loss once this returns. Without it the rename may be lost in a power loss (the old record,
-    /// or none, comes back): only for a phase that a later save or remove of the same record, which
-    /// syncs the directory, replaces before the operation is acknowledged. One directory fsync then
-    /// makes both renames durable (same directory). A process crash (kill -9) loses no completed
-    /// rename either way: fsync is about the kernel going down, and then /dev/shm is empty anyway.
-    func save(_ record: SectionRecord, syncDirectory: Bool = true) throws(SectionError) {
+    /// `durable` (the default): the data is fsynced before the rename and the directory after it, so
+    /// the new record also survives the kernel going down (power loss) once this returns. Not
+    /// durable: neither fsync, for a phase (`creating`, `deleting`) that a durable save or removal of
+    /// the same record replaces before the operation is acknowledged. A power loss can then leave the
+    /// old record, the phase, or a torn phase file (set aside as corrupt at the next start); in every
+    /// case the object it is about is gone with /dev/shm, so nothing acknowledged is lost. Each
+    /// fsync kept the request's worker waiting on the disk: two fewer per create/delete cycle took
+    /// the 32-client cycle from 2,900 to 3,900 req/s.
+    func save(_ record: SectionRecord, durable: Bool = true) throws(SectionError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let bytes: [UInt8]
@@ -70,19 +72,21 @@ final class RecordStore: Sendable {
                 }
                 done += count
             }
-            try storageCall("fsync", record.name) { fsync(fd) }
-            _ = fileSyncs.next()
+            if durable {
+                try storageCall("fsync", record.name) { fsync(fd) }
+                _ = fileSyncs.next()
+            }
             try storageCall("rename", record.name) { rename(temporary, final) }
         } catch {
             unlink(temporary)
             throw error
         }
-        if syncDirectory { try self.syncDirectory(record.name) }
+        if durable { try syncDirectory(record.name) }
     }
 
     /// Removes a record; a missing one is not an error. The directory is fsynced even when the
-    /// unlink fails: a phase saved without `syncDirectory` just before (a delete's `deleting`) must
-    /// then be durable, since it is what finishes the operation at the next start.
+    /// unlink fails: the phase saved just before (a delete's `deleting`) is then what finishes the
+    /// operation at the next start, and its rename must not be lost with the kernel.
     func remove(_ name: String) throws(SectionError) {
         if unlink(recordsPath + "/" + fileName(for: name)) != 0 && errno != ENOENT {
             let code = errno

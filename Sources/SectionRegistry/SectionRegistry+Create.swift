@@ -42,17 +42,15 @@ extension SectionRegistry {
             // The record says `creating` before the object gets its name and `ready` after: a crash
             // in between is finished (the object has the record's inode) or rolled back at the next
             // start, whoever removed the temporary meanwhile.
-            // `creating` needs no directory fsync: a process crash never loses its rename, and a power
-            // loss before the `ready` save leaves either what was recorded before this create or the
-            // `creating` record (rolled back, /dev/shm being empty after it), both outcomes a power
-            // loss a moment earlier already had. The `ready` save syncs the directory before the
-            // create is acknowledged, which makes both renames durable. The file itself is still
-            // fsynced before its rename, so no power loss leaves a torn record (set aside as corrupt).
+            // `creating` is saved without fsyncs (see `RecordStore.save`): a process crash never loses
+            // its rename, and after a power loss /dev/shm is empty, so whatever is left of it (nothing,
+            // the phase, or a torn file set aside as corrupt) describes no object. The `ready` save is
+            // durable (data and directory) before the create is acknowledged.
             var record = SectionRecord(
                 name: name.value, reserve: reserve, namespace: request.namespace, labels: request.labels,
                 createdAt: wallClockNow(), createdBy: request.creator, adopted: false, phase: .creating,
                 inode: UInt64(try object.status(section: name.value).st_ino))
-            try store.save(record, syncDirectory: false)
+            try store.save(record, durable: false)
             changes.noteOwnChange(name.value)
             // Known in memory before the object has its name: no other thread may see it as foreign.
             let previous = records.withLock { $0.updateValue(record, forKey: name.value) }

@@ -220,13 +220,13 @@ extension SectionRegistry {
                 }
             }
             // `deleting` finishes the delete at the next start if the process dies between the unlink
-            // and the removal of the record. It needs no directory fsync: a process crash never loses
+            // and the removal of the record. It is saved without fsyncs: a process crash never loses
             // its rename, and after a power loss (/dev/shm empty) `ready` would only make the section
-            // come back as missing, which is right for a delete that was not acknowledged. The
-            // removal below syncs the directory (even when its unlink fails) before the delete is
-            // acknowledged.
+            // come back as missing, and a torn phase file is set aside as corrupt; neither loses an
+            // acknowledged change. The removal below syncs the directory (even when its unlink fails)
+            // before the delete is acknowledged.
             record.phase = .deleting
-            try store.save(record, syncDirectory: false)
+            try store.save(record, durable: false)
             for id in views.removeAll(of: name.value) { changes.publish(.viewUnmapped, name.value, ["view": id]) }
             _ = leases.removeAll(of: name.value)
             changes.noteOwnChange(name.value)

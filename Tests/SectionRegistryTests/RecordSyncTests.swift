@@ -21,12 +21,12 @@ struct RecordSyncTests {
         let registry = try box.registry()
         let name = try box.sectionName("s")
         let create = try Self.syncs(registry) { _ = try registry.make(name, reserve: 4 * page, commit: page) }
-        #expect(create.files == 2, "`creating` and `ready` are each fsynced before their rename")
+        #expect(create.files == 1, "only `ready` is fsynced before its rename; `creating` is a phase")
         #expect(create.directory == 1, "one directory fsync, after the `ready` rename, makes both durable")
         let grow = try Self.syncs(registry) { _ = try registry.grow(named: name, .by(page)) }
         #expect(grow.files == 0 && grow.directory == 0, "a grow changes no record")
         let delete = try Self.syncs(registry) { try registry.delete(named: name) }
-        #expect(delete.files == 1, "`deleting` is fsynced before its rename")
+        #expect(delete.files == 0, "`deleting` is a phase: no fsync of its file")
         #expect(delete.directory == 1, "one directory fsync, after the record's removal")
     }
 
