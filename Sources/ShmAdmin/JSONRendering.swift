@@ -119,12 +119,6 @@ enum Render {
 
     static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
-    static func octal(_ mode: UInt32) -> String {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 12) { buffer in
-            String(decoding: buffer[0..<writeOctal(mode, at: buffer.baseAddress!)], as: UTF8.self)
-        }
-    }
-
     /// At least four octal digits (`0600`, `1777`) at `at`; returns how many (at most 11).
     static func writeOctal(_ mode: UInt32, at: UnsafeMutablePointer<UInt8>) -> Int {
         var width = 4

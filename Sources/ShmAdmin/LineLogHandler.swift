@@ -87,37 +87,15 @@ public struct LineLogHandler: LogHandler {
         }
     }
 
-    /// UTC with milliseconds, e.g. `2026-11-23T19:34:45.123Z`.
+    /// UTC with milliseconds, e.g. `2026-11-23T19:34:45.123Z` (the API's timestamps, to the millisecond).
     static func appendTimestamp(_ line: inout [UInt8]) {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        appendDigits(&line, Int(parts.tm_year) + 1900, width: 4)
-        line.append(UInt8(ascii: "-"))
-        appendDigits(&line, Int(parts.tm_mon) + 1, width: 2)
-        line.append(UInt8(ascii: "-"))
-        appendDigits(&line, Int(parts.tm_mday), width: 2)
-        line.append(UInt8(ascii: "T"))
-        appendDigits(&line, Int(parts.tm_hour), width: 2)
-        line.append(UInt8(ascii: ":"))
-        appendDigits(&line, Int(parts.tm_min), width: 2)
-        line.append(UInt8(ascii: ":"))
-        appendDigits(&line, Int(parts.tm_sec), width: 2)
-        line.append(UInt8(ascii: "."))
-        appendDigits(&line, now.tv_nsec / 1_000_000, width: 3)
-        line.append(UInt8(ascii: "Z"))
-    }
-
-    private static func appendDigits(_ line: inout [UInt8], _ value: Int, width: Int) {
-        var divisor = 1
-        for _ in 1..<width { divisor *= 10 }
-        var rest = value
-        while divisor > 0 {
-            line.append(UInt8(ascii: "0") + UInt8((rest / divisor) % 10))
-            rest %= divisor
-            divisor /= 10
+        // Half a millisecond in, so that the fraction's binary rounding cannot drop a millisecond.
+        let seconds = Double(now.tv_sec) + (Double(now.tv_nsec / 1_000_000) + 0.5) / 1_000
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Render.timestampBound) { buffer in
+            let count = Render.writeTimestamp(seconds, milliseconds: true, at: buffer.baseAddress!)
+            line.append(contentsOf: buffer[0..<count])
         }
     }
 }

@@ -39,6 +39,9 @@ import Testing
         arguments: [(0o600, "0600"), (0o1777, "1777"), (0, "0000"), (0o7, "0007"), (0o644, "0644")]
             as [(UInt32, String)])
     func modesHaveFourOctalDigits(mode: UInt32, text: String) {
-        #expect(Render.octal(mode) == text)
+        let written = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 12) { buffer in
+            String(decoding: buffer[0..<Render.writeOctal(mode, at: buffer.baseAddress!)], as: UTF8.self)
+        }
+        #expect(written == text)
     }
 }
