@@ -19,6 +19,8 @@ public final class EventBroadcaster: Sendable {
     }
 
     private let state = Mutex(State())
+    /// `state.subscribers.count`, stored after every change under the lock, read without it.
+    private let connected = Atomic<Int>(0)
     private let timer: KeepAliveTimer
 
     public init(queueCapacity: Int = 1024, keepAliveInterval: Duration = .seconds(15)) {
@@ -47,6 +49,7 @@ public final class EventBroadcaster: Sendable {
             where state.subscribers.removeValue(forKey: ObjectIdentifier(subscriber)) != nil {
                 state.dropped += 1
             }
+            connected.store(state.subscribers.count, ordering: .relaxed)
         }
         for subscriber in overflowed { subscriber.drop() }
     }
@@ -61,6 +64,10 @@ public final class EventBroadcaster: Sendable {
         state.withLock { $0.subscribers.count }
     }
 
+    /// Whether anyone is connected, without taking the lock: a publisher checks it before building an
+    /// event nobody would receive (a subscriber connecting meanwhile gets the events after it).
+    public var hasSubscribers: Bool { connected.load(ordering: .relaxed) > 0 }
+
     /// Subscribers dropped so far because their queue overflowed.
     public var droppedCount: Int {
         state.withLock { $0.dropped }
@@ -69,7 +76,10 @@ public final class EventBroadcaster: Sendable {
     /// Ends every current stream cleanly (after what is already queued).
     public func finishAll() {
         let subscribers = state.withLock { state in
-            defer { state.subscribers.removeAll() }
+            defer {
+                state.subscribers.removeAll()
+                connected.store(0, ordering: .relaxed)
+            }
             return Array(state.subscribers.values)
         }
         for subscriber in subscribers { subscriber.finish() }
@@ -81,11 +91,17 @@ public final class EventBroadcaster: Sendable {
     }
 
     func subscribe(_ subscriber: EventSubscriber) {
-        state.withLock { $0.subscribers[ObjectIdentifier(subscriber)] = subscriber }
+        state.withLock { state in
+            state.subscribers[ObjectIdentifier(subscriber)] = subscriber
+            connected.store(state.subscribers.count, ordering: .relaxed)
+        }
     }
 
     func unsubscribe(_ subscriber: EventSubscriber) {
-        _ = state.withLock { $0.subscribers.removeValue(forKey: ObjectIdentifier(subscriber)) }
+        state.withLock { state in
+            state.subscribers.removeValue(forKey: ObjectIdentifier(subscriber))
+            connected.store(state.subscribers.count, ordering: .relaxed)
+        }
     }
 
     private func sendKeepAlive() {

@@ -5,6 +5,8 @@ import SectionRegistry
 enum EventBridge {
     static func connect(_ registry: SectionRegistry, to broadcaster: EventBroadcaster) -> UInt64 {
         registry.changes.subscribe { event in
+            // Every create, write, grow and delete publishes; with no stream open, nothing is encoded.
+            guard broadcaster.hasSubscribers else { return }
             var members: [(String, JSONValue)] = [
                 ("id", .int(Int64(event.id))), ("type", .string(event.kind.rawValue)),
                 ("section", event.section.map { .string($0) } ?? .null), ("source", .string(event.source.rawValue)),

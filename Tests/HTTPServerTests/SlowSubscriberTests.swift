@@ -62,6 +62,7 @@ struct UncheckedBox<Value>: @unchecked Sendable {
 @Suite struct SlowSubscriberTests {
     @Test func stalledSubscriberIsDroppedWhileAnotherReceivesEverything() throws {
         let broadcaster = EventBroadcaster(queueCapacity: 64, keepAliveInterval: .seconds(60))
+        #expect(!broadcaster.hasSubscribers)
         var router = Router()
         router.get("/events") { _ in .eventStream(broadcaster) }
         try withServer(router: router) { server in
@@ -71,6 +72,7 @@ struct UncheckedBox<Value>: @unchecked Sendable {
             let reader = try EventStreamReader(port: server.port)
             defer { reader.close() }
             #expect(eventually { broadcaster.subscriberCount == 2 })
+            #expect(broadcaster.hasSubscribers)
 
             // 4 KiB events, published in batches the healthy reader keeps up with, until the stalled one
             // overflows (its socket buffers fill first) — bounded at 4000 events (16 MiB).
@@ -89,6 +91,7 @@ struct UncheckedBox<Value>: @unchecked Sendable {
             }
             #expect(broadcaster.droppedCount == 1)
             #expect(broadcaster.subscriberCount == 1)
+            #expect(broadcaster.hasSubscribers, "the healthy reader is still there")
             // The stalled client's connection ends (it reads what was buffered, then the end).
             #expect(try stalled.waitForClose(timeout: .seconds(10)))
             // After the drop the healthy reader still gets every event, in order.
@@ -140,6 +143,7 @@ struct UncheckedBox<Value>: @unchecked Sendable {
         publishing.store(false, ordering: .relaxed)
         #expect(publisherDone.wait(timeout: .now() + 10) == .success)
         #expect(eventually { broadcaster.subscriberCount == 0 })
+        #expect(!broadcaster.hasSubscribers)
         for client in lingering { #expect(try client.waitForClose(timeout: .seconds(3))) }
     }
 }

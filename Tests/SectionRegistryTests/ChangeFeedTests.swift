@@ -210,4 +210,21 @@ struct ChangeFeedTests {
         try registry.make(box.sectionName("b"), reserve: page)
         #expect(events.all.compactMap(\.section) == [box.name("a")])
     }
+
+    @Test("own changes count as recent for the echo window, and old ones are dropped in one prune a window")
+    func ownChangesWindow() {
+        var own = OwnChanges()
+        let window = ChangeFeed.echoWindow
+        own.note("a", at: 100)
+        #expect(own.isRecent("a", at: 100 + window / 2))
+        #expect(!own.isRecent("a", at: 100 + window * 1.1))
+        #expect(!own.isRecent("never", at: 100))
+        own.note("b", at: 100 + window * 0.9)
+        #expect(own.count == 2, "no prune within a window of the last one")
+        own.note("c", at: 100 + window * 1.5)
+        #expect(own.count == 2, "`a` is past the window and pruned; `b` and `c` stay")
+        #expect(own.isRecent("b", at: 100 + window * 1.5))
+        for index in 0..<10_000 { own.note("n\(index)", at: 200 + Double(index) * window / 1000) }
+        #expect(own.count <= 2_001, "at most two windows of names are remembered: \(own.count)")
+    }
 }
