@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <stdio.h>
 #include <sys/inotify.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 
 int cshm_fallocate(int fd, int64_t offset, int64_t length) {
     return fallocate(fd, 0, (off_t)offset, (off_t)length);
@@ -118,4 +120,17 @@ int cshm_sole_open(int fd)
     if (fcntl(fd, F_SETLEASE, F_WRLCK) != 0) return errno == EAGAIN ? 0 : -1;
     (void)fcntl(fd, F_SETLEASE, F_UNLCK);
     return 1;
+}
+
+int cshm_volatile_file_system(int fd) {
+    struct statfs info;
+    if (fstatfs(fd, &info) != 0) return -1;
+    switch (info.f_type) {
+    case TMPFS_MAGIC:
+    case RAMFS_MAGIC:
+    case HUGETLBFS_MAGIC:
+        return 1;
+    default:
+        return 0;
+    }
 }

@@ -45,7 +45,8 @@ extension SectionRegistry {
             // `creating` is saved without fsyncs (see `RecordStore.save`): a process crash never loses
             // its rename, and after a power loss /dev/shm is empty, so whatever is left of it (nothing,
             // the phase, or a torn file set aside as corrupt) describes no object. The `ready` save is
-            // durable (data and directory) before the create is acknowledged.
+            // durable (data and directory) before the create is acknowledged when the store syncs
+            // (`RecordSync`); otherwise it overwrites `creating` in place.
             var record = SectionRecord(
                 name: name.value, reserve: reserve, namespace: request.namespace, labels: request.labels,
                 createdAt: wallClockNow(), createdBy: request.creator, adopted: false, phase: .creating,

@@ -223,8 +223,8 @@ extension SectionRegistry {
             // and the removal of the record. It is saved without fsyncs: a process crash never loses
             // its rename, and after a power loss (/dev/shm empty) `ready` would only make the section
             // come back as missing, and a torn phase file is set aside as corrupt; neither loses an
-            // acknowledged change. The removal below syncs the directory (even when its unlink fails)
-            // before the delete is acknowledged.
+            // acknowledged change. When the store syncs (`RecordSync`), the removal below syncs the
+            // directory (even when its unlink fails) before the delete is acknowledged.
             record.phase = .deleting
             try store.save(record, durable: false)
             for id in views.removeAll(of: name.value) { changes.publish(.viewUnmapped, name.value, ["view": id]) }

@@ -20,16 +20,19 @@ public final class SectionRegistry: Sendable {
         public var scanMaximumAge: Double
         /// Whether to watch the directory with inotify for other processes' changes.
         public var watchDirectory: Bool
+        /// When record changes are fsynced (see `RecordSync`).
+        public var recordSync: RecordSync
 
         public init(
             shmDirectory: String = "/dev/shm", stateDirectory: String, procRoot: String = "/proc",
-            scanMaximumAge: Double = 1.0, watchDirectory: Bool = true
+            scanMaximumAge: Double = 1.0, watchDirectory: Bool = true, recordSync: RecordSync = .auto
         ) {
             self.shmDirectory = shmDirectory
             self.stateDirectory = stateDirectory
             self.procRoot = procRoot
             self.scanMaximumAge = scanMaximumAge
             self.watchDirectory = watchDirectory
+            self.recordSync = recordSync
         }
     }
 
@@ -51,7 +54,9 @@ public final class SectionRegistry: Sendable {
 
     public init(configuration: Configuration) throws(SectionError) {
         directory = try ShmDirectory(path: configuration.shmDirectory)
-        store = try RecordStore(path: configuration.stateDirectory)
+        store = try RecordStore(
+            path: configuration.stateDirectory,
+            syncs: configuration.recordSync.syncs(sectionsOnVolatileStorage: directory.isVolatile))
         scanner = ProcScanner(
             procRoot: configuration.procRoot, device: directory.device, maximumAge: configuration.scanMaximumAge)
         let feed = ChangeFeed()
@@ -66,6 +71,9 @@ public final class SectionRegistry: Sendable {
     }
 
     deinit { changes.stop() }
+
+    /// Whether record changes are fsynced before they are acknowledged (`RecordSync`).
+    public var syncsRecords: Bool { store.syncs }
 
     /// Stops the directory watcher; views and leases go with the registry.
     public func close() { changes.stop() }

@@ -11,6 +11,8 @@ public final class ShmDirectory: Sendable {
     let descriptor: OwnedDescriptor
     /// st_dev of the directory: objects inside it carry the same device.
     public let device: UInt64
+    /// Whether its objects are gone after a power loss or a kernel crash (tmpfs, ramfs, hugetlbfs).
+    public let isVolatile: Bool
 
     public init(path: String = "/dev/shm") throws(SectionError) {
         let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
@@ -20,6 +22,8 @@ public final class ShmDirectory: Sendable {
         self.descriptor = OwnedDescriptor(raw)
         self.path = trimmed
         self.device = UInt64(try descriptor.status(section: nil).st_dev)
+        // Unknown (fstatfs failed) counts as lasting: the records are then fsynced.
+        self.isVolatile = cshm_volatile_file_system(raw) == 1
     }
 
     /// openat(2) relative to the directory, never following a symbolic link.

@@ -22,6 +22,7 @@ public struct ServeOptions: Sendable {
     public var maxBody: Int64 = 64 << 20
     public var metricsSectionCap = 1000
     public var shmDirectory = "/dev/shm"
+    public var recordSync = RecordSync.auto
     public var version = "0.1.0"
 
     public init(stateDirectory: String, staticDirectory: String, openAPIPath: String) {
@@ -68,7 +69,16 @@ public final class ShmAdminApp: Sendable {
             throw SetupError("--tls-cert and --tls-key go together")
         }
         registry = try SectionRegistry(
-            configuration: .init(shmDirectory: options.shmDirectory, stateDirectory: options.stateDirectory))
+            configuration: .init(
+                shmDirectory: options.shmDirectory, stateDirectory: options.stateDirectory,
+                recordSync: options.recordSync))
+        if registry.syncsRecords {
+            logger.info("records in \(options.stateDirectory) are fsynced before each change is acknowledged")
+        } else {
+            logger.info(
+                "records in \(options.stateDirectory) are not fsynced: \(options.shmDirectory) is volatile (a power loss empties it); --sync-records always to fsync them anyway"
+            )
+        }
         for name in registry.startupReport.corrupt {
             logger.warning("set aside a corrupt record \(name) under \(options.stateDirectory)/corrupt/")
         }

@@ -79,9 +79,19 @@ struct Serve: ParsableCommand {
     @Option(help: "The shared-memory directory (a tmpfs); tests point it at a small one of their own.")
     var shmDir = "/dev/shm"
 
+    @Option(
+        help: """
+            When to fsync the state directory's records: auto (only when the shared-memory directory \
+            keeps its objects over a power loss, which tmpfs does not) or always.
+            """)
+    var syncRecords = "auto"
+
     func run() throws {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard let recordSync = RecordSync(rawValue: syncRecords) else {
+            throw ValidationError("--sync-records must be auto or always")
         }
         let maxBodyBytes: Int64
         do { maxBodyBytes = try ByteSize.parse(maxBody, field: "--max-body") } catch {
@@ -108,6 +118,7 @@ struct Serve: ParsableCommand {
         options.maxBody = maxBodyBytes
         options.metricsSectionCap = metricsSectionCap
         options.shmDirectory = shmDir
+        options.recordSync = recordSync
 
         let app: ShmAdminApp
         do {

@@ -3,7 +3,7 @@ import Testing
 
 @testable import SectionRegistry
 
-@Suite("fsyncs of the state directory per operation")
+@Suite("fsyncs of the state directory per operation, and records written in place")
 struct RecordSyncTests {
     /// (record file fsyncs, records directory fsyncs) that `body` made.
     static func syncs(_ registry: SectionRegistry, _ body: () throws -> Void) rethrows -> (
@@ -14,11 +14,12 @@ struct RecordSyncTests {
         return (registry.store.fileSyncs.current - files, registry.store.directorySyncs.current - directory)
     }
 
-    @Test("create: both phases' files, the directory once; delete: the deleting phase's file, the directory once")
+    @Test("always: create fsyncs the `ready` file and the directory once; delete the directory once")
     func syncsPerOperation() throws {
         let box = try Sandbox()
         defer { box.close() }
-        let registry = try box.registry()
+        let registry = try box.registry(recordSync: .always)
+        #expect(registry.syncsRecords)
         let name = try box.sectionName("s")
         let create = try Self.syncs(registry) { _ = try registry.make(name, reserve: 4 * page, commit: page) }
         #expect(create.files == 1, "only `ready` is fsynced before its rename; `creating` is a phase")
@@ -30,12 +31,14 @@ struct RecordSyncTests {
         #expect(delete.directory == 1, "one directory fsync, after the record's removal")
     }
 
-    @Test("what is acknowledged is on disk: a new registry over the state directory agrees")
-    func acknowledgedIsRecorded() throws {
+    @Test(
+        "what is acknowledged is recorded: a new registry over the state directory agrees",
+        arguments: RecordSync.allCases)
+    func acknowledgedIsRecorded(sync: RecordSync) throws {
         let box = try Sandbox()
         defer { box.close() }
         let state = box.newStateDirectory()
-        let first = try box.registry(stateDirectory: state)
+        let first = try box.registry(stateDirectory: state, recordSync: sync)
         let kept = try box.sectionName("kept")
         let gone = try box.sectionName("gone")
         _ = try first.make(kept, reserve: page)
@@ -54,7 +57,7 @@ struct RecordSyncTests {
         let box = try Sandbox()
         defer { box.close() }
         let state = box.newStateDirectory()
-        let registry = try box.registry(stateDirectory: state)
+        let registry = try box.registry(stateDirectory: state, recordSync: .always)
         let names = try (0..<16).map { try box.sectionName("c\($0)") }
         let before = registry.store.directorySyncs.current
         try onThreads(16) { index in _ = try? registry.make(names[index], reserve: page) }
@@ -64,5 +67,129 @@ struct RecordSyncTests {
         let second = try box.registry(stateDirectory: state)
         #expect(second.startupReport.recovered.sorted() == names.map(\.value).sorted())
         #expect(second.startupReport.repaired.isEmpty)
+    }
+
+    /// What `stat -f` (coreutils) calls the file system of `path`.
+    static func fileSystemType(_ path: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/stat")
+        process.arguments = ["-f", "-c", "%T", path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        process.waitUntilExit()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test("auto: no fsync when the shared-memory directory is tmpfs, as `stat -f` says /dev/shm is")
+    func autoOnTmpfs() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        try #require(try Self.fileSystemType(Sandbox.shm) == "tmpfs", "this host's /dev/shm is not a tmpfs")
+        let registry = try box.registry()
+        #expect(registry.directory.isVolatile)
+        #expect(!registry.syncsRecords)
+        let name = try box.sectionName("s")
+        let create = try Self.syncs(registry) { _ = try registry.make(name, reserve: 4 * page, commit: page) }
+        let delete = try Self.syncs(registry) { try registry.delete(named: name) }
+        #expect(create.files == 0 && create.directory == 0)
+        #expect(delete.files == 0 && delete.directory == 0)
+    }
+
+    @Test("auto: a shared-memory directory on a lasting file system gets its records fsynced")
+    func autoOnDisk() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let state = box.newStateDirectory()
+        try RecordStore.makeDirectory(state + "/objects")
+        let type = try Self.fileSystemType(state + "/objects")
+        let volatile = ["tmpfs", "ramfs", "hugetlbfs"].contains(type)
+        let directory = try ShmDirectory(path: state + "/objects")
+        #expect(directory.isVolatile == volatile, "stat -f says \(type)")
+        let configuration = SectionRegistry.Configuration(
+            shmDirectory: state + "/objects", stateDirectory: state + "/state", watchDirectory: false)
+        let registry = try SectionRegistry(configuration: configuration)
+        #expect(registry.syncsRecords == !volatile)
+        let name = try box.sectionName("d")
+        let create = try Self.syncs(registry) { _ = try registry.make(name, reserve: 4 * page, commit: page) }
+        #expect(create.files == (volatile ? 0 : 1))
+        try registry.delete(named: name)
+    }
+
+    /// The inode of a record file, nil when there is none.
+    static func recordInode(_ state: String, _ name: String) -> UInt64? {
+        var info = stat()
+        return stat(PersistenceTests.recordPath(state, name), &info) == 0 ? UInt64(info.st_ino) : nil
+    }
+
+    @Test("without fsyncs a record is rewritten in place: `ready` and `deleting` keep the file of `creating`")
+    func inPlaceWithoutSyncs() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let state = box.newStateDirectory()
+        let store = try RecordStore(path: state, syncs: false)
+        var record = SectionRecord(
+            name: box.name("p"), reserve: page, namespace: .local, labels: ["note": String(repeating: "x", count: 300)],
+            createdAt: 1.5, createdBy: "test", adopted: false, phase: .creating, inode: 7)
+        try store.save(record, durable: false)
+        let first = try #require(Self.recordInode(state, record.name))
+        let longLength =
+            try FileManager.default.attributesOfItem(
+                atPath: PersistenceTests.recordPath(state, record.name))[.size] as? Int
+        record.phase = .ready
+        record.labels = [:]
+        try store.save(record)
+        #expect(Self.recordInode(state, record.name) == first, "overwritten, not replaced")
+        let bytes = try #require(FileManager.default.contents(atPath: PersistenceTests.recordPath(state, record.name)))
+        #expect(bytes.count == longLength, "padded to the old length, no stale tail")
+        #expect(bytes.last == UInt8(ascii: " "))
+        let loaded = store.loadAll()
+        #expect(loaded.corrupt.isEmpty)
+        #expect(loaded.records == [record], "the padding reads back as the shorter record")
+        #expect(PersistenceTests.files(state).count == 1, "no temporary left")
+    }
+
+    @Test("with fsyncs, or when a record outgrows a page, it is a new file renamed over the old one")
+    func replacedWhenSyncingOrLong() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        for (syncs, labelLength) in [(true, 10), (false, Int(systemPageSize))] {
+            let state = box.newStateDirectory()
+            let store = try RecordStore(path: state, syncs: syncs)
+            var record = SectionRecord(
+                name: box.name("r"), reserve: page, namespace: .global, labels: [:], createdAt: 2,
+                createdBy: "test", adopted: false, phase: .creating, inode: 9)
+            try store.save(record, durable: false)
+            let first = try #require(Self.recordInode(state, record.name))
+            record.phase = .ready
+            record.labels = ["long": String(repeating: "y", count: labelLength)]
+            try store.save(record)
+            #expect(Self.recordInode(state, record.name) != first, "syncs \(syncs), label \(labelLength) bytes")
+            #expect(store.loadAll().records == [record])
+        }
+    }
+
+    @Test("a record's JSON reads back equal, with quotes, backslashes, control characters and non-ASCII")
+    func encodingRoundTrip() throws {
+        let tricky = "q\"b\\s/\u{01}\n\t ü 🧪 \u{7f}"
+        let records = [
+            SectionRecord(
+                name: "plain", reserve: 0, namespace: .local, labels: [:], createdAt: 0, createdBy: "", adopted: false,
+                phase: .creating, inode: nil),
+            SectionRecord(
+                name: "n" + tricky, reserve: Int64.max, namespace: .global,
+                labels: [tricky: tricky, "b": "", "a": "1"],
+                createdAt: 1_796_444_560.123_456_7, createdBy: tricky, adopted: true, phase: .deleting,
+                inode: UInt64.max),
+        ]
+        for record in records {
+            let bytes = record.encoded()
+            let decoded = try JSONDecoder().decode(SectionRecord.self, from: Data(bytes))
+            #expect(decoded == record)
+            let reference = try JSONDecoder().decode(SectionRecord.self, from: JSONEncoder().encode(record))
+            #expect(decoded == reference)
+            #expect(!bytes.contains(where: { $0 < 0x20 }), "control characters are escaped")
+        }
     }
 }

@@ -61,5 +61,8 @@ int cshm_tune_malloc(int arenas, int mmap_threshold);
 /// references mappings keep after their descriptor is closed: 1 yes, 0 no, -1 unknown (errno set).
 /// Asks the kernel for a write lease (granted only then) and gives it back at once.
 int cshm_sole_open(int fd);
+/// Whether the file system of `fd` loses its files with the kernel (tmpfs, ramfs, hugetlbfs: a power
+/// loss or a reboot empties it): 1 yes, 0 no, -1 unknown (errno set by fstatfs).
+int cshm_volatile_file_system(int fd);
 
 #endif

@@ -60,11 +60,12 @@ final class Sandbox: @unchecked Sendable {
 
     /// A registry over the real /dev/shm with its own state directory (or `stateDirectory`).
     func registry(
-        stateDirectory: String? = nil, scanMaximumAge: Double = 0.05, watch: Bool = false
+        stateDirectory: String? = nil, scanMaximumAge: Double = 0.05, watch: Bool = false,
+        recordSync: RecordSync = .auto
     ) throws -> SectionRegistry {
         let configuration = SectionRegistry.Configuration(
             stateDirectory: stateDirectory ?? newStateDirectory(), scanMaximumAge: scanMaximumAge,
-            watchDirectory: watch)
+            watchDirectory: watch, recordSync: recordSync)
         let made = try SectionRegistry(configuration: configuration)
         registries.append(made)
         return made
