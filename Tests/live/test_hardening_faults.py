@@ -698,12 +698,16 @@ def test_read_only_state_directory(server_factory, prefix, tmp_path):
     assert again.client().delete(sec(a)).status == 204
 
 
-def test_full_state_directory(server_factory, prefix, tmp_path):
+@pytest.mark.parametrize("sync", ["auto", "always"])
+def test_full_state_directory(server_factory, prefix, tmp_path, sync):
+    """A full state directory refuses a create (507, nothing left behind). A delete then still works
+    when records are rewritten in place (auto: /dev/shm is a tmpfs, no fsync, no new file); with
+    --sync-records always its phase needs a new file, and it is refused whole."""
     state = tmp_path / "full-state"
     srv = None
     with tmpfs(state, "256k"):
         try:
-            srv = server_factory(token=TOKEN, state_dir=state)
+            srv = server_factory(token=TOKEN, state_dir=state, args=("--sync-records", sync))
             c = srv.client()
             a = prefix + "a"
             c.create(a, "64KiB", "4KiB", labels={"x": "y"})
@@ -716,12 +720,19 @@ def test_full_state_directory(server_factory, prefix, tmp_path):
             assert temporaries(SHM_DIR, srv.pid) == []
             assert not [f for f in os.listdir(state / "records") if f.startswith(".")], "a half-written record"
             r = c.delete(sec(a))
-            assert_problem(r, 507, "insufficient-storage")
-            assert c.detail(a)["managed"] is True and os.path.exists(shm_path(a))
+            if sync == "always":
+                assert_problem(r, 507, "insufficient-storage")
+                assert c.detail(a)["managed"] is True and os.path.exists(shm_path(a))
+            else:
+                assert r.status == 204, r.describe()
+                assert not os.path.exists(shm_path(a))
+                assert c.get(sec(a)).status == 404
+                assert os.listdir(state / "records") == [], "the record went with the section"
             assert c.get("/healthz").status == 200
             filler.unlink()
             c.create(b, "64KiB")
-            assert c.delete(sec(a)).status == 204
+            if sync == "always":
+                assert c.delete(sec(a)).status == 204
             assert c.delete(sec(b)).status == 204
         finally:
             stop(srv)
