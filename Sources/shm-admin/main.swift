@@ -73,6 +73,13 @@ struct Serve: ParsableCommand {
     )
     var metricsSectionCap = 1000
 
+    @Option(
+        help: """
+            Worker threads, each serving many connections (default: one per online CPU, at least 2). \
+            A request that waits (a lock's timeoutMs, a large grow) holds its worker meanwhile.
+            """)
+    var threads: Int?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -117,6 +124,10 @@ struct Serve: ParsableCommand {
         options.allowRemote = allowRemote
         options.maxBody = maxBodyBytes
         options.metricsSectionCap = metricsSectionCap
+        if let threads {
+            guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1 to 256") }
+            options.threads = threads
+        }
         options.shmDirectory = shmDir
         options.recordSync = recordSync
 

@@ -451,6 +451,55 @@ def test_body_over_max_body_is_413(server_factory, prefix):
     assert r.status == 200 and r.json["written"] == 1000, r.describe()
 
 
+@pytest.mark.parametrize("value", ["0", "257", "many"])
+def test_bad_threads_option_is_refused(shm_admin_bin, tmp_path, value):
+    p = subprocess.run([shm_admin_bin, "serve", "--port", "0", "--state-dir", str(tmp_path / "state"),
+                        "--threads", value], capture_output=True, timeout=30)
+    assert p.returncode != 0
+    assert b"--threads" in p.stderr, p.stderr[-500:]
+    assert not (tmp_path / "state").exists() or not os.listdir(tmp_path / "state" / "records")
+
+
+def test_one_worker_serves_concurrent_clients(server_factory, prefix):
+    import threading
+    srv = server_factory(token=ADMIN_TOKEN, args=["--threads", "1"])
+    failures = []
+
+    def cycle(index):
+        c = srv.client()
+        for round_ in range(5):
+            name = f"{prefix}w{index}-{round_}"
+            r = c.post("/api/v1/sections", json={"name": name, "reserve": "64KiB", "commit": "4KiB"})
+            if r.status != 201:
+                failures.append(r.describe())
+                continue
+            if c.delete(sec(name)).status != 204:
+                failures.append("delete " + name)
+
+    threads = [threading.Thread(target=cycle, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a client never got its answers"
+    assert failures == []
+
+
+@pytest.mark.parametrize("sync, logged", [("auto", "are not fsynced"), ("always", "are fsynced")])
+def test_record_sync_choice_is_logged(server_factory, sync, logged):
+    srv = server_factory(token=ADMIN_TOKEN, args=["--sync-records", sync])
+    assert srv.client().get("/healthz").status == 200
+    log = srv.stderr_tail(20000)
+    assert logged in log, log[-2000:]
+
+
+def test_bad_sync_records_option_is_refused(shm_admin_bin, tmp_path):
+    p = subprocess.run([shm_admin_bin, "serve", "--port", "0", "--state-dir", str(tmp_path / "state"),
+                        "--sync-records", "sometimes"], capture_output=True, timeout=30)
+    assert p.returncode != 0
+    assert b"--sync-records must be auto or always" in p.stderr, p.stderr[-500:]
+
+
 @pytest.mark.parametrize("first_request", [True, False], ids=["after-a-request", "right-after-start"])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_graceful_shutdown_exits_0(server_factory, sig, first_request):
