@@ -105,7 +105,7 @@ struct Serve: ParsableCommand {
             throw ValidationError("\(error)")
         }
         LoggingSystem.bootstrap { label in
-            var handler = LineLogHandler(label: label)
+            var handler = LineLogHandler(label: label, sink: LogSink.standardError)
             handler.logLevel = level
             return handler
         }
@@ -139,6 +139,7 @@ struct Serve: ParsableCommand {
             logger.critical("shm-admin could not start: \(error)")
             throw ExitCode(1)
         }
+        LogSink.standardError.flush()  // the start's lines before the banner that says it listens
         for line in app.bannerLines { writeLine(line) }
         Shutdown.wait(stopping: app, logger: logger)
     }
@@ -179,6 +180,7 @@ enum Shutdown {
         while sigwait(&set, &number) != 0 {}
         logger.notice("signal \(number): stopping")
         app.stop()
+        LogSink.standardError.flush()
         exit(0)
     }
 }
