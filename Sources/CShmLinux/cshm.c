@@ -107,9 +107,10 @@ _Static_assert(CSHM_IN_CREATE == IN_CREATE && CSHM_IN_DELETE == IN_DELETE && CSH
                    CSHM_IN_CLOSE_WRITE == IN_CLOSE_WRITE,
                "inotify constants");
 
-int cshm_tune_malloc(int arenas, int mmap_threshold)
+int cshm_tune_malloc(int arenas, int mmap_threshold, int trim_threshold)
 {
-    return mallopt(M_ARENA_MAX, arenas) == 1 && mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1;
+    return mallopt(M_ARENA_MAX, arenas) == 1 && mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1 &&
+           mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1;
 }
 
 int cshm_sole_open(int fd)

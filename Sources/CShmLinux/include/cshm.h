@@ -52,10 +52,12 @@ enum {
     CSHM_IN_CLOSE_WRITE = 0x8
 };
 
-/// mallopt(M_ARENA_MAX, arenas) and mallopt(M_MMAP_THRESHOLD, mmap_threshold): at most `arenas`
-/// malloc arenas for all threads, and every allocation of `mmap_threshold` bytes or more mapped on
-/// its own (and unmapped when freed). Returns 1 when both were accepted.
-int cshm_tune_malloc(int arenas, int mmap_threshold);
+/// mallopt(M_ARENA_MAX, arenas), mallopt(M_MMAP_THRESHOLD, mmap_threshold) and
+/// mallopt(M_TRIM_THRESHOLD, trim_threshold): at most `arenas` malloc arenas for all threads, every
+/// allocation of `mmap_threshold` bytes or more mapped on its own (and unmapped when freed), and
+/// free memory at the top of an arena given back once it exceeds `trim_threshold`. Setting the
+/// thresholds also stops glibc from moving them. Returns 1 when all three were accepted.
+int cshm_tune_malloc(int arenas, int mmap_threshold, int trim_threshold);
 
 /// Whether `fd` is the only open file description of its file, in any process, counting the file
 /// references mappings keep after their descriptor is closed: 1 yes, 0 no, -1 unknown (errno set).
