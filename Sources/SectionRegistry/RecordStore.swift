@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -86,7 +87,10 @@ final class RecordStore: Sendable {
         let durable = durable && syncs
         let bytes = record.encoded()
         let final = recordsPath + "/" + fileName(for: record.name)
-        if !syncs, try overwrite(final, with: bytes, record.name) { return }
+        if !syncs {
+            if try overwrite(final, with: bytes, record.name) { return }
+            if try reuseFreeFile(for: final, with: bytes, record.name) { return }
+        }
         let temporary = recordsPath + "/.tmp-\(getpid())-\(counter.next())"
         do throws(SectionError) {
             let fd = try storageCall("open", record.name) {
@@ -146,11 +150,50 @@ final class RecordStore: Sendable {
         return true
     }
 
+    /// Without `syncs`, the record file of a deleted section is renamed to `.free-…` and kept (up to
+    /// `freeFileLimit`), to be written with a new section's record and renamed to its name: ext4
+    /// then neither frees an inode at the delete nor allocates one at the create (finding a free
+    /// inode that was not freed just now, `recently_deleted`, was most of a create's own time in
+    /// the create/delete cycle). Any left at a start are removed.
+    private let freeFiles = Mutex<[String]>([])
+    static let freeFileLimit = 64
+    static let freePrefix = ".free-"
+
+    /// Record files kept for reuse now (tests).
+    var freeFileCount: Int { freeFiles.withLock { $0.count } }
+
+    /// Writes `bytes` into a kept free file (`overwrite`) and renames it to `final`, which does not
+    /// exist: a crash in between leaves a free file, removed at the next start. False when none is
+    /// kept, or it cannot be used (it is then removed).
+    private func reuseFreeFile(for final: String, with bytes: [UInt8], _ name: String) throws(SectionError) -> Bool {
+        guard let free = freeFiles.withLock({ $0.popLast() }) else { return false }
+        do throws(SectionError) {
+            guard try overwrite(free, with: bytes, name) else {
+                unlink(free)
+                return false
+            }
+            try storageCall("rename", name) { rename(free, final) }
+            return true
+        } catch {
+            unlink(free)
+            throw error
+        }
+    }
+
     /// Removes a record; a missing one is not an error. With `syncs`, the directory is fsynced even
     /// when the unlink fails: the phase saved just before (a delete's `deleting`) is then what
     /// finishes the operation at the next start, and its rename must not be lost with the kernel.
     func remove(_ name: String) throws(SectionError) {
-        if unlink(recordsPath + "/" + fileName(for: name)) != 0 && errno != ENOENT {
+        let path = recordsPath + "/" + fileName(for: name)
+        if !syncs, freeFiles.withLock({ $0.count < Self.freeFileLimit }) {
+            let free = recordsPath + "/" + Self.freePrefix + "\(getpid())-\(counter.next())"
+            if rename(path, free) == 0 {
+                freeFiles.withLock { $0.append(free) }
+                return
+            }
+            if errno == ENOENT { return }
+        }
+        if unlink(path) != 0 && errno != ENOENT {
             let code = errno
             if syncs { try? syncDirectory(name) }
             throw SectionError(
@@ -181,7 +224,9 @@ final class RecordStore: Sendable {
     }
 
     private func removeStaleTemporaries() {
-        for file in listFiles(recordsPath) where file.hasPrefix(".tmp-") { unlink(recordsPath + "/" + file) }
+        for file in listFiles(recordsPath) where file.hasPrefix(".tmp-") || file.hasPrefix(Self.freePrefix) {
+            unlink(recordsPath + "/" + file)
+        }
     }
 
     private func listFiles(_ directory: String) -> [String] {

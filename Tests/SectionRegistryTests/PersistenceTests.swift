@@ -14,6 +14,11 @@ struct PersistenceTests {
         ((try? FileManager.default.contentsOfDirectory(atPath: state + "/" + folder)) ?? []).sorted()
     }
 
+    /// `files(state)` without the record files kept for reuse (`RecordStore.freePrefix`).
+    static func recordFiles(_ state: String) -> [String] {
+        files(state).filter { !$0.hasPrefix(RecordStore.freePrefix) }
+    }
+
     static func recordPath(_ state: String, _ name: String) -> String {
         state + "/records/" + SHA256.hex(of: name) + ".json"
     }

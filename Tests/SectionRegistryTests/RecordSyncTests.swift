@@ -44,7 +44,7 @@ struct RecordSyncTests {
         _ = try first.make(kept, reserve: page)
         _ = try first.make(gone, reserve: page)
         try first.delete(named: gone)
-        #expect(PersistenceTests.files(state).count == 1, "one record, no temporary")
+        #expect(PersistenceTests.recordFiles(state).count == 1, "one record, no temporary")
         let second = try box.registry(stateDirectory: state)
         #expect(second.startupReport.recovered == [kept.value])
         #expect(second.startupReport.repaired.isEmpty, "no phase was left for the start to finish")
@@ -191,5 +191,49 @@ struct RecordSyncTests {
             #expect(decoded == reference)
             #expect(!bytes.contains(where: { $0 < 0x20 }), "control characters are escaped")
         }
+    }
+
+    @Test("without fsyncs a deleted section's record file is kept and becomes the next section's record")
+    func recordFilesAreReused() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let state = box.newStateDirectory()
+        let registry = try box.registry(stateDirectory: state)
+        try #require(!registry.syncsRecords, "needs /dev/shm on tmpfs")
+        let first = try box.sectionName("first")
+        _ = try registry.make(first, reserve: page)
+        let inode = try #require(Self.recordInode(state, first.value))
+        try registry.delete(named: first)
+        #expect(registry.store.freeFileCount == 1)
+        #expect(PersistenceTests.files(state).allSatisfy { $0.hasPrefix(RecordStore.freePrefix) })
+        #expect(PersistenceTests.recordFiles(state).isEmpty, "only the kept file")
+        let second = try box.sectionName("second")
+        _ = try registry.create(CreateRequest(name: second, reserve: page, labels: ["a": "b"]))
+        #expect(Self.recordInode(state, second.value) == inode, "the same inode, renamed")
+        #expect(registry.store.freeFileCount == 0)
+        let again = try box.registry(stateDirectory: state)
+        #expect(again.startupReport.recovered == [second.value])
+        #expect(again.startupReport.corrupt.isEmpty)
+        #expect(again.record(second.value)?.labels == ["a": "b"])
+        #expect(again.record(first.value) == nil)
+    }
+
+    @Test("at most freeFileLimit record files are kept, and a start removes those left behind")
+    func keptFilesAreBoundedAndRemovedAtStart() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let state = box.newStateDirectory()
+        let registry = try box.registry(stateDirectory: state)
+        try #require(!registry.syncsRecords, "needs /dev/shm on tmpfs")
+        let count = RecordStore.freeFileLimit + 8
+        let names = try (0..<count).map { try box.sectionName("k\($0)") }
+        for name in names { _ = try registry.make(name, reserve: page) }
+        for name in names { try registry.delete(named: name) }
+        #expect(registry.store.freeFileCount == RecordStore.freeFileLimit)
+        let hidden = try FileManager.default.contentsOfDirectory(atPath: state + "/records")
+        #expect(hidden.count == RecordStore.freeFileLimit && hidden.allSatisfy { $0.hasPrefix(RecordStore.freePrefix) })
+        let again = try box.registry(stateDirectory: state)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: state + "/records").isEmpty)
+        #expect(again.startupReport.recovered.isEmpty && again.startupReport.corrupt.isEmpty)
     }
 }
