@@ -232,7 +232,10 @@ class Client:
             try:
                 conn.request(method, full, body=data, headers=hdrs)
             except (BrokenPipeError, ConnectionResetError):
-                pass  # the server may answer (413) before reading the whole body
+                # The server may answer (413) before reading the whole body; if http.client already
+                # dropped the socket, the server is gone: an OSError, as callers expect.
+                if conn.sock is None:
+                    raise
             r = conn.getresponse()
             payload = r.read()
             return Response(method, full, r.status, r.reason, r.headers, payload)
