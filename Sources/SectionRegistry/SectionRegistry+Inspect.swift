@@ -13,13 +13,22 @@ extension SectionRegistry {
 
     /// One section: managed, foreign, semaphore, or a managed one whose object is gone.
     public func section(named name: SectionName) throws(SectionError) -> SectionInfo {
+        try section(named: name, open: nil)
+    }
+
+    /// `section(named:)` for an operation that still has the object open (`open`: the descriptor
+    /// and the inode it was opened on): its data is looked for through that descriptor instead of
+    /// opening the object again by name, if the name still leads to that inode.
+    func section(named name: SectionName, open: (descriptor: OwnedDescriptor, inode: UInt64)?) throws(SectionError)
+        -> SectionInfo
+    {
         let entry = Entry(
             name: name.value, record: record(name.value), status: try directory.status(of: name),
             isSemaphore: name.isSemaphoreName)
         guard entry.record != nil || entry.status.map(Self.isListable) == true else {
             throw SectionError(.notFound, "section '\(name.value)' does not exist", section: name.value)
         }
-        return info(of: entry, snapshot: scanner.snapshot(), viewCounts: views.counts())
+        return info(of: entry, snapshot: scanner.snapshot(), viewCounts: views.counts(), open: open)
     }
 
     /// Every section, sorted by name, filtered; `total` counts the matches before `limit`/`offset`.
@@ -74,8 +83,7 @@ extension SectionRegistry {
     public func pageMap(named name: SectionName, from: Int64? = nil, to: Int64? = nil, maxRuns: Int = 10_000)
         throws(SectionError) -> PageMap
     {
-        let object = try openExisting(name, flags: O_RDONLY, doing: "map the pages of")
-        let status = try object.status(section: name.value)
+        let (object, status) = try openExistingWithStatus(name, flags: O_RDONLY, doing: "map the pages of")
         let commit = Int64(status.st_size)
         let reserve = max(record(name.value)?.reserve ?? commit, commit)
         let start = max(0, from ?? 0)
@@ -182,7 +190,10 @@ extension SectionRegistry {
         return (snapshot.mappers[inode] ?? []).isEmpty && !(snapshot.holders[inode] ?? []).contains { $0.pid != ownPid }
     }
 
-    func info(of entry: Entry, snapshot: ProcSnapshot, viewCounts: [String: Int]) -> SectionInfo {
+    func info(
+        of entry: Entry, snapshot: ProcSnapshot, viewCounts: [String: Int],
+        open: (descriptor: OwnedDescriptor, inode: UInt64)? = nil
+    ) -> SectionInfo {
         let record = entry.record
         guard let status = entry.status else {
             return SectionInfo(
@@ -198,10 +209,14 @@ extension SectionRegistry {
         var dataBytes: Int64 = 0
         if let before = growing.withLock({ $0[entry.name] }) {
             dataBytes = before  // a grow in flight holds the inode lock: don't queue behind it
-        } else if !entry.isSemaphore, commit > 0, status.st_blocks > 0,  // no pages at all: no data, no open
-            let object = try? directory.open(SectionName(unchecked: entry.name), flags: O_RDONLY, doing: "inspect")
-        {
-            dataBytes = (try? PageWalker.dataBytes(fd: object.raw, size: commit, section: entry.name)) ?? 0
+        } else if !entry.isSemaphore, commit > 0, status.st_blocks > 0 {  // no pages at all: no data, no open
+            if let open, open.inode == inode {
+                dataBytes = (try? PageWalker.dataBytes(fd: open.descriptor.raw, size: commit, section: entry.name)) ?? 0
+            } else if let object = try? directory.open(
+                SectionName(unchecked: entry.name), flags: O_RDONLY, doing: "inspect")
+            {
+                dataBytes = (try? PageWalker.dataBytes(fd: object.raw, size: commit, section: entry.name)) ?? 0
+            }
         }
         let mode = UInt32(status.st_mode) & 0o7777
         return SectionInfo(
@@ -223,6 +238,14 @@ extension SectionRegistry {
     /// FIFO, which O_NONBLOCK keeps from blocking the open until a writer comes (the flag changes
     /// nothing for a regular file).
     func openExisting(_ name: SectionName, flags: Int32, doing action: String) throws(SectionError) -> OwnedDescriptor {
+        try openExistingWithStatus(name, flags: flags, doing: action).object
+    }
+
+    /// `openExisting` and the object's status from the fstat that checked it (callers need its size:
+    /// a second fstat was one syscall more in every write, grow and read).
+    func openExistingWithStatus(_ name: SectionName, flags: Int32, doing action: String) throws(SectionError)
+        -> (object: OwnedDescriptor, status: stat)
+    {
         let object: OwnedDescriptor
         // Closing a descriptor open for writing (a lease, a lock, a view) is seen by inotify: ours.
         let feed = changes
@@ -234,10 +257,11 @@ extension SectionRegistry {
             guard [ELOOP, ENXIO, EISDIR].contains(error.errno ?? 0) else { throw error }
             throw SectionError(.notFound, "'\(name.value)' is not a shared-memory object", section: name.value)
         }
-        guard Self.isListable(try object.status(section: name.value)) else {
+        let status = try object.status(section: name.value)
+        guard Self.isListable(status) else {
             throw SectionError(.notFound, "'\(name.value)' is not a shared-memory object", section: name.value)
         }
-        return object
+        return (object, status)
     }
 }
 

@@ -11,8 +11,8 @@ extension SectionRegistry {
     public func grow(named name: SectionName, _ target: GrowTarget) throws(SectionError) -> SectionInfo {
         let record = try managedRecord(name, doing: "grow")
         return try withNameLock(name.value) { () throws(SectionError) in
-            let object = try openExisting(name, flags: O_RDWR, doing: "grow")
-            let size = Int64(try object.status(section: name.value).st_size)
+            let (object, status) = try openExistingWithStatus(name, flags: O_RDWR, doing: "grow")
+            let size = Int64(status.st_size)
             let wanted: Int64
             switch target {
             case .commit(let commit): wanted = commit
@@ -52,7 +52,7 @@ extension SectionRegistry {
                 }
                 changes.publish(.grown, name.value, ["commit": String(commit), "previous": String(size)])
             }
-            return try section(named: name)
+            return try section(named: name, open: (object, UInt64(status.st_ino)))
         }
     }
 
@@ -66,8 +66,8 @@ extension SectionRegistry {
                 section: name.value)
         }
         return try withNameLock(name.value) { () throws(SectionError) in
-            let object = try openExisting(name, flags: O_RDWR, doing: "reset")
-            let size = Int64(try object.status(section: name.value).st_size)
+            let (object, status) = try openExistingWithStatus(name, flags: O_RDWR, doing: "reset")
+            let size = Int64(status.st_size)
             try Self.checkRange(offset: offset, length: length, commit: size, section: name.value)
             if length > 0 {
                 changes.noteOwnChange(name.value)
@@ -76,7 +76,7 @@ extension SectionRegistry {
                 }
                 changes.publish(.reset, name.value, ["offset": String(offset), "length": String(length)])
             }
-            return try section(named: name)
+            return try section(named: name, open: (object, UInt64(status.st_ino)))
         }
     }
 
@@ -86,8 +86,8 @@ extension SectionRegistry {
         throws(SectionError) -> WriteResult
     {
         _ = try managedRecord(name, doing: "write to")
-        let object = try openExisting(name, flags: O_RDWR, doing: "write to")
-        let size = Int64(try object.status(section: name.value).st_size)
+        let (object, status) = try openExistingWithStatus(name, flags: O_RDWR, doing: "write to")
+        let size = Int64(status.st_size)
         let count = try Self.fit(
             offset: offset, length: Int64(bytes.count), commit: size, partial: partial, section: name.value)
         var done: Int64 = 0
@@ -105,8 +105,8 @@ extension SectionRegistry {
 
     /// Reads `length` bytes at `offset` with pread; the range must lie inside the commit.
     public func read(named name: SectionName, offset: Int64, length: Int64) throws(SectionError) -> [UInt8] {
-        let object = try openExisting(name, flags: O_RDONLY, doing: "read")
-        let size = Int64(try object.status(section: name.value).st_size)
+        let (object, status) = try openExistingWithStatus(name, flags: O_RDONLY, doing: "read")
+        let size = Int64(status.st_size)
         try Self.checkRange(offset: offset, length: length, commit: size, section: name.value)
         var bytes = [UInt8](repeating: 0, count: Int(length))
         var done = 0
@@ -160,8 +160,7 @@ extension SectionRegistry {
             if record(name.value) != nil {
                 throw SectionError(.alreadyManaged, "section '\(name.value)' is already managed", section: name.value)
             }
-            let object = try openExisting(name, flags: O_RDONLY, doing: "adopt")
-            let status = try object.status(section: name.value)
+            let (object, status) = try openExistingWithStatus(name, flags: O_RDONLY, doing: "adopt")
             let size = Int64(status.st_size)
             let wanted = reserve ?? max(size, 1)
             guard wanted >= size, wanted >= 1, let paged = ByteSize.roundUp(wanted, toMultipleOf: pageSize) else {

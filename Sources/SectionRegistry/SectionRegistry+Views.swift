@@ -20,8 +20,8 @@ extension SectionRegistry {
                 .invalidArgument, "a view's offset must be a multiple of the page size \(pageSize)", section: name.value
             )
         }
-        let object = try openExisting(name, flags: access == .rw ? O_RDWR : O_RDONLY, doing: "map")
-        let size = Int64(try object.status(section: name.value).st_size)
+        let (object, status) = try openExistingWithStatus(name, flags: access == .rw ? O_RDWR : O_RDONLY, doing: "map")
+        let size = Int64(status.st_size)
         let end = max(record?.reserve ?? size, size)
         let wanted = length ?? (end - offset)
         guard wanted >= 1, let paged = ByteSize.roundUp(wanted, toMultipleOf: pageSize), offset <= end,
