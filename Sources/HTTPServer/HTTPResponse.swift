@@ -28,6 +28,8 @@ public struct HTTPResponse: Sendable {
     /// The route pattern that produced this response, set by `Router.respond(to:)`.
     /// The server reports it in `CompletedRequest.route` (access log, metrics).
     public var routePattern: String?
+    /// Set by `.deferred`: the response is made by this work, off the server's workers.
+    var deferredWork: DeferredWork?
 
     public init(status: Int, headers: HTTPHeaders = [:], body: Body = .empty, routePattern: String? = nil) {
         self.status = status

@@ -59,6 +59,11 @@ extension HTTPServer {
             }
             return .YES
         }
+        if let pending = context.deferred {  // called again after the resume
+            context.deferred = nil
+            guard let response = pending.takeResponse() else { return .NO }  // abandoned: close
+            return queue(response, on: connection, context: context)
+        }
         if context.status != 0 { return .YES }
         if context.bodyTooLarge {
             return queue(.problem(.payloadTooLarge(limit: limit)), on: connection, context: context)
@@ -115,6 +120,9 @@ extension HTTPServer {
     func queue(
         _ response: HTTPResponse, on connection: OpaquePointer, context: RequestContext, isFallback: Bool = false
     ) -> MHD_Result {
+        if let work = response.deferredWork {
+            return suspend(work, route: response.routePattern, connection: connection, context: context)
+        }
         var response = response
         if !(100...999).contains(response.status) {
             logger.error("handler returned an invalid status", metadata: ["status": "\(response.status)"])

@@ -33,6 +33,8 @@ public final class HTTPServer: Sendable {
         var daemon: DaemonHandle?
         var port: UInt16 = 0
         var streams: [ObjectIdentifier: EventSubscriber] = [:]
+        /// Connections suspended while their `.deferred` response is made.
+        var deferred: [ObjectIdentifier: DeferredRequest] = [:]
         /// `strdup`ed PEM strings libmicrohttpd reads; freed after the daemon stops.
         var tlsStrings = CStrings()
         /// The library's messages while starting, for the start error.
@@ -189,8 +191,10 @@ public final class HTTPServer: Sendable {
         if case .unix(let path) = configuration.endpoint { unlink(path) }
         for stream in streams { stream.finish() }
         waitForRequestsInFlight()
-        // Streams that started meanwhile must not stay suspended: MHD_stop_daemon requires that.
+        // Streams that started meanwhile, and deferred answers not ready, must not stay suspended:
+        // MHD_stop_daemon requires that.
         for stream in state.withLock({ Array($0.streams.values) }) { stream.finish() }
+        abandonDeferred()
         MHD_stop_daemon(daemon)
         let tlsStrings = state.withLock { state in
             defer {

@@ -24,6 +24,8 @@ final class RequestContext {
     var remoteAddress = ""
     var isLoopback = false
     var subscriber: EventSubscriber?
+    /// Set while the connection is suspended for a `.deferred` response.
+    var deferred: DeferredRequest?
 
     init(rawURL: String?) {
         self.rawURL = rawURL

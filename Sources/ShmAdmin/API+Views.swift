@@ -61,8 +61,21 @@ extension API {
         guard (0...60_000).contains(timeout), (1...3_600_000).contains(ttl) else {
             throw APIFailure(Problems.invalid("'timeoutMs' must be 0 to 60000 and 'ttlMs' 1 to 3600000"))
         }
-        let lease = try registry.acquireLease(
-            named: name, mode: mode, timeout: Double(timeout) / 1000, ttl: Double(ttl) / 1000)
+        let lease: LeaseInfo
+        do throws(SectionError) {
+            lease = try registry.acquireLease(named: name, mode: mode, timeout: 0, ttl: Double(ttl) / 1000)
+        } catch {
+            guard error.code == .lockTimeout, timeout > 0 else { throw error }
+            // Held by someone else: wait off the server's workers (with one worker per CPU, a few clients
+            // waiting for locks would otherwise stop the server answering anyone, /healthz included).
+            return .deferred { [self] in
+                answer(request) { _ in
+                    let lease = try registry.acquireLease(
+                        named: name, mode: mode, timeout: Double(timeout) / 1000, ttl: Double(ttl) / 1000)
+                    return .json(status: 201, Render.lease(lease))
+                }
+            }
+        }
         return .json(status: 201, Render.lease(lease))
     }
 

@@ -87,6 +87,11 @@ final class API: Sendable {
             let response = HTTPResponse.problem(problem)
             return problem.status == 401 ? response.adding("WWW-Authenticate", "Bearer realm=\"shm-admin\"") : response
         }
+        return answer(request, handler)
+    }
+
+    /// `handler`'s response, or the problem its error maps to (also for the work of a `.deferred` one).
+    func answer(_ request: HTTPRequest, _ handler: (HTTPRequest) throws -> HTTPResponse) -> HTTPResponse {
         do {
             return try handler(request)
         } catch let failure as APIFailure {

@@ -76,7 +76,7 @@ struct Serve: ParsableCommand {
     @Option(
         help: """
             Worker threads, each serving many connections (default: one per online CPU, at least 2). \
-            A request that waits (a lock's timeoutMs, a large grow) holds its worker meanwhile.
+            Lock waits do not hold one; a large grow or a dump waiting for its lock does.
             """)
     var threads: Int?
 

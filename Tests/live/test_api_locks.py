@@ -92,6 +92,41 @@ def test_lock_waits_within_timeout(admin, prefix, peers):
     assert 0.1 <= elapsed < 3.0, elapsed
 
 
+def test_lock_waits_hold_no_worker(server_factory, prefix):
+    """With one worker thread, clients waiting for a lock do not stop the server answering others;
+    a release hands the lock to a waiter, and the one left waiting gets its 423 at its timeout."""
+    import threading
+    srv = server_factory(token="c" * 24 + "0123456789abcdef", args=["--threads", "1"])
+    c = srv.client()
+    name = prefix + "nw"
+    c.create(name, "64KiB")
+    held = take(c, name, mode="exclusive", ttlMs=20000)
+    results = {}
+
+    def wait(key):
+        t0 = time.monotonic()
+        r = srv.client().post(sec(name, "lock"), json={"mode": "exclusive", "timeoutMs": 3000, "ttlMs": 5000})
+        results[key] = (r.status, time.monotonic() - t0)
+
+    waiters = [threading.Thread(target=wait, args=(k,)) for k in ("a", "b")]
+    for t in waiters:
+        t.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    assert c.get("/healthz").status == 200
+    assert c.get(sec(name)).status == 200
+    assert time.monotonic() - t0 < 1.0, "the waiters held the only worker"
+    assert results == {}, results
+    assert c.delete(sec(name, "lock", held["lease"])).status == 204
+    for t in waiters:
+        t.join(timeout=15)
+    assert not any(t.is_alive() for t in waiters)
+    statuses = sorted(status for status, _ in results.values())
+    assert statuses == [201, 423], results
+    late = [elapsed for status, elapsed in results.values() if status == 423][0]
+    assert 2.9 <= late < 5.0, results
+
+
 def test_data_with_lock_true_423_while_python_holds(admin, prefix, peers):
     name = prefix + "ld"
     admin.create(name, "64KiB")
