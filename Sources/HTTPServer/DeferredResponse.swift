@@ -14,6 +14,20 @@ extension HTTPResponse {
     }
 }
 
+extension HTTPResponse {
+    /// Whether this is a `.deferred` response, whose answer its work makes.
+    public var isDeferred: Bool { deferredWork != nil }
+
+    /// This response, or for a `.deferred` one the answer its work makes, here and now (for callers
+    /// that are not the server: tests, a router used directly).
+    public func resolvingDeferred() -> HTTPResponse {
+        guard let deferredWork else { return self }
+        var response = deferredWork.run()
+        if response.routePattern == nil { response.routePattern = routePattern }
+        return response
+    }
+}
+
 /// The work of a `.deferred` response (a class, so that `HTTPResponse` stays a plain value).
 final class DeferredWork: Sendable {
     let run: @Sendable () -> HTTPResponse

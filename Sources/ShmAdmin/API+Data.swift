@@ -4,6 +4,24 @@ import SectionRegistry
 extension API {
     /// `GET …/data` of a section or of one of its views, in the asked format.
     func readData(_ request: HTTPRequest, view: String?) throws -> HTTPResponse {
+        try offTheWorkersIfWaiting(request) { try self.readDataNow($0, view: view) }
+    }
+
+    /// `PUT …/data` of a section or of one of its views: writes the body at `offset`.
+    func writeData(_ request: HTTPRequest, view: String?) throws -> HTTPResponse {
+        try offTheWorkersIfWaiting(request) { try self.writeDataNow($0, view: view) }
+    }
+
+    /// With `?lock=true` and a `lockTimeoutMs` above 0 the request may wait for the section lock: it is
+    /// answered by `.deferred` work, as a waiting `POST …/lock` is, so that it holds no worker.
+    private func offTheWorkersIfWaiting(
+        _ request: HTTPRequest, _ body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse
+    ) throws -> HTTPResponse {
+        guard let timeout = try lockTimeout(Query(request: request)), timeout > 0 else { return try body(request) }
+        return .deferred { [self] in answer(request, body) }
+    }
+
+    private func readDataNow(_ request: HTTPRequest, view: String?) throws -> HTTPResponse {
         let name = try sectionName(request)
         let query = Query(request: request)
         let format = try query.choice("format", DumpFormat.allCases.map(\.rawValue)).flatMap(DumpFormat.init) ?? .hex
@@ -118,7 +136,7 @@ extension API {
     }
 
     /// `PUT …/data?offset=N`: the body is the bytes.
-    func writeData(_ request: HTTPRequest, view: String?) throws -> HTTPResponse {
+    private func writeDataNow(_ request: HTTPRequest, view: String?) throws -> HTTPResponse {
         let name = try sectionName(request)
         let type = request.headers["Content-Type"]?.lowercased() ?? ""
         if type.hasPrefix("application/json") || type.contains("+json") {

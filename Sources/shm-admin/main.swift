@@ -76,7 +76,7 @@ struct Serve: ParsableCommand {
     @Option(
         help: """
             Worker threads, each serving many connections (default: one per online CPU, at least 2). \
-            Lock waits do not hold one; a large grow or a dump waiting for its lock does.
+            Lock waits do not hold one; a grow of gigabytes does while it lasts.
             """)
     var threads: Int?
 

@@ -43,7 +43,7 @@ import Testing
             let answer = try quick.readResponse(timeout: .seconds(5))
             #expect(answer.status == 200 && answer.text == "quick")
             #expect(ContinuousClock.now - started < .seconds(2))
-            #expect(server.requestsInFlight == 3, "still waiting")
+            #expect(eventually { server.requestsInFlight == 3 }, "the quick one is done, three still wait")
             for _ in waiting { release.signal() }
             for client in waiting {
                 let response = try client.readResponse(timeout: .seconds(10))
@@ -85,5 +85,15 @@ import Testing
         #expect(eventually { finished.load(ordering: .sequentiallyConsistent) == 1 })
         usleep(100_000)
         #expect(!server.isRunning)
+    }
+
+    @Test func resolvingRunsTheWorkHere() {
+        var router = Router()
+        router.get("/wait") { _ in .deferred { .text(status: 201, "made") } }
+        let response = router.respond(to: HTTPRequest(method: "GET", path: "/wait"))
+        #expect(response.isDeferred)
+        let resolved = response.resolvingDeferred()
+        #expect(!resolved.isDeferred && resolved.status == 201 && resolved.routePattern == "/wait")
+        #expect(resolved.bodyBytes == Array("made".utf8))
     }
 }

@@ -93,7 +93,8 @@ final class APIHarness: @unchecked Sendable {
         let request = HTTPRequest(
             method: method, path: path, query: QueryParameters(query), headers: HTTPHeaders(fields),
             body: json.map { Array($0.utf8) } ?? body ?? [])
-        return router.respond(to: request)
+        // What the server does for a deferred answer (a lock wait), done on this thread.
+        return router.respond(to: request).resolvingDeferred()
     }
 
     /// `POST /api/v1/sections` for `name(suffix)`; expects a 201.

@@ -127,6 +127,44 @@ def test_lock_waits_hold_no_worker(server_factory, prefix):
     assert 2.9 <= late < 5.0, results
 
 
+def test_locked_dumps_and_writes_hold_no_worker(server_factory, prefix, peers):
+    """With one worker thread, a dump and a write waiting for a lock another process holds do not stop
+    the server answering others; when the holder lets go, both complete."""
+    import threading
+    srv = server_factory(token="c" * 24 + "0123456789abcdef", args=["--threads", "1"])
+    c = srv.client()
+    name = prefix + "dw"
+    c.create(name, "64KiB")
+    c.write(name, 0, b"before")
+    p = peers()
+    assert p.try_lock(name)["ok"] is True
+    results = {}
+
+    def dump():
+        q = {"lock": "true", "lockTimeoutMs": 5000, "format": "raw", "length": 6}
+        results["dump"] = srv.client().get(sec(name, "data"), query=q)
+
+    def write():
+        q = {"offset": 0, "lock": "true", "lockTimeoutMs": 5000}
+        results["write"] = srv.client().put(sec(name, "data"), query=q, body=b"after!")
+
+    waiters = [threading.Thread(target=f) for f in (dump, write)]
+    for t in waiters:
+        t.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    assert c.get("/healthz").status == 200
+    assert time.monotonic() - t0 < 1.0, "the waiting dump and write held the only worker"
+    assert results == {}, results
+    p.unlock(name)
+    for t in waiters:
+        t.join(timeout=15)
+    assert not any(t.is_alive() for t in waiters)
+    assert results["dump"].status == 200 and results["dump"].body in (b"before", b"after!"), results["dump"].describe()
+    assert results["write"].status == 200 and results["write"].json["written"] == 6, results["write"].describe()
+    assert read_object(name, 0, 6) == b"after!"
+
+
 def test_data_with_lock_true_423_while_python_holds(admin, prefix, peers):
     name = prefix + "ld"
     admin.create(name, "64KiB")
