@@ -63,6 +63,14 @@ public struct HTTPRequest: Sendable {
     /// The path's segments, split at the raw target's `/` and then each percent-decoded on its own, so an
     /// encoded slash (`%2F`) stays inside its segment (`path` has lost that distinction). Nil when the raw
     /// target is unknown or not a path (`*`, absolute form); the router then splits `path`.
+    /// The raw URL's path when it has no `%` escapes (so it is its own decoded form), else nil.
+    var literalPath: String? {
+        guard let rawURL, rawURL.hasPrefix("/") else { return nil }
+        let target = rawURL.utf8.prefix { $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }
+        guard !target.contains(UInt8(ascii: "%")) else { return nil }
+        return String(Substring(target))
+    }
+
     public var pathSegments: [String]? {
         guard let rawURL, rawURL.hasPrefix("/") else { return nil }
         let target = rawURL.utf8.prefix { $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }

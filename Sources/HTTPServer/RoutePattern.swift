@@ -31,6 +31,14 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Whether every segment is literal text (no `{name}`).
+    var isLiteral: Bool {
+        segments.allSatisfy {
+            if case .literal = $0 { return true }
+            return false
+        }
+    }
+
     /// The parameter values when the decoded `path` matches, else nil.
     public func match(_ path: String) -> [String: String]? {
         match(segments: Self.split(path))

@@ -78,6 +78,30 @@ import Testing
         if status == 200 { #expect(String(decoding: response.bodyBytes, as: UTF8.self) == text) }
     }
 
+    /// As the server calls it (with the raw target): all-literal routes are looked up directly, with
+    /// the same outcomes as the general match, which the other cases and encoded paths still take.
+    @Test(
+        arguments: [
+            ("GET", "/healthz?probe=1", 200, "ok", "/healthz"),
+            ("GET", "/api/v1/sections?limit=5", 200, "list", "/api/v1/sections"),
+            ("POST", "/api/v1/sections", 200, "create", "/api/v1/sections"),
+            ("HEAD", "/api/v1/sections", 200, "list", "/api/v1/sections"),
+            ("GET", "/api/v1/sections/special", 200, "literal wins", "/api/v1/sections/special"),
+            ("DELETE", "/api/v1/sections/special", 200, "delete special", "/api/v1/sections/{name}"),
+            ("GET", "/api/v1/%73ections", 200, "list", "/api/v1/sections"),
+            ("PUT", "/api/v1/sections", 405, "", nil),
+            ("get", "/healthz", 405, "", nil),
+            ("GET", "/healthz/", 404, "", nil),
+        ] as [(String, String, Int, String, String?)])
+    func literalRoutesWithTheRawTarget(method: String, rawURL: String, status: Int, text: String, pattern: String?) {
+        let decoded = String(rawURL.prefix { $0 != "?" }).removingPercentEncodingForTest()
+        let response = Self.router().respond(to: HTTPRequest(method: method, path: decoded, rawURL: rawURL))
+        #expect(response.status == status)
+        #expect(response.routePattern == pattern)
+        if status == 200 { #expect(String(decoding: response.bodyBytes, as: UTF8.self) == text) }
+        if status == 405 && method == "PUT" { #expect(response.headers["Allow"] == "GET, HEAD, POST") }
+    }
+
     @Test func methodsAreCaseSensitive() {
         let response = Self.call(Self.router(), "delete", "/api/v1/sections/orders")
         #expect(response.status == 405)
