@@ -28,6 +28,8 @@ public struct ServeOptions: Sendable {
     public var threads = max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     public var shmDirectory = "/dev/shm"
     public var recordSync = RecordSync.auto
+    /// Where the access log's lines go, written directly (`AccessLog`); nil: through the logger.
+    public var accessLog: LogSink?
     public var version = "0.1.0"
 
     public init(stateDirectory: String, staticDirectory: String, openAPIPath: String) {
@@ -113,8 +115,14 @@ public final class ShmAdminApp: Sendable {
         }
         configuration.maxBodyBytes = Int(clamping: options.maxBody)
         configuration.threadPoolSize = options.threads
+        let accessLog = options.accessLog.map { AccessLog(sink: $0, label: logger.label) }
+        configuration.accessLog = accessLog == nil
         server = HTTPServer(
-            configuration: configuration, logger: logger, onCompleted: { metrics.record($0) },
+            configuration: configuration, logger: logger,
+            onCompleted: {
+                metrics.record($0)
+                accessLog?.write($0)
+            },
             handler: api.router().handler)
     }
 

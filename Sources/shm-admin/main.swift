@@ -130,6 +130,7 @@ struct Serve: ParsableCommand {
         }
         options.shmDirectory = shmDir
         options.recordSync = recordSync
+        if level <= .info { options.accessLog = LogSink.standardError }
 
         let app: ShmAdminApp
         do {

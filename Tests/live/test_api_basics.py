@@ -451,6 +451,25 @@ def test_body_over_max_body_is_413(server_factory, prefix):
     assert r.status == 200 and r.json["written"] == 1000, r.describe()
 
 
+def test_access_log_lines(server_factory, prefix):
+    """One line per request in the documented format (docs/API-DETAILS.md), written within ~100 ms;
+    none at --log-level notice."""
+    srv = server_factory(token=ADMIN_TOKEN)
+    c = srv.client()
+    assert c.get("/healthz").status == 200
+    assert c.get(sec(prefix + "absent")).status == 404
+    line = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info shm-admin: GET /api/v1/sections/\{name\} 404 "
+                      r"bytes=\d+ duration_us=\d+ remote=127\.0\.0\.1$", re.M)
+    found = wait_until(lambda: line.search(srv.stderr_tail(20000)), timeout=3, what="the access-log line")
+    assert found
+    assert re.search(r" info shm-admin: GET /healthz 200 bytes=15 duration_us=\d+ remote=127\.0\.0\.1\n",
+                     srv.stderr_tail(20000))
+    quiet = server_factory(token=ADMIN_TOKEN, args=["--log-level", "notice"])
+    assert quiet.client().get("/healthz").status == 200
+    time.sleep(0.3)
+    assert "GET /healthz" not in quiet.stderr_tail(20000)
+
+
 @pytest.mark.parametrize("value", ["0", "257", "many"])
 def test_bad_threads_option_is_refused(shm_admin_bin, tmp_path, value):
     p = subprocess.run([shm_admin_bin, "serve", "--port", "0", "--state-dir", str(tmp_path / "state"),
