@@ -35,6 +35,11 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
         fields.filter { Self.sameName($0.name, name) }.map(\.value)
     }
 
+    /// How many fields are named `name` (case-insensitive), without collecting their values.
+    public func count(of name: String) -> Int {
+        fields.reduce(0) { $0 + (Self.sameName($1.name, name) ? 1 : 0) }
+    }
+
     /// Whether a field named `name` is present.
     public func contains(_ name: String) -> Bool {
         fields.contains { Self.sameName($0.name, name) }

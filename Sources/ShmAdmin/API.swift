@@ -83,7 +83,8 @@ final class API: Sendable {
     private func respond(_ request: HTTPRequest, level: AccessLevel, _ handler: (HTTPRequest) throws -> HTTPResponse)
         -> HTTPResponse
     {
-        if let problem = security.check(request, level: level) {
+        // The Host was checked by the router's middleware (`router()`), which every request passes first.
+        if let problem = security.check(request, level: level, hostChecked: true) {
             let response = HTTPResponse.problem(problem)
             return problem.status == 401 ? response.adding("WWW-Authenticate", "Bearer realm=\"shm-admin\"") : response
         }

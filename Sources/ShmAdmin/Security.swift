@@ -18,13 +18,16 @@ struct Security: Sendable {
     /// Bound to a loopback address (or a Unix socket): the Host header must name this host.
     var loopbackBind: Bool
 
-    /// nil when the request may proceed at `level`, else the problem to answer.
-    func check(_ request: HTTPRequest, level: AccessLevel) -> ProblemDetails? {
-        // RFC 9112 §3.2: more than one Host is a bad request; the check must not read one and let the other pass.
-        if request.headers.values(for: "Host").count > 1 {
-            return Problems.badRequest("the request has more than one Host header")
+    /// nil when the request may proceed at `level`, else the problem to answer. `hostChecked`: the
+    /// router's middleware, which sees every request first, has checked the Host header already.
+    func check(_ request: HTTPRequest, level: AccessLevel, hostChecked: Bool = false) -> ProblemDetails? {
+        if !hostChecked {
+            // RFC 9112 §3.2: more than one Host is a bad request; the check must not read one and let the other pass.
+            if request.headers.count(of: "Host") > 1 {
+                return Problems.badRequest("the request has more than one Host header")
+            }
+            if loopbackBind, let problem = hostProblem(request) { return problem }
         }
-        if loopbackBind, let problem = hostProblem(request) { return problem }
         if level == .public { return nil }
         let presented = bearerToken(request)
         if level == .read && readToken == nil { return nil }

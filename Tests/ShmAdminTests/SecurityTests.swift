@@ -50,6 +50,16 @@ import Testing
         }
     }
 
+    /// A route's own check after the router's middleware checked the Host: only the token is looked
+    /// at again (the Host is read once per request).
+    @Test func aRouteCheckAfterTheMiddlewareLooksAtTheTokenOnly() {
+        let evil = Self.request(host: "evil.example", authorization: "Bearer \(Self.admin)")
+        #expect(Self.security().check(evil, level: .admin)?.status == 403)
+        #expect(Self.security().check(evil, level: .admin, hostChecked: true) == nil)
+        let noToken = Self.request(host: "evil.example")
+        #expect(Self.security().check(noToken, level: .admin, hostChecked: true)?.status == 401)
+    }
+
     /// RFC 9112 §3.2: a request without a (usable) Host is a bad request; it is refused either way.
     @Test(arguments: [nil, ""] as [String?])
     func missingOrEmptyHostIsRefused(host: String?) {
