@@ -1030,7 +1030,13 @@ main() {
     fi
 
     MACHINE=$(machine_line)
-    GIT_REV=${BENCH_SERVER_COMMIT:-$(git -C "$ROOT" describe --always --dirty --abbrev=7 2>/dev/null || true)}
+    # "-dirty" when anything but the bench's own output differs from the commit (a rerun finds the
+    # last run's RESULTS.md modified; that says nothing about the server measured).
+    GIT_REV=${BENCH_SERVER_COMMIT:-$(git -C "$ROOT" rev-parse --short=7 HEAD 2>/dev/null || true)}
+    if [[ -z ${BENCH_SERVER_COMMIT:-} && -n $GIT_REV ]] &&
+        [[ -n $(git -C "$ROOT" status --porcelain -- . ':!bench/RESULTS.md' ':!bench/out' 2>/dev/null) ]]; then
+        GIT_REV+="-dirty"
+    fi
     PEERS="$(nginx -v 2>&1 | sed 's#.*/##;s#^#nginx #'), wrk $( (wrk -v 2>&1 || true) | awk 'NR==1{print $2}'), libmicrohttpd $(pkg-config --modversion libmicrohttpd)"
     PEERS+=", $(curl --version | awk 'NR==1{print $1, $2}'), $(hexdump --version 2>&1 | awk '{print $1, "(" $3, $4 ")"}' | head -1)"
     PEERS+=", lsof $(lsof -v 2>&1 | awk '/revision:/{print $2; exit}'), $(ls --version | head -1), gcc $(gcc -dumpfullversion)"
