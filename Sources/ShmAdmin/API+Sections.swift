@@ -49,13 +49,24 @@ extension API {
             name: name, reserve: reserve, commit: try body.size("commit"), namespace: try namespace(body),
             exclusive: try body.bool("exclusive") ?? false, labels: try body.labels("labels") ?? [:],
             creator: "api \(request.remoteAddress)")
-        let (section, created) = try registry.create(create)
-        let rendered = Render.section(section) { json in
-            json.key("created")
-            json.bool(created)
+        let make = { @Sendable [self] () throws -> HTTPResponse in
+            let (section, created) = try registry.create(create)
+            let rendered = Render.section(section) { json in
+                json.key("created")
+                json.bool(created)
+            }
+            return .json(status: created ? 201 : 200, encoded: rendered)
         }
-        return .json(status: created ? 201 : 200, encoded: rendered)
+        if (create.commit ?? create.reserve) >= Self.deferredCommitBytes {
+            return .deferred { [self] in answer(request) { _ in try make() } }
+        }
+        return try make()
     }
+
+    /// Commits of this many bytes or more (fallocate clears every page: about a quarter of a second a
+    /// GiB here, seconds for a large create) are made off the server's workers (`.deferred`), so that
+    /// they do not stop the server answering others meanwhile.
+    static let deferredCommitBytes: Int64 = 64 << 20
 
     func sectionDetail(_ request: HTTPRequest) throws -> HTTPResponse {
         .json(encoded: Render.detail(try registry.detail(named: try sectionName(request))))
@@ -86,7 +97,16 @@ extension API {
         case (nil, let amount?): target = .by(amount)
         default: throw APIFailure(Problems.invalid("give exactly one of 'commit' and 'by'"))
         }
-        return .json(encoded: Render.section(try registry.grow(named: name, target)))
+        let grow = { @Sendable [self] () throws -> HTTPResponse in
+            .json(encoded: Render.section(try registry.grow(named: name, target)))
+        }
+        let asked: Int64 =
+            switch target {
+            case .commit(let commit): commit
+            case .by(let amount): amount
+            }
+        if asked >= Self.deferredCommitBytes { return .deferred { [self] in answer(request) { _ in try grow() } } }
+        return try grow()
     }
 
     func resetSection(_ request: HTTPRequest) throws -> HTTPResponse {

@@ -68,6 +68,45 @@ import Testing
         #expect(fileStatus(box.path("g")).map { $0.st_mode & 0o777 } == 0o666)
     }
 
+    /// Commits of 64 MiB or more are made off the server's workers; smaller ones answer at once.
+    @Test func largeCommitsAreDeferred() throws {
+        let box = try APIHarness()
+        defer { box.close() }
+        let big = box.call(
+            "POST", Self.sections, json: #"{"name":"\#(box.name("big"))","reserve":"1GiB","commit":"64MiB"}"#,
+            resolvingDeferred: false)
+        #expect(big.isDeferred)
+        let made = big.resolvingDeferred()
+        #expect(made.status == 201 && made.json["commit"]?.int == 64 << 20)
+        #expect(made.routePattern == "/api/v1/sections")
+        let small = box.call(
+            "POST", Self.sections, json: #"{"name":"\#(box.name("small"))","reserve":"1GiB","commit":"4KiB"}"#,
+            resolvingDeferred: false)
+        #expect(!small.isDeferred && small.status == 201)
+        let whole = box.call(
+            "POST", Self.sections, json: #"{"name":"\#(box.name("whole"))","reserve":"64MiB"}"#,
+            resolvingDeferred: false)
+        #expect(whole.isDeferred, "no commit: the whole reserve is committed")
+        let wholeMade = whole.resolvingDeferred()
+        #expect(wholeMade.status == 201)
+        let growBig = box.call(
+            "POST", Self.sections + "/" + box.name("small") + "/grow", json: #"{"by":"64MiB"}"#,
+            resolvingDeferred: false)
+        #expect(growBig.isDeferred)
+        let grown = growBig.resolvingDeferred()  // runs the grow: once
+        let expected: Int64 = (64 << 20) + 4096
+        #expect(grown.json["commit"]?.int == expected)
+        let growSmall = box.call(
+            "POST", Self.sections + "/" + box.name("small") + "/grow", json: #"{"by":"4KiB"}"#, resolvingDeferred: false
+        )
+        #expect(!growSmall.isDeferred && growSmall.status == 200)
+        let refused = box.call(
+            "POST", Self.sections + "/" + box.name("small") + "/grow", json: #"{"by":"2GiB"}"#, resolvingDeferred: false
+        )
+        let refusal = refused.resolvingDeferred()
+        #expect(refusal.status == 422, "past the reserve: the same problem, from the deferred work")
+    }
+
     @Test func createWithoutANameMakesOne() throws {
         let box = try APIHarness()
         defer { box.close() }

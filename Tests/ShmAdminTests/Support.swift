@@ -79,7 +79,7 @@ final class APIHarness: @unchecked Sendable {
     func call(
         _ method: String, _ path: String, query: [(String, String)] = [], json: String? = nil, body: [UInt8]? = nil,
         contentType: String? = nil, token: String? = adminToken, headers: [(String, String)] = [],
-        host: String? = "127.0.0.1:8080"
+        host: String? = "127.0.0.1:8080", resolvingDeferred: Bool = true
     ) -> HTTPResponse {
         var fields: [(String, String)] = []
         if let host { fields.append(("Host", host)) }
@@ -94,7 +94,8 @@ final class APIHarness: @unchecked Sendable {
             method: method, path: path, query: QueryParameters(query), headers: HTTPHeaders(fields),
             body: json.map { Array($0.utf8) } ?? body ?? [])
         // What the server does for a deferred answer (a lock wait), done on this thread.
-        return router.respond(to: request).resolvingDeferred()
+        let response = router.respond(to: request)
+        return resolvingDeferred ? response.resolvingDeferred() : response
     }
 
     /// `POST /api/v1/sections` for `name(suffix)`; expects a 201.
