@@ -76,7 +76,7 @@ struct Serve: ParsableCommand {
     @Option(
         help: """
             Worker threads, each serving many connections (default: one per online CPU, at least 2). \
-            Lock waits do not hold one; a grow of gigabytes does while it lasts.
+            Lock waits and commits of 64 MiB or more run off them.
             """)
     var threads: Int?
 
