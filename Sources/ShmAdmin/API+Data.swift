@@ -18,7 +18,7 @@ extension API {
         _ request: HTTPRequest, _ body: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse
     ) throws -> HTTPResponse {
         guard let timeout = try lockTimeout(Query(request: request)), timeout > 0 else { return try body(request) }
-        return .deferred { [self] in answer(request, body) }
+        return offTheWorkers(request) { try body(request) }
     }
 
     private func readDataNow(_ request: HTTPRequest, view: String?) throws -> HTTPResponse {

@@ -58,7 +58,7 @@ extension API {
             return .json(status: created ? 201 : 200, encoded: rendered)
         }
         if (create.commit ?? create.reserve) >= Self.deferredCommitBytes {
-            return .deferred { [self] in answer(request) { _ in try make() } }
+            return offTheWorkers(request, make)
         }
         return try make()
     }
@@ -105,7 +105,7 @@ extension API {
             case .commit(let commit): commit
             case .by(let amount): amount
             }
-        if asked >= Self.deferredCommitBytes { return .deferred { [self] in answer(request) { _ in try grow() } } }
+        if asked >= Self.deferredCommitBytes { return offTheWorkers(request, grow) }
         return try grow()
     }
 

@@ -68,12 +68,10 @@ extension API {
             guard error.code == .lockTimeout, timeout > 0 else { throw error }
             // Held by someone else: wait off the server's workers (with one worker per CPU, a few clients
             // waiting for locks would otherwise stop the server answering anyone, /healthz included).
-            return .deferred { [self] in
-                answer(request) { _ in
-                    let lease = try registry.acquireLease(
-                        named: name, mode: mode, timeout: Double(timeout) / 1000, ttl: Double(ttl) / 1000)
-                    return .json(status: 201, Render.lease(lease))
-                }
+            return offTheWorkers(request) { [self] in
+                let lease = try registry.acquireLease(
+                    named: name, mode: mode, timeout: Double(timeout) / 1000, ttl: Double(ttl) / 1000)
+                return .json(status: 201, Render.lease(lease))
             }
         }
         return .json(status: 201, Render.lease(lease))

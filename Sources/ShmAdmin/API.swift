@@ -91,8 +91,14 @@ final class API: Sendable {
         return answer(request, handler)
     }
 
-    /// `handler`'s response, or the problem its error maps to (also for the work of a `.deferred` one).
-    func answer(_ request: HTTPRequest, _ handler: (HTTPRequest) throws -> HTTPResponse) -> HTTPResponse {
+    /// `work`'s answer, made off the server's workers (`HTTPResponse.deferred`: lock waits, large
+    /// commits), its errors mapped as any route's are.
+    func offTheWorkers(_ request: HTTPRequest, _ work: @escaping @Sendable () throws -> HTTPResponse) -> HTTPResponse {
+        .deferred { [self] in answer(request) { _ in try work() } }
+    }
+
+    /// `handler`'s response, or the problem its error maps to.
+    private func answer(_ request: HTTPRequest, _ handler: (HTTPRequest) throws -> HTTPResponse) -> HTTPResponse {
         do {
             return try handler(request)
         } catch let failure as APIFailure {

@@ -82,11 +82,17 @@ import Testing
         }
     }
 
+    /// A logger labelled `t` at `info`, writing through `sink`.
+    static func logger(to sink: LogSink) -> Logger {
+        var logger = Logger(label: "t") { LineLogHandler(label: $0, sink: sink) }
+        logger.logLevel = .info
+        return logger
+    }
+
     @Test func bufferedSinkHoldsInfoUntilFlushAndWritesWarningsAtOnceInOrder() {
         let out = Pipe()
         let sink = LogSink(descriptor: out.write, bufferInterval: 60)
-        var logger = Logger(label: "t") { LineLogHandler(label: $0, sink: sink) }
-        logger.logLevel = .info
+        let logger = Self.logger(to: sink)
         logger.info("one")
         logger.info("two")
         #expect(out.drain().isEmpty, "info lines wait")
@@ -105,8 +111,7 @@ import Testing
     @Test func bufferedSinkWritesWithinItsIntervalAndAtItsLimit() {
         let out = Pipe()
         let sink = LogSink(descriptor: out.write, bufferInterval: 0.05)
-        var logger = Logger(label: "t") { LineLogHandler(label: $0, sink: sink) }
-        logger.logLevel = .info
+        let logger = Self.logger(to: sink)
         logger.info("soon")
         var text = ""
         let deadline = ContinuousClock.now + .seconds(5)
@@ -117,8 +122,7 @@ import Testing
         #expect(text.hasSuffix(" info t: soon\n"), "written by the interval's flush")
 
         let slow = LogSink(descriptor: out.write, bufferInterval: 600)
-        var many = Logger(label: "t") { LineLogHandler(label: $0, sink: slow) }
-        many.logLevel = .info
+        let many = Self.logger(to: slow)
         let line = String(repeating: "x", count: 1000)
         var lines = 0
         while out.drain().isEmpty && lines < 200 {
