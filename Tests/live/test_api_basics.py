@@ -13,8 +13,10 @@ import time
 
 import pytest
 
-from conftest import (EventStream, LOOPBACK, PAGE, REPO_ROOT, KiB, assert_problem, read_object, sec,
-                      shm_path, wait_until)
+from support.client import assert_problem, sec
+from support.common import LOOPBACK, PAGE, REPO_ROOT, wait_until
+from support.shm import read_object, shm_path
+from support.sse import EventStream
 
 ADMIN_TOKEN = "a" * 24 + "0123456789abcdef"
 READ_TOKEN = "r" * 24 + "fedcba9876543210"

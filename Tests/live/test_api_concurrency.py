@@ -5,7 +5,9 @@ import random
 import threading
 import time
 
-from conftest import KiB, MiB, PAGE, Client, read_object, sec, shm_path
+from support.client import Client, sec
+from support.common import KiB, MiB
+from support.shm import read_object, shm_path
 
 CLIENTS = 8
 ROUNDS = 20

@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-from conftest import KiB, MiB, PAGE, LOOPBACK, assert_problem, read_object, sec, shm_path
+from support.client import assert_problem, sec
+from support.common import KiB, LOOPBACK, MiB
+from support.shm import read_object, shm_path
 
 
 def test_put_data_python_reads_same_bytes(admin, prefix, peers):

@@ -5,7 +5,10 @@ import re
 
 import pytest
 
-from conftest import EventStream, KiB, sec, shm_path
+from support.client import sec
+from support.common import KiB
+from support.shm import shm_path
+from support.sse import EventStream
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 

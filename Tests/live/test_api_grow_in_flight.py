@@ -6,7 +6,9 @@ import os
 import threading
 
 import pytest
-from conftest import GiB, MiB, sec, shm_path
+from support.client import sec
+from support.common import GiB, MiB
+from support.shm import shm_path
 
 
 def test_list_detail_and_metrics_answer_while_a_large_grow_is_in_flight(admin, prefix):

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from conftest import assert_problem, read_object, sec, wait_until
+from support.client import assert_problem, sec
+from support.common import wait_until
+from support.shm import read_object
 
 LOCK_FAILED = {errno.EAGAIN, errno.EACCES}
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")

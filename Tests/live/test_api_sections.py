@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from conftest import (GiB, KiB, MiB, PAGE, assert_problem, read_object, round_up, sec, shm_path,
-                      wait_until)
+from support.client import assert_problem, sec
+from support.common import GiB, KiB, MiB, PAGE, round_up, wait_until
+from support.shm import read_object, shm_path
 
 SECTION_FIELDS = {"name", "kind", "managed", "namespace", "path", "state", "reserve", "commit", "allocatedBytes",
                   "dataBytes", "mode", "uid", "gid", "createdAt", "modifiedAt", "views", "mappers", "orphan",

@@ -7,7 +7,9 @@ import re
 
 import pytest
 
-from conftest import KiB, MiB, PAGE, assert_problem, read_object, sec, shm_path, wait_until
+from support.client import assert_problem, sec
+from support.common import KiB, MiB, PAGE, wait_until
+from support.shm import read_object, shm_path
 
 HEX_ADDR = re.compile(r"^0x[0-9a-f]+$")
 

@@ -28,8 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (KiB, MiB, SHM_DIR, Client, assert_problem, sec,
-                      shm_path, wait_until)
+from support.client import Client, assert_problem, sec
+from support.common import KiB, MiB, wait_until
+from support.shm import SHM_DIR, shm_path
 
 TOKEN = "f" * 24 + "0123456789abcdef"
 TEMP_PREFIX = ".shm-admin-tmp-"

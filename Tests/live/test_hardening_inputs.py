@@ -24,8 +24,11 @@ import urllib.parse
 
 import pytest
 
-from conftest import PAGE, PROBLEM_CT, RUN_PREFIX, Client, ShmAdminServer, _stop_checked, sec
-from hardening_support import describe_change, private_shm_dir, raw_request, shm_names, snapshot
+from support.client import PROBLEM_CT, Client, sec
+from support.common import PAGE
+from support.raw_http import raw_request
+from support.server import ShmAdminServer, stop_checked
+from support.shm import RUN_PREFIX, describe_change, private_shm_dir, shm_names, snapshot
 
 MAX_BODY = 64 * 1024
 I63 = 2**63 - 1
@@ -318,7 +321,7 @@ def hostile(shm_admin_bin, tmp_path_factory, shm_run_prefix):
                    "shm_dir": shm_dir, "state_dir": base / "state", "base": base, "is_tmpfs": is_tmpfs}
             yield ctx
         finally:
-            _stop_checked(srv)
+            stop_checked(srv)
 
 
 def observed(ctx) -> dict:

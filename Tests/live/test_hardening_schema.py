@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Client, sec, unlink_quietly
-from hardening_support import private_shm_dir, shm_names
+from support.client import Client, sec
+from support.shm import private_shm_dir, shm_names, unlink_quietly
 
 HERE = Path(__file__).resolve().parent
 MIN_CASES = 1000

@@ -30,8 +30,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (REPO_ROOT, SHM_DIR, Client, assert_problem, read_object, sec, shm_path, unlink_quietly,
-                      wait_until)
+from support.client import Client, assert_problem, sec
+from support.common import REPO_ROOT, wait_until
+from support.shm import SHM_DIR, read_object, shm_path, unlink_quietly
 
 ADMIN = "A" * 24 + secrets.token_hex(8)
 READ = "R" * 24 + secrets.token_hex(8)
