@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         .systemLibrary(
@@ -27,23 +28,27 @@ let package = Package(
         ),
         .target(
             name: "SectionRegistry",
-            dependencies: ["CShmLinux"]
+            dependencies: ["CShmLinux", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .target(
             name: "HTTPServer",
-            dependencies: ["CHttpd", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "CHttpd", .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
         .target(
             name: "ShmAdmin",
             dependencies: [
-                "HTTPServer", "SectionRegistry",
+                "HTTPServer", "SectionRegistry", "CShmLinux",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .executableTarget(
             name: "shm-admin",
             dependencies: [
-                "ShmAdmin", "SectionRegistry", "CShmLinux",
+                "ShmAdmin", "SectionRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -52,9 +57,17 @@ let package = Package(
             // prints on every link although nothing here calls it; lld does not.
             linkerSettings: [.unsafeFlags(["-use-ld=lld"])]
         ),
-        .testTarget(name: "SectionRegistryTests", dependencies: ["SectionRegistry"]),
+        .testTarget(
+            name: "SectionRegistryTests",
+            dependencies: ["SectionRegistry", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
-        .testTarget(name: "ShmAdminTests", dependencies: ["ShmAdmin", "SectionRegistry", "HTTPServer"]),
+        .testTarget(
+            name: "ShmAdminTests",
+            dependencies: [
+                "ShmAdmin", "SectionRegistry", "HTTPServer", .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

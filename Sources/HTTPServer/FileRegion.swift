@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -30,8 +32,10 @@ public final class FileRegion: Sendable {
     /// Duplicates `descriptor` (which stays the caller's) and owns the copy.
     ///
     /// Throws `HTTPServerError` with the errno of `dup(2)` when the descriptor cannot be duplicated.
-    public convenience init(duplicating descriptor: Int32, offset: UInt64 = 0, length: UInt64) throws(HTTPServerError) {
-        let copy = dup(descriptor)
+    public convenience init(duplicating descriptor: FileDescriptor, offset: UInt64 = 0, length: UInt64)
+        throws(HTTPServerError)
+    {
+        let copy = fcntl(descriptor.rawValue, F_DUPFD_CLOEXEC, 0)
         guard copy >= 0 else { throw HTTPServerError(.system, "cannot duplicate file descriptor", call: "dup") }
         self.init(adopting: copy, offset: offset, length: length)
     }

@@ -17,7 +17,8 @@ public final class ChangeFeed: Sendable {
     /// Names this process changed lately: the inotify echo of our own change is not reported again.
     private let ownChanges = Mutex(OwnChanges())
     private let running = Atomic<Bool>(false)
-    private let stopPipe = Mutex<(read: Int32, write: Int32)>((-1, -1))
+    /// The write end of the pipe that wakes the watcher to stop.
+    private let stopWriter = Mutex<OwnedDescriptor?>(nil)
     /// How long after our own change to a name its inotify echo is swallowed.
     static let echoWindow = 1.0
     /// Another process writing a section makes an inotify event per write: at most one `modified`
@@ -62,50 +63,37 @@ public final class ChangeFeed: Sendable {
 
     /// Starts the inotify watcher on `directory` (a thread of its own, blocked in poll).
     func watch(_ directory: String) throws(SectionError) {
-        let fd = try sys("inotify_add_watch", section: nil, doing: "watch the shared-memory directory of") {
-            cshm_watch_directory(directory)
+        let (inotify, stopPipe) = try performing("watch the shared-memory directory of", on: nil) {
+            () throws(SystemCallError) in
+            (try watchDirectory(directory), try makePipe())
         }
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else {
-            close(fd)
-            throw SectionError.fromErrno(errno, call: "pipe", section: nil, doing: "watch")
-        }
-        let (reader, writer) = (fds[0], fds[1])
-        for end in [reader, writer] { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        stopPipe.withLock { $0 = (reader, writer) }
+        stopWriter.withLock { $0 = stopPipe.write }
         running.store(true, ordering: .sequentiallyConsistent)
         let thread = DispatchQueue(label: "shm-admin.inotify")
-        thread.async { [self] in
-            self.loop(inotify: fd, stop: reader)
-            close(fd)
-            close(reader)
-        }
+        thread.async { [self] in self.loop(inotify: inotify, stop: stopPipe.read) }
     }
 
     func stop() {
         guard running.exchange(false, ordering: .sequentiallyConsistent) else { return }
-        let writer = stopPipe.withLock { $0.write }
-        var byte: UInt8 = 1
-        _ = write(writer, &byte, 1)
-        close(writer)
+        // Closing the write end wakes the watcher's poll.
+        stopWriter.withLock { $0 = nil }
     }
 
-    private func loop(inotify fd: Int32, stop: Int32) {
+    private func loop(inotify: OwnedDescriptor, stop: OwnedDescriptor) {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while running.load(ordering: .sequentiallyConsistent) {
-            var polls = [
-                pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: stop, events: Int16(POLLIN), revents: 0),
-            ]
-            let ready = poll(&polls, 2, Int32(Self.modifiedWindow * 1000))
+            let (events, stopping) = waitForInput(inotify, stop, timeout: Self.modifiedWindow)
             flushModified()
-            if ready <= 0 || polls[1].revents != 0 { continue }
-            // Let the batch fill: while this thread sleeps instead of waiting in poll, a new event
-            // wakes nobody. Woken for each one, it was 7 % of the server's time in the create/delete
-            // cycle (a dozen events per cycle, most of them our own echoes) and a context switch each.
+            if !events || stopping { continue }
+            // Let the batch fill: a thread that sleeps instead of waiting in poll is not woken for
+            // each event of a burst (bench/ANALYSIS.md, the create/delete cycle).
             sleepSeconds(Self.batchWindow)
             var batch: [(String, UInt32)] = []
             while true {
-                let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                let count =
+                    (try? buffer.withUnsafeMutableBytes { buffer throws(SystemCallError) in
+                        try inotify.read(into: buffer)
+                    }) ?? 0
                 if count <= 0 { break }
                 batch += Self.parse(buffer, count: count)
             }

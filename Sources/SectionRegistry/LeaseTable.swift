@@ -1,4 +1,3 @@
-import CShmLinux
 import Dispatch
 import Synchronization
 
@@ -29,15 +28,14 @@ final class LeaseTable: Sendable {
         let deadline = monotonicNow() + max(0, timeout)
         var pause = 0.001
         while true {
-            if cshm_ofd_lock(descriptor.raw, mode == .exclusive ? 1 : 0, 0) == 0 { return }
-            let code = errno
-            guard code == EAGAIN || code == EACCES || code == EINTR else {
-                throw SectionError.fromErrno(code, call: "fcntl(F_OFD_SETLK)", section: section, doing: "lock")
+            let locked = try performing("lock", on: section) { () throws(SystemCallError) in
+                try descriptor.tryLock(exclusive: mode == .exclusive)
             }
+            if locked { return }
             let now = monotonicNow()
             if now >= deadline {
                 throw SectionError(
-                    .lockTimeout,
+                    .lockTimeout(holders: []),
                     "the \(mode.rawValue) lock of section '\(section)' was not acquired within \(Int(timeout * 1000)) ms",
                     section: section)
             }

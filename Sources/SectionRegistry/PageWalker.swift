@@ -1,5 +1,3 @@
-import CShmLinux
-
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -17,7 +15,7 @@ enum PageWalker {
     /// instead of 10 ms for 10,000 pages in 16 GiB). An extent that goes on costs one lseek more than
     /// the naive walk, and the extents after it are walked the naive way until a single page shows up.
     static func dataExtents(
-        fd: Int32, from: Int64, to: Int64, limit: Int = .max, section: String
+        of object: OwnedDescriptor, from: Int64, to: Int64, limit: Int = .max, section: String
     ) throws(SectionError) -> (extents: [(Int64, Int64)], complete: Bool) {
         var extents: [(Int64, Int64)] = []
         var position = from
@@ -27,7 +25,7 @@ enum PageWalker {
             let start: Int64
             if let found {
                 start = found
-            } else if let data = try seekData(fd, position, section: section) {
+            } else if let data = try seekData(object, position, section: section) {
                 start = data
             } else {
                 break
@@ -39,16 +37,16 @@ enum PageWalker {
             if pageEnd >= to {
                 end = to  // the window ends inside this data page
             } else if probe {
-                let next = try seekData(fd, pageEnd, section: section)
+                let next = try seekData(object, pageEnd, section: section)
                 if next == pageEnd {  // the extent goes on
-                    end = try seekHole(fd, pageEnd, section: section) ?? to
+                    end = try seekHole(object, pageEnd, section: section) ?? to
                     probe = false
                 } else {
                     end = pageEnd
                     found = next ?? to  // no data after it: the walk ends there
                 }
             } else {
-                end = try seekHole(fd, start, section: section) ?? to
+                end = try seekHole(object, start, section: section) ?? to
                 probe = end - start <= systemPageSize
             }
             if extents.count == limit { return (extents, false) }
@@ -58,38 +56,40 @@ enum PageWalker {
         return (extents, true)
     }
 
-    /// The first data offset at or after `offset`; nil when there is none (ENXIO).
-    private static func seekData(_ fd: Int32, _ offset: Int64, section: String) throws(SectionError) -> Int64? {
-        let result = cshm_seek_data(fd, offset)
-        if result >= 0 { return result }
-        if errno == ENXIO { return nil }
-        throw SectionError.fromErrno(errno, call: "lseek(SEEK_DATA)", section: section, doing: "map the pages of")
+    /// The first data offset at or after `offset`; nil when there is none.
+    private static func seekData(_ object: OwnedDescriptor, _ offset: Int64, section: String) throws(SectionError)
+        -> Int64?
+    {
+        try performing("map the pages of", on: section) { () throws(SystemCallError) in
+            try object.nextData(from: offset)
+        }
     }
 
     /// The first hole at or after `offset` (the end of the file is one); nil when `offset` is past the
     /// end, i.e. the file was truncated under the walk and the rest is gone.
-    private static func seekHole(_ fd: Int32, _ offset: Int64, section: String) throws(SectionError) -> Int64? {
-        let result = cshm_seek_hole(fd, offset)
-        if result >= 0 { return result }
-        if errno == ENXIO { return nil }
-        throw SectionError.fromErrno(errno, call: "lseek(SEEK_HOLE)", section: section, doing: "map the pages of")
+    private static func seekHole(_ object: OwnedDescriptor, _ offset: Int64, section: String) throws(SectionError)
+        -> Int64?
+    {
+        try performing("map the pages of", on: section) { () throws(SystemCallError) in
+            try object.nextHole(from: offset)
+        }
     }
 
     /// Bytes in data extents over `[0, size)`.
-    static func dataBytes(fd: Int32, size: Int64, section: String) throws(SectionError) -> Int64 {
-        try dataExtents(fd: fd, from: 0, to: size, section: section).extents.reduce(0) { $0 + $1.1 - $1.0 }
+    static func dataBytes(of object: OwnedDescriptor, size: Int64, section: String) throws(SectionError) -> Int64 {
+        try dataExtents(of: object, from: 0, to: size, section: section).extents.reduce(0) { $0 + $1.1 - $1.0 }
     }
 
     /// Runs of data / committed / reserved over `[from, to)` of a section with `commit` and `reserve`.
     static func runs(
-        fd: Int32, commit: Int64, reserve: Int64, from: Int64, to: Int64, maxRuns: Int, section: String
+        of object: OwnedDescriptor, commit: Int64, reserve: Int64, from: Int64, to: Int64, maxRuns: Int, section: String
     ) throws(SectionError) -> (runs: [PageRun], truncated: Bool) {
         var runs: [PageRun] = []
         let committedEnd = min(to, commit)
         var position = from
         if from < committedEnd {
             let (extents, complete) = try dataExtents(
-                fd: fd, from: from, to: committedEnd, limit: maxRuns, section: section)
+                of: object, from: from, to: committedEnd, limit: maxRuns, section: section)
             for (start, end) in extents {
                 if start > position {
                     runs.append(PageRun(offset: position, length: start - position, state: .committed))

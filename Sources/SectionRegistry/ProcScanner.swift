@@ -136,32 +136,15 @@ final class ProcScanner: Sendable {
     }
 
     private func processIDs() -> [Int32] {
-        guard let dir = opendir(procRoot) else { return [] }
-        defer { closedir(dir) }
-        var pids: [Int32] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
-            }
-            if let pid = Int32(name) { pids.append(pid) }
-        }
-        return pids
+        ((try? directoryEntries(procRoot)) ?? []).compactMap { Int32($0.name) }
     }
 
     /// The process's descriptors that refer to objects on our device: (fd, inode).
     private func openObjects(_ fdDirectory: String) -> [(Int32, UInt64)] {
-        guard let dir = opendir(fdDirectory) else { return [] }
-        defer { closedir(dir) }
         var found: [(Int32, UInt64)] = []
-        var info = stat()
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
-            }
-            guard let fd = Int32(name) else { continue }
-            if stat(fdDirectory + "/" + name, &info) == 0, UInt64(info.st_dev) == device,
-                (info.st_mode & S_IFMT) == S_IFREG
-            {
+        for (name, _) in (try? directoryEntries(fdDirectory)) ?? [] {
+            guard let fd = Int32(name), let info = try? fileStatus(fdDirectory + "/" + name) else { continue }
+            if UInt64(info.st_dev) == device, (info.st_mode & S_IFMT) == S_IFREG {
                 found.append((fd, UInt64(info.st_ino)))
             }
         }

@@ -42,7 +42,7 @@ final class RecordStore: Sendable {
     /// fsyncs of record files and of the records directory so far (tests count them per operation).
     let fileSyncs = AtomicCounter()
     let directorySyncs = AtomicCounter()
-    private let directorySync = SharedPass<(call: String, errno: Int32)?>()
+    private let directorySync = SharedPass<SystemCallError?>()
 
     init(path: String, syncs: Bool = true) throws(SectionError) {
         self.path = path
@@ -59,9 +59,8 @@ final class RecordStore: Sendable {
             prefix += (prefix.isEmpty && path.hasPrefix("/") && component.isEmpty) ? "" : "/" + component
             if prefix.isEmpty || prefix == "/" { continue }
             let target = path.hasPrefix("/") ? prefix : String(prefix.dropFirst())
-            if mkdir(target, 0o700) != 0 && errno != EEXIST {
-                throw SectionError(
-                    .stateStorage, "cannot create the state directory \(target)", errno: errno, systemCall: "mkdir")
+            do throws(SystemCallError) { try createDirectory(target, mode: 0o700) } catch {
+                throw SectionError(.stateStorage, "cannot create the state directory \(target)", cause: error)
             }
         }
     }
@@ -92,26 +91,17 @@ final class RecordStore: Sendable {
             if try reuseFreeFile(for: final, with: bytes, record.name) { return }
         }
         let temporary = recordsPath + "/.tmp-\(getpid())-\(counter.next())"
-        do throws(SectionError) {
-            let fd = try storageCall("open", record.name) {
-                open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            }
-            defer { close(fd) }
-            var done = 0
-            while done < bytes.count {
-                let count = try storageCall("write", record.name) {
-                    bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
-                }
-                done += count
-            }
+        do throws(SystemCallError) {
+            let file = try openFile(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+            try file.writeAll(bytes, at: 0)
             if durable {
-                try storageCall("fsync", record.name) { fsync(fd) }
+                try file.synchronize()
                 _ = fileSyncs.next()
             }
-            try storageCall("rename", record.name) { rename(temporary, final) }
+            try renameFile(temporary, to: final)
         } catch {
-            unlink(temporary)
-            throw error
+            try? removeFile(temporary)
+            throw storageError(error, record.name)
         }
         if durable { try syncDirectory(record.name) }
     }
@@ -128,26 +118,20 @@ final class RecordStore: Sendable {
     /// `creating`, `ready`, `deleting`), with every worker queued on the records directory's lock.
     private func overwrite(_ path: String, with bytes: [UInt8], _ name: String) throws(SectionError) -> Bool {
         guard bytes.count <= Int(systemPageSize) else { return false }
-        let fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return false }
-            throw storageError("open", name, errno)
-        }
-        defer { close(fd) }
-        var info = stat()
-        try storageCall("fstat", name) { fstat(fd, &info) }
-        let length = max(bytes.count, Int(info.st_size))
-        guard length <= Int(systemPageSize) else { return false }
-        var padded = bytes
-        padded.append(contentsOf: repeatElement(UInt8(ascii: " "), count: length - bytes.count))
-        var done = 0
-        while done < length {
-            let count = try storageCall("pwrite", name) {
-                padded.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, length - done, off_t(done)) }
+        do throws(SystemCallError) {
+            let file: OwnedDescriptor
+            do throws(SystemCallError) {
+                file = try openFile(path, flags: O_WRONLY | O_NOFOLLOW)
+            } catch  where error.errno == .noSuchFileOrDirectory {
+                return false
             }
-            done += count
+            let length = max(bytes.count, Int(try file.status().st_size))
+            guard length <= Int(systemPageSize) else { return false }
+            try file.writeAll(bytes + repeatElement(UInt8(ascii: " "), count: length - bytes.count), at: 0)
+            return true
+        } catch {
+            throw storageError(error, name)
         }
-        return true
     }
 
     /// Without `syncs`, the record file of a deleted section is renamed to `.free-…` and kept (up to
@@ -169,13 +153,13 @@ final class RecordStore: Sendable {
         guard let free = freeFiles.withLock({ $0.popLast() }) else { return false }
         do throws(SectionError) {
             guard try overwrite(free, with: bytes, name) else {
-                unlink(free)
+                try? removeFile(free)
                 return false
             }
-            try storageCall("rename", name) { rename(free, final) }
+            try performing("rename", on: name) { () throws(SystemCallError) in try renameFile(free, to: final) }
             return true
         } catch {
-            unlink(free)
+            try? removeFile(free)
             throw error
         }
     }
@@ -187,18 +171,21 @@ final class RecordStore: Sendable {
         let path = recordsPath + "/" + fileName(for: name)
         if !syncs, freeFiles.withLock({ $0.count < Self.freeFileLimit }) {
             let free = recordsPath + "/" + Self.freePrefix + "\(getpid())-\(counter.next())"
-            if rename(path, free) == 0 {
+            do throws(SystemCallError) {
+                try renameFile(path, to: free)
                 freeFiles.withLock { $0.append(free) }
                 return
-            }
-            if errno == ENOENT { return }
+            } catch  where error.errno == .noSuchFileOrDirectory {
+                return
+            } catch {}  // removed below instead
         }
-        if unlink(path) != 0 && errno != ENOENT {
-            let code = errno
+        do throws(SystemCallError) {
+            try removeFile(path)
+        } catch  where error.errno == .noSuchFileOrDirectory {
+        } catch {
             if syncs { try? syncDirectory(name) }
             throw SectionError(
-                .stateStorage, "cannot remove the record of section '\(name)'", section: name, errno: code,
-                systemCall: "unlink")
+                .stateStorage, "cannot remove the record of section '\(name)'", section: name, cause: error)
         }
         if syncs { try syncDirectory(name) }
     }
@@ -208,7 +195,7 @@ final class RecordStore: Sendable {
         var records: [SectionRecord] = []
         var corrupt: [String] = []
         let decoder = JSONDecoder()
-        for file in listFiles(recordsPath) where !file.hasPrefix(".") {
+        for file in recordFiles() where !file.hasPrefix(".") {
             let filePath = recordsPath + "/" + file
             if let bytes = readSmallFile(filePath, limit: 1 << 20),
                 let record = try? decoder.decode(SectionRecord.self, from: Data(bytes)),
@@ -217,29 +204,21 @@ final class RecordStore: Sendable {
                 records.append(record)
             } else {
                 corrupt.append(file)
-                rename(filePath, corruptPath + "/" + file + ".\(Int(wallClockNow()))")
+                try? renameFile(filePath, to: corruptPath + "/" + file + ".\(Int(wallClockNow()))")
             }
         }
         return (records, corrupt)
     }
 
-    private func removeStaleTemporaries() {
-        for file in listFiles(recordsPath) where file.hasPrefix(".tmp-") || file.hasPrefix(Self.freePrefix) {
-            unlink(recordsPath + "/" + file)
-        }
+    /// The names of the files in `records/`.
+    private func recordFiles() -> [String] {
+        ((try? directoryEntries(recordsPath)) ?? []).filter { $0.type != UInt8(DT_DIR) }.map(\.name)
     }
 
-    private func listFiles(_ directory: String) -> [String] {
-        guard let dir = opendir(directory) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            if name != "." && name != ".." && entry.pointee.d_type != UInt8(DT_DIR) { names.append(name) }
+    private func removeStaleTemporaries() {
+        for file in recordFiles() where file.hasPrefix(".tmp-") || file.hasPrefix(Self.freePrefix) {
+            try? removeFile(recordsPath + "/" + file)
         }
-        return names
     }
 
     /// Makes every rename and unlink in `records/` so far durable. An fsync of the directory that
@@ -247,36 +226,23 @@ final class RecordStore: Sendable {
     /// deletes share one (`SharedPass`) instead of queueing one each at the disk. A failure is every
     /// waiter's, since none of their changes is known to be on disk.
     private func syncDirectory(_ name: String) throws(SectionError) {
-        let failure = directorySync.value { () -> (call: String, errno: Int32)? in
-            do throws(SectionError) {
-                let fd = try storageCall("open", name) { open(recordsPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-                defer { close(fd) }
-                try storageCall("fsync", name) { fsync(fd) }
+        let failure = directorySync.value { () -> SystemCallError? in
+            do throws(SystemCallError) {
+                try openFile(recordsPath, flags: O_RDONLY | O_DIRECTORY).synchronize()
                 _ = directorySyncs.next()
                 return nil
             } catch {
-                return (error.systemCall ?? "fsync", error.errno ?? EIO)
+                return error
             }
         }
-        if let failure { throw storageError(failure.call, name, failure.errno) }
+        if let failure { throw storageError(failure, name) }
     }
 
-    @discardableResult
-    private func storageCall<T: BinaryInteger>(_ call: String, _ name: String, _ body: () -> T) throws(SectionError)
-        -> T
-    {
-        while true {
-            let result = body()
-            if result != -1 { return result }
-            if errno == EINTR { continue }
-            throw storageError(call, name, errno)
-        }
-    }
-
-    private func storageError(_ call: String, _ name: String, _ errno: Int32) -> SectionError {
-        let code: SectionError.Code = errno == ENOSPC || errno == EDQUOT ? .insufficientSpace : .stateStorage
+    private func storageError(_ failure: SystemCallError, _ name: String) -> SectionError {
+        let full = failure.errno == .noSpace || failure.errno == .diskQuotaExceeded
         return SectionError(
-            code, "cannot write the record of section '\(name)' in the state directory \(path)", section: name,
-            errno: errno, systemCall: call)
+            full ? .insufficientSpace : .stateStorage,
+            "cannot write the record of section '\(name)' in the state directory \(path)", section: name, cause: failure
+        )
     }
 }

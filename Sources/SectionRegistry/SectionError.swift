@@ -1,78 +1,122 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import SystemPackage
 
-/// Every failure of the registry: what went wrong (a code the HTTP layer maps to a status),
-/// an operator-readable message naming the section, and — when the kernel said no — the errno
-/// and the system call.
+/// Every failure of the registry: what went wrong (a code, with what the caller needs to act on
+/// it), an operator-readable message naming the section, and, when the kernel said no, the
+/// system call and its errno.
 public struct SectionError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
+    public enum Code: Sendable, Equatable {
+        case notFound, exists, invalidName, invalidSize, invalidArgument
+        /// A grow asked for less than the commit in force.
+        case shrinkRefused(commit: Int64)
+        case pastReserve
+        /// A data range outside the commit in force (nil when the object could no longer be read).
+        case outOfRange(commit: Int64?)
+        /// Not enough shared memory (or address space) now: nothing changed.
+        case insufficientSpace
+        /// Other processes map the section: their pids.
+        case mappedByOthers(pids: [Int32])
+        case readOnlyView, viewNotFound, leaseNotFound
+        /// The lock was not had in time: who holds it, and how.
+        case lockTimeout(holders: [LockHolder])
+        /// A foreign section asked to change before it is adopted.
+        case notManaged
+        /// A POSIX semaphore asked to change.
+        case semaphore
+        case alreadyManaged, permissionDenied, addressInUse
+        /// The state directory cannot be written.
+        case stateStorage
+        /// Anything else the kernel refused.
+        case system
+    }
+
+    public let code: Code
+    public let message: String
+    public let section: String?
+    /// The system call that failed, when one did.
+    public let cause: SystemCallError?
+
+    public init(_ code: Code, _ message: String, section: String? = nil, cause: SystemCallError? = nil) {
+        self.code = code
+        self.message = message
+        self.section = section
+        self.cause = cause
+    }
+
+    public var description: String {
+        guard let cause else { return message }
+        return "\(message) (\(cause))"
+    }
+
+    /// The code without its payload: for matching, counting and logs.
+    public var kind: Kind { code.kind }
+
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
         case notFound, exists, invalidName, invalidSize, invalidArgument
         case shrinkRefused, pastReserve, outOfRange, insufficientSpace
         case mappedByOthers, readOnlyView, viewNotFound, leaseNotFound, lockTimeout
         case notManaged, semaphore, alreadyManaged, permissionDenied, addressInUse
         case stateStorage, system
     }
-
-    public var code: Code
-    public var message: String
-    public var section: String?
-    public var errno: Int32?
-    public var systemCall: String?
-    /// Processes involved: mappers refusing a delete, holders refusing a lock.
-    public var pids: [Int32] = []
-    /// The locks that refused a lock (`.lockTimeout`), with their modes: the 423 problem lists them.
-    public var holders: [LockHolder] = []
-    /// The commit in force, for range errors.
-    public var commit: Int64?
-
-    public init(
-        _ code: Code, _ message: String, section: String? = nil, errno: Int32? = nil, systemCall: String? = nil
-    ) {
-        self.code = code
-        self.message = message
-        self.section = section
-        self.errno = errno
-        self.systemCall = systemCall
-    }
-
-    /// The error text of an errno value, e.g. "No space left on device".
-    public static func describe(errno value: Int32) -> String {
-        guard let text = strerror(value) else { return "errno \(value)" }
-        return String(cString: text)
-    }
-
-    public var description: String {
-        var text = message
-        if let call = systemCall, let errno {
-            text += " (\(call): \(Self.describe(errno: errno)))"
-        }
-        return text
-    }
 }
 
 extension SectionError {
-    /// Turns a failed system call into a typed error, choosing the code from the errno.
-    static func fromErrno(
-        _ value: Int32, call: String, section: String?, doing action: String
-    ) -> SectionError {
-        let code: Code
-        switch value {
-        case ENOENT: code = .notFound
-        case EEXIST: code = .exists
-        case ENOSPC, ENOMEM, EFBIG, EDQUOT: code = .insufficientSpace
-        case EACCES, EPERM, EROFS: code = .permissionDenied
-        case ENAMETOOLONG: code = .invalidName
-        default: code = .system
-        }
+    /// A failed system call about `section` (nil: the registry itself) as a typed error: the code
+    /// follows the errno, and `action` says what was being done ("grow", "map the pages of").
+    init(_ failure: SystemCallError, section: String?, doing action: String) {
         let subject = section.map { "section '\($0)'" } ?? "the registry"
-        let message: String
-        switch code {
-        case .notFound: message = "\(subject) does not exist"
-        case .insufficientSpace: message = "not enough shared memory to \(action) \(subject)"
-        case .permissionDenied: message = "permission denied to \(action) \(subject)"
-        default: message = "could not \(action) \(subject)"
+        switch failure.errno {
+        case .noSuchFileOrDirectory:
+            self.init(.notFound, "\(subject) does not exist", section: section, cause: failure)
+        case .fileExists:
+            self.init(.exists, "\(subject) already exists", section: section, cause: failure)
+        case .noSpace, .noMemory, .fileTooLarge, .diskQuotaExceeded:
+            self.init(
+                .insufficientSpace, "not enough shared memory to \(action) \(subject)", section: section, cause: failure
+            )
+        case .permissionDenied, .notPermitted, .readOnlyFileSystem:
+            self.init(.permissionDenied, "permission denied to \(action) \(subject)", section: section, cause: failure)
+        case .fileNameTooLong:
+            self.init(.invalidName, "could not \(action) \(subject)", section: section, cause: failure)
+        default:
+            self.init(.system, "could not \(action) \(subject)", section: section, cause: failure)
         }
-        return SectionError(code, message, section: section, errno: value, systemCall: call)
+    }
+}
+
+extension SectionError.Code {
+    var kind: SectionError.Kind {
+        switch self {
+        case .notFound: .notFound
+        case .exists: .exists
+        case .invalidName: .invalidName
+        case .invalidSize: .invalidSize
+        case .invalidArgument: .invalidArgument
+        case .shrinkRefused: .shrinkRefused
+        case .pastReserve: .pastReserve
+        case .outOfRange: .outOfRange
+        case .insufficientSpace: .insufficientSpace
+        case .mappedByOthers: .mappedByOthers
+        case .readOnlyView: .readOnlyView
+        case .viewNotFound: .viewNotFound
+        case .leaseNotFound: .leaseNotFound
+        case .lockTimeout: .lockTimeout
+        case .notManaged: .notManaged
+        case .semaphore: .semaphore
+        case .alreadyManaged: .alreadyManaged
+        case .permissionDenied: .permissionDenied
+        case .addressInUse: .addressInUse
+        case .stateStorage: .stateStorage
+        case .system: .system
+        }
+    }
+}
+/// Runs system calls about `section`, turning a failure into the registry's error (see
+/// `SectionError.init(_:section:doing:)`).
+@inline(__always)
+func performing<T>(_ action: String, on section: String?, _ body: () throws(SystemCallError) -> T)
+    throws(SectionError) -> T
+{
+    do throws(SystemCallError) { return try body() } catch {
+        throw SectionError(error, section: section, doing: action)
     }
 }

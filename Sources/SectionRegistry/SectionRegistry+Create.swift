@@ -1,5 +1,3 @@
-import CShmLinux
-
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -21,22 +19,25 @@ extension SectionRegistry {
                 .invalidName, "names starting with 'sem.' belong to POSIX semaphores", section: name.value)
         }
         return try withNameLock(name.value) { () throws(SectionError) in
-            if let existing = try directory.status(of: name) {
+            if let existing = try entryStatus(name) {
                 if request.exclusive || !Self.isListable(existing) { throw existsError(name, existing) }
                 return (try section(named: name), false)
             }
             let temporary = Self.temporaryName()
-            let object = try directory.open(
-                temporary, flags: O_RDWR | O_CREAT | O_EXCL, mode: mode_t(request.namespace.mode), doing: "create")
+            let mode = mode_t(request.namespace.mode)
+            let object = try performing("create", on: name.value) { () throws(SystemCallError) in
+                try directory.open(temporary, flags: O_RDWR | O_CREAT | O_EXCL, mode: mode)
+            }
             var published = false
             defer { if !published { try? directory.remove(temporary) } }
             // The mode is the namespace's whatever the umask.
-            try sys("fchmod", section: name.value, doing: "set the mode of") {
-                fchmod(object.raw, mode_t(request.namespace.mode))
+            try performing("set the mode of", on: name.value) { () throws(SystemCallError) in
+                try object.setPermissions(mode)
             }
             if commit > 0 {
-                try sys("fallocate", section: name.value, doing: "commit \(ByteSize.describe(commit)) for") {
-                    cshm_fallocate(object.raw, 0, commit)
+                try performing("commit \(ByteSize.describe(commit)) for", on: name.value) {
+                    () throws(SystemCallError) in
+                    try object.allocate(offset: 0, length: commit)
                 }
             }
             // The record says `creating` before the object gets its name and `ready` after: a crash
@@ -50,20 +51,21 @@ extension SectionRegistry {
             var record = SectionRecord(
                 name: name.value, reserve: reserve, namespace: request.namespace, labels: request.labels,
                 createdAt: wallClockNow(), createdBy: request.creator, adopted: false, phase: .creating,
-                inode: UInt64(try object.status(section: name.value).st_ino))
+                inode: UInt64(try status(of: object, name).st_ino))
             try store.save(record, durable: false)
             changes.noteOwnChange(name.value)
             // Known in memory before the object has its name: no other thread may see it as foreign.
             let previous = records.withLock { $0.updateValue(record, forKey: name.value) }
-            if cshm_rename_noreplace(directory.descriptor.raw, temporary.value, name.value) != 0 {
-                let code = errno
+            do throws(SystemCallError) {
+                try directory.publish(temporary, as: name)
+            } catch {
                 restore(previous, of: name.value)
-                if code == EEXIST {
-                    let existing = try directory.status(of: name)
-                    if request.exclusive || existing.map(Self.isListable) == false { throw existsError(name, existing) }
-                    return (try section(named: name), false)
+                guard error.errno == .fileExists else {
+                    throw SectionError(error, section: name.value, doing: "create")
                 }
-                throw SectionError.fromErrno(code, call: "renameat2", section: name.value, doing: "create")
+                let existing = try entryStatus(name)
+                if request.exclusive || existing.map(Self.isListable) == false { throw existsError(name, existing) }
+                return (try section(named: name), false)
             }
             record.phase = .ready
             do throws(SectionError) { try store.save(record) } catch {

@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -23,7 +25,7 @@ extension SectionRegistry {
         -> SectionInfo
     {
         let entry = Entry(
-            name: name.value, record: record(name.value), status: try directory.status(of: name),
+            name: name.value, record: record(name.value), status: try entryStatus(name),
             isSemaphore: name.isSemaphoreName)
         guard entry.record != nil || entry.status.map(Self.isListable) == true else {
             throw SectionError(.notFound, "section '\(name.value)' does not exist", section: name.value)
@@ -92,14 +94,14 @@ extension SectionRegistry {
             throw SectionError(.invalidArgument, "from (\(start)) is past to (\(end))", section: name.value)
         }
         let (runs, truncated) = try PageWalker.runs(
-            fd: object.raw, commit: commit, reserve: reserve, from: start, to: max(start, end),
+            of: object, commit: commit, reserve: reserve, from: start, to: max(start, end),
             maxRuns: max(1, maxRuns),
             section: name.value)
         // When the runs cover the whole commit they already hold every data extent: no second walk.
         let dataBytes =
             start == 0 && end >= commit && !truncated
             ? runs.reduce(0) { $0 + ($1.state == .data ? $1.length : 0) }
-            : try PageWalker.dataBytes(fd: object.raw, size: commit, section: name.value)
+            : try PageWalker.dataBytes(of: object, size: commit, section: name.value)
         return PageMap(
             pageSize: pageSize, reserve: reserve, commit: commit, allocatedBytes: Int64(status.st_blocks) * 512,
             dataBytes: dataBytes, runs: runs, truncated: truncated)
@@ -147,7 +149,8 @@ extension SectionRegistry {
         let known = records.withLock { $0 }
         var candidates: [(name: String, inDirectory: Bool)] = []
         var missing = known  // records whose object is not in the directory
-        for item in try directory.entries() where !Self.isInternalName(item.name) {
+        let listed = try performing("list", on: nil) { () throws(SystemCallError) in try directory.entries() }
+        for item in listed where !Self.isInternalName(item.name) {
             if item.type != UInt8(DT_REG) && item.type != UInt8(DT_UNKNOWN) { continue }
             let managed = !known.isEmpty && missing.removeValue(forKey: item.name) != nil
             guard keep(item.name, SectionName(unchecked: item.name).isSemaphoreName, managed) else { continue }
@@ -211,11 +214,9 @@ extension SectionRegistry {
             dataBytes = before  // a grow in flight holds the inode lock: don't queue behind it
         } else if !entry.isSemaphore, commit > 0, status.st_blocks > 0 {  // no pages at all: no data, no open
             if let open, open.inode == inode {
-                dataBytes = (try? PageWalker.dataBytes(fd: open.descriptor.raw, size: commit, section: entry.name)) ?? 0
-            } else if let object = try? directory.open(
-                SectionName(unchecked: entry.name), flags: O_RDONLY, doing: "inspect")
-            {
-                dataBytes = (try? PageWalker.dataBytes(fd: object.raw, size: commit, section: entry.name)) ?? 0
+                dataBytes = (try? PageWalker.dataBytes(of: open.descriptor, size: commit, section: entry.name)) ?? 0
+            } else if let object = try? directory.open(SectionName(unchecked: entry.name), flags: O_RDONLY) {
+                dataBytes = (try? PageWalker.dataBytes(of: object, size: commit, section: entry.name)) ?? 0
             }
         }
         let mode = UInt32(status.st_mode) & 0o7777
@@ -229,6 +230,16 @@ extension SectionRegistry {
             mappers: Set((snapshot.mappers[inode] ?? []).map(\.pid)).count,
             orphan: isOrphan(inode: inode, snapshot: snapshot),
             labels: record?.labels ?? [:], inode: inode)
+    }
+
+    /// The directory entry's status (nil: no such entry).
+    func entryStatus(_ name: SectionName) throws(SectionError) -> stat? {
+        try performing("inspect", on: name.value) { () throws(SystemCallError) in try directory.status(of: name) }
+    }
+
+    /// An open object's status.
+    func status(of object: OwnedDescriptor, _ name: SectionName) throws(SectionError) -> stat {
+        try performing("inspect", on: name.value) { () throws(SystemCallError) in try object.status() }
     }
 
     static func seconds(_ time: timespec) -> Double { Double(time.tv_sec) + Double(time.tv_nsec) / 1e9 }
@@ -251,13 +262,16 @@ extension SectionRegistry {
         let feed = changes
         let closing: (@Sendable () -> Void)? =
             flags & O_ACCMODE == O_RDONLY ? nil : { @Sendable in feed.noteOwnChange(name.value) }
-        do throws(SectionError) {
-            object = try directory.open(name, flags: flags | O_NONBLOCK, doing: action, beforeClose: closing)
+        do throws(SystemCallError) {
+            object = try directory.open(name, flags: flags | O_NONBLOCK, beforeClose: closing)
         } catch {
-            guard [ELOOP, ENXIO, EISDIR].contains(error.errno ?? 0) else { throw error }
+            let notAnObject: [Errno] = [.tooManySymbolicLinkLevels, .noSuchAddressOrDevice, .isDirectory]
+            guard notAnObject.contains(error.errno) else {
+                throw SectionError(error, section: name.value, doing: action)
+            }
             throw SectionError(.notFound, "'\(name.value)' is not a shared-memory object", section: name.value)
         }
-        let status = try object.status(section: name.value)
+        let status = try status(of: object, name)
         guard Self.isListable(status) else {
             throw SectionError(.notFound, "'\(name.value)' is not a shared-memory object", section: name.value)
         }

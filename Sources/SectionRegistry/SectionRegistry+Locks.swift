@@ -45,13 +45,12 @@ extension SectionRegistry {
         try openExisting(name, flags: mode == .exclusive ? O_RDWR : O_RDONLY, doing: "lock")
     }
 
-    /// A lock timeout annotated with who holds the lock, and how (423's `holders`: pid and mode).
+    /// A lock timeout annotated with who holds the lock, and how (the holders' pids and modes).
     func withHolders(_ error: SectionError, _ name: SectionName) -> SectionError {
-        guard error.code == .lockTimeout, let status = try? directory.status(of: name) else { return error }
-        var annotated = error
+        guard error.kind == .lockTimeout, let status = try? directory.status(of: name) else { return error }
         scanner.invalidate()
-        annotated.holders = scanner.snapshot().locks[UInt64(status.st_ino)] ?? []
-        annotated.pids = annotated.holders.compactMap(\.pid)
-        return annotated
+        return SectionError(
+            .lockTimeout(holders: scanner.snapshot().locks[UInt64(status.st_ino)] ?? []), error.message,
+            section: error.section, cause: error.cause)
     }
 }

@@ -1,5 +1,3 @@
-import CShmLinux
-
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -28,12 +26,10 @@ extension SectionRegistry {
                 throw SectionError(.invalidSize, "commit \(wanted) is not a size", section: name.value)
             }
             if commit < size {
-                var error = SectionError(
-                    .shrinkRefused,
+                throw SectionError(
+                    .shrinkRefused(commit: size),
                     "section '\(name.value)' has \(ByteSize.describe(size)) committed; a commit never shrinks",
                     section: name.value)
-                error.commit = size
-                throw error
             }
             if commit > record.reserve {
                 throw SectionError(
@@ -43,12 +39,12 @@ extension SectionRegistry {
             }
             if commit > size {
                 changes.noteOwnChange(name.value)
-                let dataBefore = (try? PageWalker.dataBytes(fd: object.raw, size: size, section: name.value)) ?? 0
+                let dataBefore = (try? PageWalker.dataBytes(of: object, size: size, section: name.value)) ?? 0
                 growing.withLock { $0[name.value] = dataBefore }
                 defer { _ = growing.withLock { $0.removeValue(forKey: name.value) } }
-                try sys("fallocate", section: name.value, doing: "commit \(ByteSize.describe(commit - size)) more for")
-                {
-                    cshm_fallocate(object.raw, size, commit - size)
+                try performing("commit \(ByteSize.describe(commit - size)) more for", on: name.value) {
+                    () throws(SystemCallError) in
+                    try object.allocate(offset: size, length: commit - size)
                 }
                 changes.publish(.grown, name.value, ["commit": String(commit), "previous": String(size)])
             }
@@ -71,8 +67,8 @@ extension SectionRegistry {
             try Self.checkRange(offset: offset, length: length, commit: size, section: name.value)
             if length > 0 {
                 changes.noteOwnChange(name.value)
-                try sys("fallocate", section: name.value, doing: "reset a range of") {
-                    cshm_punch_hole(object.raw, offset, length)
+                try performing("reset a range of", on: name.value) { () throws(SystemCallError) in
+                    try object.punchHole(offset: offset, length: length)
                 }
                 changes.publish(.reset, name.value, ["offset": String(offset), "length": String(length)])
             }
@@ -93,8 +89,9 @@ extension SectionRegistry {
         var done: Int64 = 0
         if count > 0 { changes.noteOwnChange(name.value) }
         while done < count {
-            let result = try sys("pwrite", section: name.value, doing: "write to") {
-                pwrite(object.raw, bytes.baseAddress! + Int(done), Int(count - done), off_t(offset + done))
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[Int(done)..<Int(count)])
+            let result = try performing("write to", on: name.value) { () throws(SystemCallError) in
+                try object.write(rest, at: offset + done)
             }
             if result == 0 { break }
             done += Int64(result)
@@ -112,27 +109,27 @@ extension SectionRegistry {
         var done = 0
         while done < bytes.count {
             let start = done
-            let result = try sys("pread", section: name.value, doing: "read") {
-                bytes.withUnsafeMutableBytes { buffer in
-                    pread(object.raw, buffer.baseAddress! + start, buffer.count - start, off_t(offset) + off_t(start))
+            let outcome = bytes.withUnsafeMutableBytes { buffer in
+                Result { () throws(SystemCallError) in
+                    try object.read(
+                        into: UnsafeMutableRawBufferPointer(rebasing: buffer[start...]), at: offset + Int64(start))
                 }
             }
+            let result = try performing("read", on: name.value) { () throws(SystemCallError) in try outcome.get() }
             if result == 0 {  // truncated under us
-                var error = SectionError(
-                    .outOfRange, "section '\(name.value)' was truncated while being read", section: name.value)
-                error.commit = Int64((try? object.status(section: name.value).st_size) ?? 0)
-                throw error
+                throw SectionError(
+                    .outOfRange(commit: (try? object.status()).map { Int64($0.st_size) } ?? 0),
+                    "section '\(name.value)' was truncated while being read", section: name.value)
             }
             done += result
         }
         return bytes
     }
 
-    /// A new descriptor for the caller to own and close, for streaming the object, with its
-    /// size now. With `lockTimeout`, the section's shared lock is taken on it first: the lock lasts
-    /// until the caller closes the descriptor, i.e. for the whole stream.
+    /// The object opened for the caller to stream, with its size now. With `lockTimeout`, the
+    /// section's shared lock is taken on it first: the lock lasts as long as the returned value.
     public func openForStreaming(named name: SectionName, lockTimeout: Double? = nil) throws(SectionError)
-        -> (descriptor: Int32, commit: Int64)
+        -> OpenedObject
     {
         let object = try openExisting(name, flags: O_RDONLY, doing: "read")
         if let lockTimeout {
@@ -142,8 +139,7 @@ extension SectionRegistry {
                 throw withHolders(error, name)
             }
         }
-        let size = Int64(try object.status(section: name.value).st_size)
-        return (try object.duplicate(section: name.value), size)
+        return OpenedObject(object, commit: Int64(try status(of: object, name).st_size))
     }
 
     /// Registers a foreign section: from now on it has a reserve, a namespace and labels.
@@ -173,8 +169,8 @@ extension SectionRegistry {
             // for an object only its owner may open.
             let previousMode = status.st_mode & 0o7777
             if let namespace, UInt32(status.st_mode) & 0o777 != namespace.mode {
-                try sys("fchmod", section: name.value, doing: "set the mode of") {
-                    fchmod(object.raw, mode_t(namespace.mode))
+                try performing("set the mode of", on: name.value) { () throws(SystemCallError) in
+                    try object.setPermissions(mode_t(namespace.mode))
                 }
             }
             let record = SectionRecord(
@@ -183,7 +179,8 @@ extension SectionRegistry {
                 createdAt: wallClockNow(), createdBy: creator, adopted: true, phase: .ready,
                 inode: UInt64(status.st_ino))
             do throws(SectionError) { try store.save(record) } catch {
-                fchmod(object.raw, previousMode)
+                // Put the mode back; if even that fails, the record error is still the one to report.
+                try? object.setPermissions(previousMode)
                 throw error
             }
             records.withLock { $0[name.value] = record }
@@ -200,22 +197,20 @@ extension SectionRegistry {
                 .semaphore, "'\(name.value)' is a POSIX semaphore and is never deleted here", section: name.value)
         }
         guard var record = record(name.value) else {
-            if try directory.status(of: name) != nil {
+            if try entryStatus(name) != nil {
                 throw SectionError(
                     .notManaged, "section '\(name.value)' is foreign: adopt it before deleting it", section: name.value)
             }
             throw SectionError(.notFound, "section '\(name.value)' does not exist", section: name.value)
         }
         try withNameLock(name.value) { () throws(SectionError) in
-            if let status = try directory.status(of: name), !force, !isOpenByNobodyElse(name) {
-                let mappers = scanner.currentMappers(of: UInt64(status.st_ino))
-                if !mappers.isEmpty {
-                    var error = SectionError(
-                        .mappedByOthers,
-                        "section '\(name.value)' is mapped by \(Set(mappers.map(\.pid)).count) other process(es); use force to delete it anyway",
+            if let status = try entryStatus(name), !force, !isOpenByNobodyElse(name) {
+                let pids = Set(scanner.currentMappers(of: UInt64(status.st_ino)).map(\.pid)).sorted()
+                if !pids.isEmpty {
+                    throw SectionError(
+                        .mappedByOthers(pids: pids),
+                        "section '\(name.value)' is mapped by \(pids.count) other process(es); use force to delete it anyway",
                         section: name.value)
-                    error.pids = Array(Set(mappers.map(\.pid))).sorted()
-                    throw error
                 }
             }
             // `deleting` finishes the delete at the next start if the process dies between the unlink
@@ -229,7 +224,11 @@ extension SectionRegistry {
             for id in views.removeAll(of: name.value) { changes.publish(.viewUnmapped, name.value, ["view": id]) }
             _ = leases.removeAll(of: name.value)
             changes.noteOwnChange(name.value)
-            do throws(SectionError) { try directory.remove(name) } catch  where error.code == .notFound {}
+            do throws(SystemCallError) { try directory.remove(name) } catch  where error.errno == .noSuchFileOrDirectory
+            {
+            } catch {
+                throw SectionError(error, section: name.value, doing: "delete")
+            }
             records.withLock { _ = $0.removeValue(forKey: name.value) }
             try? store.remove(name.value)
             changes.publish(.deleted, name.value)
@@ -243,10 +242,8 @@ extension SectionRegistry {
     /// False when anything is open, and when leases are unavailable (disabled, another owner's
     /// file): the caller then looks at /proc.
     func isOpenByNobodyElse(_ name: SectionName) -> Bool {
-        guard let object = try? directory.open(name, flags: O_RDONLY | O_NONBLOCK, doing: "inspect") else {
-            return false
-        }
-        return cshm_sole_open(object.raw) == 1
+        guard let object = try? directory.open(name, flags: O_RDONLY | O_NONBLOCK) else { return false }
+        return object.isSoleOpenFile() == true
     }
 
     // MARK: - Rules shared by the data paths
@@ -257,7 +254,7 @@ extension SectionRegistry {
             throw SectionError(
                 .semaphore, "'\(name.value)' is a POSIX semaphore and is never changed here", section: name.value)
         }
-        if try directory.status(of: name) != nil {
+        if try entryStatus(name) != nil {
             throw SectionError(
                 .notManaged, "section '\(name.value)' is foreign: adopt it before you \(action) it", section: name.value
             )
@@ -268,12 +265,10 @@ extension SectionRegistry {
     static func checkRange(offset: Int64, length: Int64, commit: Int64, section: String) throws(SectionError) {
         let (end, overflow) = offset.addingReportingOverflow(length)
         guard offset >= 0, length >= 0, !overflow, end <= commit else {
-            var error = SectionError(
-                .outOfRange,
+            throw SectionError(
+                .outOfRange(commit: commit),
                 "the range at \(offset) of \(length) bytes is outside the commit (\(commit) bytes) of section '\(section)'",
                 section: section)
-            error.commit = commit
-            throw error
         }
     }
 

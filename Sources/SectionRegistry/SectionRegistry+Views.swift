@@ -40,18 +40,17 @@ extension SectionRegistry {
         }
         var claimed = true
         defer { if claimed { views.release(paged) } }
-        let protection = access == .rw ? PROT_READ | PROT_WRITE : PROT_READ
-        guard let base = mmap(nil, Int(paged), protection, MAP_SHARED, object.raw, off_t(offset)), base != MAP_FAILED
-        else {
-            let code = errno
-            if code == ENOMEM {
-                // Not the tmpfs: the server's address space (or its map count) has no room for the view.
-                throw SectionError(
-                    .insufficientSpace,
-                    "not enough address space to map \(ByteSize.describe(paged)) of section '\(name.value)'; unmap views first",
-                    section: name.value, errno: code, systemCall: "mmap")
-            }
-            throw SectionError.fromErrno(code, call: "mmap", section: name.value, doing: "map")
+        let base: UnsafeMutableRawPointer
+        do throws(SystemCallError) {
+            base = try object.map(length: Int(paged), offset: offset, writable: access == .rw)
+        } catch  where error.errno == .noMemory {
+            // Not the tmpfs: the server's address space (or its map count) has no room for the view.
+            throw SectionError(
+                .insufficientSpace,
+                "not enough address space to map \(ByteSize.describe(paged)) of section '\(name.value)'; unmap views first",
+                section: name.value, cause: error)
+        } catch {
+            throw SectionError(error, section: name.value, doing: "map")
         }
         let view = MappedView(
             id: views.nextID(), section: name.value, offset: offset, length: paged, access: access, descriptor: object,

@@ -1,4 +1,3 @@
-import CShmLinux
 import Synchronization
 
 #if canImport(Glibc)
@@ -177,7 +176,7 @@ public final class SectionRegistry: Sendable {
         // Temporaries of processes that are gone: creates that never finished.
         for name in temporaries.keys {
             let pidText = name.dropFirst(temporaryPrefix.count).prefix { $0 != "-" }
-            if let pid = Int32(pidText), pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH) {
+            if let pid = Int32(pidText), pid == getpid() || !processExists(pid) {
                 try? directory.remove(SectionName(unchecked: name))
                 report.repaired.append(name + ": removed the object of an unfinished create")
             }

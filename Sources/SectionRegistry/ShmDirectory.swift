@@ -1,4 +1,5 @@
 import CShmLinux
+import SystemPackage
 
 #if canImport(Glibc)
     import Glibc
@@ -16,75 +17,69 @@ public final class ShmDirectory: Sendable {
 
     public init(path: String = "/dev/shm") throws(SectionError) {
         let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
-        let raw = try sys("open", section: nil, doing: "open the shared-memory directory \(trimmed) for") {
-            Glibc.open(trimmed, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        do throws(SystemCallError) {
+            descriptor = try openFile(trimmed, flags: O_RDONLY | O_DIRECTORY)
+            device = UInt64(try descriptor.status().st_dev)
+        } catch {
+            throw SectionError(
+                error.errno == .noSuchFileOrDirectory ? .notFound : .system,
+                "cannot open the shared-memory directory \(trimmed)", cause: error)
         }
-        self.descriptor = OwnedDescriptor(raw)
         self.path = trimmed
-        self.device = UInt64(try descriptor.status(section: nil).st_dev)
-        // Unknown (fstatfs failed) counts as lasting: the records are then fsynced.
-        self.isVolatile = cshm_volatile_file_system(raw) == 1
+        // Unknown counts as lasting: the records are then fsynced.
+        self.isVolatile = descriptor.isOnVolatileFileSystem() == true
     }
 
-    /// openat(2) relative to the directory, never following a symbolic link.
+    /// Opens an object relative to the directory, never following a symbolic link: openat(2).
     func open(
-        _ name: SectionName, flags: Int32, mode: mode_t = 0, doing action: String,
-        beforeClose: (@Sendable () -> Void)? = nil
-    ) throws(SectionError) -> OwnedDescriptor {
-        let raw = try sys("open", section: name.value, doing: action) {
-            openat(descriptor.raw, name.value, flags | O_NOFOLLOW | O_CLOEXEC, mode)
+        _ name: SectionName, flags: Int32, mode: mode_t = 0, beforeClose: (@Sendable () -> Void)? = nil
+    ) throws(SystemCallError) -> OwnedDescriptor {
+        let raw = try syscall(.openat) {
+            openat(descriptor.descriptor.rawValue, name.value, flags | O_NOFOLLOW | O_CLOEXEC, mode)
         }
-        return OwnedDescriptor(raw, beforeClose: beforeClose)
+        return OwnedDescriptor(FileDescriptor(rawValue: raw), beforeClose: beforeClose)
     }
 
-    /// fstatat(2) without following links; nil when the entry does not exist.
-    func status(of name: SectionName) throws(SectionError) -> stat? {
+    /// The entry's status without following links; nil when it does not exist: fstatat(2).
+    func status(of name: SectionName) throws(SystemCallError) -> stat? {
         var info = stat()
-        if fstatat(descriptor.raw, name.value, &info, AT_SYMLINK_NOFOLLOW) == 0 { return info }
-        if errno == ENOENT { return nil }
-        throw SectionError.fromErrno(errno, call: "fstatat", section: name.value, doing: "inspect")
+        do throws(SystemCallError) {
+            try syscall(.fstatat) { fstatat(descriptor.descriptor.rawValue, name.value, &info, AT_SYMLINK_NOFOLLOW) }
+            return info
+        } catch  where error.errno == .noSuchFileOrDirectory {
+            return nil
+        }
     }
 
     /// unlinkat(2).
-    func remove(_ name: SectionName) throws(SectionError) {
-        try sys("unlink", section: name.value, doing: "delete") { unlinkat(descriptor.raw, name.value, 0) }
+    func remove(_ name: SectionName) throws(SystemCallError) {
+        try syscall(.unlinkat) { unlinkat(descriptor.descriptor.rawValue, name.value, 0) }
+    }
+
+    /// Gives `temporary` the name `name` only if that name is free (EEXIST otherwise):
+    /// renameat2(2) with RENAME_NOREPLACE.
+    func publish(_ temporary: SectionName, as name: SectionName) throws(SystemCallError) {
+        try syscall(.renameat2) { cshm_rename_noreplace(descriptor.descriptor.rawValue, temporary.value, name.value) }
     }
 
     /// Names of the directory's entries (not `.` and `..`), with their d_type.
-    func entries() throws(SectionError) -> [(name: String, type: UInt8)] {
-        let raw = try sys("openat", section: nil, doing: "list the shared-memory directory of") {
-            openat(descriptor.raw, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    func entries() throws(SystemCallError) -> [(name: String, type: UInt8)] {
+        let raw = try syscall(.openat) {
+            openat(descriptor.descriptor.rawValue, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         }
-        guard let dir = fdopendir(raw) else {
-            close(raw)
-            throw SectionError.fromErrno(errno, call: "fdopendir", section: nil, doing: "list")
-        }
-        defer { closedir(dir) }
-        var result: [(name: String, type: UInt8)] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                let bytes = raw.bindMemory(to: UInt8.self)
-                let length = bytes.firstIndex(of: 0) ?? bytes.count
-                return String(decoding: UnsafeBufferPointer(rebasing: bytes[0..<length]), as: UTF8.self)
-            }
-            if name == "." || name == ".." { continue }
-            result.append((name, entry.pointee.d_type))
-        }
-        return result
+        return try listDirectory(adopting: FileDescriptor(rawValue: raw))
     }
 
     /// The directory's modification time in nanoseconds: it changes whenever any process creates,
     /// removes or renames an entry. 0 when it cannot be read.
     public func entriesStamp() -> Int64 {
-        var info = stat()
-        guard fstat(descriptor.raw, &info) == 0 else { return 0 }
+        guard let info = try? descriptor.status() else { return 0 }
         return Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
     }
 
-    /// statvfs(3) of the filesystem: total, used and free bytes.
+    /// The filesystem's total, used and free bytes (statvfs(3)); zeros when it cannot be read.
     public func capacity() -> (size: Int64, used: Int64, free: Int64) {
-        var info = statvfs()
-        guard fstatvfs(descriptor.raw, &info) == 0 else { return (0, 0, 0) }
+        guard let info = try? descriptor.fileSystemStatus() else { return (0, 0, 0) }
         let block = Int64(info.f_frsize)
         let size = Int64(info.f_blocks) * block
         let free = Int64(info.f_bavail) * block

@@ -1,4 +1,3 @@
-import CShmLinux
 import Synchronization
 
 #if canImport(Glibc)
@@ -32,7 +31,7 @@ final class MappedView: Sendable {
         self.address = Mutex(address)
     }
 
-    deinit { address.withLock { if let base = $0 { munmap(UnsafeMutableRawPointer(bitPattern: base), Int(length)) } } }
+    deinit { address.withLock { if let base = $0 { Memory.unmap(base, length: Int(length)) } } }
 
     var info: ViewInfo? {
         address.withLock { base in
@@ -44,7 +43,7 @@ final class MappedView: Sendable {
     func unmap() -> Bool {
         address.withLock { base in
             guard let mapped = base else { return false }
-            munmap(UnsafeMutableRawPointer(bitPattern: mapped), Int(length))
+            Memory.unmap(mapped, length: Int(length))
             base = nil
             return true
         }
@@ -52,24 +51,30 @@ final class MappedView: Sendable {
 
     /// The bytes of the view that lie inside the object now: `[0, min(length, size - offset))`.
     func usableLength() throws(SectionError) -> Int64 {
-        let size = Int64(try descriptor.status(section: section).st_size)
+        let size = Int64(
+            try performing("inspect", on: section) { () throws(SystemCallError) in try descriptor.status() }.st_size)
         return max(0, min(length, size - offset))
     }
 
     /// Copies `count` bytes at `position` (view coordinates) into `buffer`; EFAULT means the pages are gone.
     func copyOut(at position: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(SectionError) {
-        try transfer(at: position, count: buffer.count, write: false) { base in
-            cshm_self_read(buffer.baseAddress, UnsafeRawPointer(bitPattern: base), buffer.count)
+        try transfer(at: position, count: buffer.count) { base, done throws(SystemCallError) in
+            try Memory.copy(from: base, into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
         }
     }
 
     func copyIn(at position: Int64, from buffer: UnsafeRawBufferPointer) throws(SectionError) {
-        try transfer(at: position, count: buffer.count, write: true) { base in
-            cshm_self_write(UnsafeMutableRawPointer(bitPattern: base), buffer.baseAddress, buffer.count)
+        try transfer(at: position, count: buffer.count) { base, done throws(SystemCallError) in
+            try Memory.copy(UnsafeRawBufferPointer(rebasing: buffer[done...]), to: base)
         }
     }
 
-    private func transfer(at position: Int64, count: Int, write: Bool, _ copy: (UInt) -> Int) throws(SectionError) {
+    /// Runs `copy(address, done)` until `count` bytes are copied, `address` being where the copy
+    /// goes on in the view; a failure or a copy that makes no progress means another process
+    /// truncated the object under the view.
+    private func transfer(at position: Int64, count: Int, _ copy: (UInt, Int) throws(SystemCallError) -> Int)
+        throws(SectionError)
+    {
         guard count > 0 else { return }
         let outcome: Result<Void, SectionError> = address.withLock { base in
             guard let mapped = base else {
@@ -78,18 +83,21 @@ final class MappedView: Sendable {
             }
             var done = 0
             while done < count {
-                let result = copy(mapped + UInt(position) + UInt(done))
-                if result <= 0 {
-                    if result < 0 && errno == EINTR { continue }
-                    var error = SectionError(
-                        .outOfRange,
-                        "the range is no longer inside section '\(section)': another process truncated it",
-                        section: section, errno: result < 0 ? errno : nil,
-                        systemCall: write ? "process_vm_writev" : "process_vm_readv")
-                    error.commit = (try? usableLength()).map { $0 + offset }
-                    return .failure(error)
+                var failure: SystemCallError?
+                do throws(SystemCallError) {
+                    let result = try copy(mapped + UInt(position) + UInt(done), done)
+                    if result > 0 {
+                        done += result
+                        continue
+                    }
+                } catch {
+                    failure = error
                 }
-                done += result
+                return .failure(
+                    SectionError(
+                        .outOfRange(commit: (try? usableLength()).map { $0 + offset }),
+                        "the range is no longer inside section '\(section)': another process truncated it",
+                        section: section, cause: failure))
             }
             return .success(())
         }
@@ -111,31 +119,30 @@ final class MappedView: Sendable {
                         section: section))
             }
             // Claim the destination first: MREMAP_FIXED would silently replace whatever lives there.
-            let claimed = cshm_reserve_range(target.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }, Int(length))
-            if claimed == MAP_FAILED || claimed == nil {
-                let code = errno
+            let destination: UInt
+            do throws(SystemCallError) {
+                destination = try Memory.claim(at: target, length: Int(length))
+            } catch {
                 return .failure(
                     SectionError(
-                        code == EEXIST ? .addressInUse : .invalidArgument,
-                        code == EEXIST
+                        error.errno == .fileExists ? .addressInUse : .invalidArgument,
+                        error.errno == .fileExists
                             ? "the address range at 0x\(String(target ?? 0, radix: 16)) is in use"
                             : "cannot move view \(id) there",
-                        section: section, errno: code, systemCall: "mmap"))
+                        section: section, cause: error))
             }
-            let destination = UInt(bitPattern: claimed)
             if let target, destination != target {
-                munmap(claimed, Int(length))
+                Memory.unmap(destination, length: Int(length))
                 return .failure(
                     SectionError(
                         .addressInUse, "the kernel refused the address 0x\(String(target, radix: 16))", section: section
                     ))
             }
-            let moved = cshm_mremap_fixed(
-                UnsafeMutableRawPointer(bitPattern: mapped), Int(length), Int(length), claimed)
-            if moved == MAP_FAILED {
-                let code = errno
-                munmap(claimed, Int(length))
-                return .failure(SectionError.fromErrno(code, call: "mremap", section: section, doing: "move a view of"))
+            do throws(SystemCallError) {
+                try Memory.move(mapped, length: Int(length), to: destination)
+            } catch {
+                Memory.unmap(destination, length: Int(length))
+                return .failure(SectionError(error, section: section, doing: "move a view of"))
             }
             base = destination
             return .success(destination)

@@ -78,9 +78,8 @@ extension API {
     private func rawDump(_ request: HTTPRequest, name: SectionName, offset: Int64, length: Int64?, lockTimeout: Double?)
         throws -> HTTPResponse
     {
-        let (descriptor, commit) = try registry.openForStreaming(named: name, lockTimeout: lockTimeout)
-        var owned = true
-        defer { if owned { close(descriptor) } }
+        let object = try registry.openForStreaming(named: name, lockTimeout: lockTimeout)
+        let commit = object.commit
         let count = length ?? max(0, commit - offset)
         let (end, overflow) = offset.addingReportingOverflow(count)
         guard !overflow, offset <= commit, end <= commit else {
@@ -111,10 +110,11 @@ extension API {
             // racing the request is a clean 416, never a response that ends before its length.
             response = .bytes(status: status, try registry.read(named: name, offset: start, length: size))
         } else {
-            // Large: streamed from the object; a truncation mid-stream closes the connection early.
-            owned = false
+            // Large: streamed from the object (a duplicate of its descriptor, which the response owns; a lock
+            // taken on the object goes with the open file); a truncation mid-stream closes the connection early.
             response = .file(
-                status: status, FileRegion(adopting: descriptor, offset: UInt64(start), length: UInt64(size)))
+                status: status,
+                try FileRegion(duplicating: object.descriptor, offset: UInt64(start), length: UInt64(size)))
         }
         for (key, value) in headers { response = response.adding(key, value) }
         return response

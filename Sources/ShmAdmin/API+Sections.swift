@@ -144,7 +144,7 @@ extension API {
                 ),
                 ("shmmax", .int(Int64(clamping: info.shmmax))), ("shmall", .int(Int64(clamping: info.shmall))),
                 ("kernel", .string(info.kernel)), ("version", .string(version)),
-                ("uptimeSeconds", .double(((monotonicNow() - startedAt) * 1000).rounded() / 1000)),
+                ("uptimeSeconds", .double(((monotonicSeconds() - startedAt) * 1000).rounded() / 1000)),
                 (
                     "counts",
                     .object([

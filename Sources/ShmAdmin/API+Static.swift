@@ -44,7 +44,7 @@ extension API {
     }
 
     func openAPI() throws -> HTTPResponse {
-        guard let bytes = readSmallFile(openAPIPath) else {
+        guard let bytes = readWholeFile(openAPIPath) else {
             throw APIFailure(
                 Problems.make(404, "not-found", "Not found", "openapi.json is not installed at \(openAPIPath)"))
         }

@@ -65,7 +65,7 @@ extension API {
         do throws(SectionError) {
             lease = try registry.acquireLease(named: name, mode: mode, timeout: 0, ttl: Double(ttl) / 1000)
         } catch {
-            guard error.code == .lockTimeout, timeout > 0 else { throw error }
+            guard error.kind == .lockTimeout, timeout > 0 else { throw error }
             // Held by someone else: wait off the server's workers (with one worker per CPU, a few clients
             // waiting for locks would otherwise stop the server answering anyone, /healthz included).
             return offTheWorkers(request) { [self] in

@@ -12,7 +12,7 @@ final class API: Sendable {
     let staticDirectory: String
     let openAPIPath: String
     let version: String
-    let startedAt = monotonicNow()
+    let startedAt = monotonicSeconds()
     let logger: Logger
 
     init(

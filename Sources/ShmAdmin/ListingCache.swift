@@ -36,7 +36,7 @@ final class ListingCache: Sendable {
     var count: Int { entries.withLock { $0.count } }
 
     func bytes(for key: String, build: () throws -> SharedBytes) rethrows -> SharedBytes {
-        let now = monotonicNow()
+        let now = monotonicSeconds()
         let current = generation.load(ordering: .sequentiallyConsistent)
         let stamp = directory.entriesStamp()
         if let hit = entries.withLock({ $0[key] }), hit.generation == current, hit.stamp == stamp,

@@ -33,10 +33,13 @@ enum Problems {
     static func from(_ error: SectionError) -> ProblemDetails {
         var extras: [(String, JSONValue)] = []
         if let section = error.section { extras.append(("section", .string(section))) }
-        if let commit = error.commit { extras.append(("commit", .int(commit))) }
-        if let errno = error.errno, let call = error.systemCall {
-            extras.append(("errno", .int(Int64(errno))))
-            extras.append(("systemCall", .string(call)))
+        switch error.code {
+        case .shrinkRefused(let commit), .outOfRange(let commit?): extras.append(("commit", .int(commit)))
+        default: break
+        }
+        if let cause = error.cause {
+            extras.append(("errno", .int(Int64(cause.errno.rawValue))))
+            extras.append(("systemCall", .string(cause.call)))
         }
         let detail = error.description
         switch error.code {
@@ -45,8 +48,8 @@ enum Problems {
         case .leaseNotFound: return make(404, "lease-not-found", "Lease not found", detail, extras)
         case .exists: return make(409, "section-exists", "Section exists", detail, extras)
         case .shrinkRefused: return make(409, "shrink-refused", "A commit never shrinks", detail, extras)
-        case .mappedByOthers:
-            extras.append(("pids", .array(error.pids.map { .int(Int64($0)) })))
+        case .mappedByOthers(let pids):
+            extras.append(("pids", .array(pids.map { .int(Int64($0)) })))
             return make(409, "section-mapped", "Section is mapped by other processes", detail, extras)
         case .readOnlyView: return make(409, "read-only-view", "View is read-only", detail, extras)
         case .alreadyManaged, .addressInUse: return make(409, "conflict", "Conflict", detail, extras)
@@ -55,12 +58,12 @@ enum Problems {
         case .invalidArgument: return make(422, "invalid-request", "Invalid request", detail, extras)
         case .pastReserve: return make(422, "past-reserve", "Past the reserve", detail, extras)
         case .outOfRange: return make(416, "range-not-satisfiable", "Range not satisfiable", detail, extras)
-        case .lockTimeout:
+        case .lockTimeout(let holders):
             // pid -1: an OFD lock whose holder could not be found (as in the section's lockHolders).
-            let holders: [JSONValue] = error.holders.map {
+            let rendered: [JSONValue] = holders.map {
                 .object([("pid", .int(Int64($0.pid ?? -1))), ("mode", .string($0.mode.rawValue))])
             }
-            extras.append(("holders", .array(holders)))
+            extras.append(("holders", .array(rendered)))
             return make(423, "lock-timeout", "Lock not acquired", detail, extras)
         case .notManaged, .semaphore, .permissionDenied: return make(403, "forbidden", "Forbidden", detail, extras)
         case .insufficientSpace:

@@ -140,7 +140,7 @@ struct Security: Sendable {
 
     /// The admin token from `path`, or one made at first start (32 random bytes in hex, mode 0600).
     static func loadOrCreateToken(at path: String, create: Bool) throws -> String {
-        if let bytes = readSmallFile(path) {
+        if let bytes = readWholeFile(path) {
             let token = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \t\r\n")
             guard token.utf8.count >= 16 else { throw SetupError("the token in \(path) is shorter than 16 characters") }
             return token

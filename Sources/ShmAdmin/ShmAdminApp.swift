@@ -106,7 +106,7 @@ public final class ShmAdminApp: Sendable {
         var configuration = HTTPServerConfiguration(
             endpoint: options.unixSocket.map { .unix(path: $0) } ?? .tcp(host: options.bind, port: options.port))
         if let certificate = options.tlsCertificate, let key = options.tlsKey {
-            guard let certificatePEM = readSmallFile(certificate), let keyPEM = readSmallFile(key) else {
+            guard let certificatePEM = readWholeFile(certificate), let keyPEM = readWholeFile(key) else {
                 throw SetupError("cannot read --tls-cert \(certificate) or --tls-key \(key)")
             }
             configuration.tls = .init(

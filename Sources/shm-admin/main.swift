@@ -1,5 +1,4 @@
 import ArgumentParser
-import CShmLinux
 import Dispatch
 import Logging
 import SectionRegistry
@@ -188,21 +187,6 @@ enum Shutdown {
 
 if CommandLine.arguments.dropFirst().first == "serve" {
     Shutdown.blockTerminationSignals()
-    // glibc gives each thread that allocates its own arena, up to 8 per core; with libmicrohttpd's
-    // workers, dispatch's threads and the /proc refresher, each arena kept its own high-water mark
-    // and RSS rose by a sixth over a soak before it levelled out (bench/ANALYSIS.md). Two arenas
-    // keep it flatter. glibc also moves its mmap threshold up to the size of each mapped block freed
-    // (up to 32 MiB); fixed thresholds keep the arenas' size predictable. A 10,000-section listing
-    // allocates about 14 MB in blocks of up to 3.4 MB: mapped on their own (a 256 KiB threshold)
-    // they were page-faulted in and unmapped again at every listing, a third of its 34 ms. Blocks
-    // under 4 MiB now come from the two arenas, which keep up to 16 MiB free for the next listing:
-    // 24 ms, and 25 instead of 20 MiB RSS with 10,000 sections; idle and soak growth unchanged.
-    // MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ in the environment leave
-    // glibc's choices alone.
-    if getenv("MALLOC_ARENA_MAX") == nil && getenv("MALLOC_MMAP_THRESHOLD_") == nil
-        && getenv("MALLOC_TRIM_THRESHOLD_") == nil
-    {
-        _ = cshm_tune_malloc(2, 4 << 20, 16 << 20)
-    }
+    MemoryTuning.applyServerDefaults()
 }
 ShmAdminCommand.main()

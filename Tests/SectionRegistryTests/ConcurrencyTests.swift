@@ -17,20 +17,20 @@ struct ConcurrencyTests {
         let name = try box.sectionName("grow")
         try registry.make(name, reserve: 30 * page, commit: 0)
         let commits = Locked<[Int64]>([])
-        let refusals = Locked<[SectionError.Code]>([])
+        let refusals = Locked<[SectionError.Kind]>([])
         try onThreads(8) { _ in
             for _ in 0..<5 {
                 do throws(SectionError) {
                     let info = try registry.grow(named: name, .by(page))
                     commits.update { $0.append(info.commit) }
                 } catch {
-                    refusals.update { $0.append(error.code) }
+                    refusals.update { $0.append(error.kind) }
                 }
             }
         }
         #expect(commits.value.count == 30)
         #expect(Set(commits.value) == Set((1...30).map { Int64($0) * page }), "each grow saw its own commit")
-        #expect(refusals.value == [SectionError.Code](repeating: .pastReserve, count: 10))
+        #expect(refusals.value == [SectionError.Kind](repeating: .pastReserve, count: 10))
         #expect(fileStatus(box.path("grow"))?.st_size == Int(30 * page))
         #expect(try registry.section(named: name).commit == 30 * page)
         #expect(try registry.section(named: name).allocatedBytes == 30 * page)
@@ -52,7 +52,7 @@ struct ConcurrencyTests {
                     outcomes.update { $0.append(created ? "created" : "opened") }
                     inodes.update { _ = $0.insert(info.inode) }
                 } catch {
-                    outcomes.update { $0.append("\(error.code)") }
+                    outcomes.update { $0.append("\(error.kind)") }
                 }
             }
             let counted = Dictionary(outcomes.value.map { ($0, 1) }, uniquingKeysWith: +)
@@ -192,7 +192,7 @@ struct ConcurrencyTests {
         let names = try (0..<4).map { try box.sectionName("m\($0)") }
         for name in names { try registry.make(name, reserve: 64 * page, commit: page) }
         let unexpected = Locked<[String]>([])
-        let expectedCodes: Set<SectionError.Code> = [.notFound, .pastReserve, .exists, .viewNotFound, .outOfRange]
+        let expectedCodes: Set<SectionError.Kind> = [.notFound, .pastReserve, .exists, .viewNotFound, .outOfRange]
         try onThreads(8) { thread in
             let deadline = Date().addingTimeInterval(2)
             var round = 0
@@ -217,7 +217,7 @@ struct ConcurrencyTests {
                         }
                     default: _ = registry.systemInfo()
                     }
-                } catch let error as SectionError where expectedCodes.contains(error.code) {
+                } catch let error as SectionError where expectedCodes.contains(error.kind) {
                     // A race with a delete or a full reserve: a correct answer.
                 } catch {
                     unexpected.update { $0.append("\(error)") }

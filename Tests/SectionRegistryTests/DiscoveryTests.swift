@@ -282,7 +282,7 @@ struct DiscoveryTests {
                     try operation()
                     outcome.update { $0 = "succeeded" }
                 } catch let error as SectionError {
-                    outcome.update { $0 = "\(error.code)" }
+                    outcome.update { $0 = "\(error.kind)" }
                 } catch {
                     outcome.update { $0 = "\(error)" }
                 }

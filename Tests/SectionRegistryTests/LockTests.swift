@@ -207,7 +207,7 @@ struct LockTests {
         #expect(inside == "busy")
         #expect(try peer.run("trylock ex") == "locked")
         try peer.run("unlock")
-        let error = SectionError(.outOfRange, "from the body")
+        let error = SectionError(.outOfRange(commit: nil), "from the body")
         let thrown = expectError(.outOfRange) {
             try registry.withLock(named: name, mode: .shared, timeout: 1) { () throws(SectionError) in throw error }
         }

@@ -182,7 +182,7 @@ struct NamesAndSizesTests {
         #expect(fileStatus(box.path("r"))?.st_size == Int(sizes.commitInForce))
     }
 
-    static let badCreates: [(reserve: Int64, commit: Int64?, code: SectionError.Code)] = [
+    static let badCreates: [(reserve: Int64, commit: Int64?, code: SectionError.Kind)] = [
         (0, nil, .invalidSize),
         (-4096, nil, .invalidSize),
         (Int64.max, 4096, .invalidSize),
@@ -192,7 +192,7 @@ struct NamesAndSizesTests {
     ]
 
     @Test("impossible reserve/commit pairs are refused and leave nothing", arguments: badCreates)
-    func badSizes(_ sizes: (reserve: Int64, commit: Int64?, code: SectionError.Code)) throws {
+    func badSizes(_ sizes: (reserve: Int64, commit: Int64?, code: SectionError.Kind)) throws {
         let box = try Sandbox()
         defer { box.close() }
         let registry = try box.registry()

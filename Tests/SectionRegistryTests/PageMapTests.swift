@@ -1,5 +1,6 @@
 import CShmLinux
 import Foundation
+import SystemPackage
 import Testing
 
 @testable import SectionRegistry
@@ -176,7 +177,7 @@ struct PageMapTests {
         try makeFile(path, size: 0)
         let fd = open(path, O_RDWR)
         try #require(fd >= 0)
-        defer { close(fd) }
+        let object = OwnedDescriptor(FileDescriptor(rawValue: fd))  // closes fd
         let pages: Int64 = 4096
         let size = pages * page - Int64(seed * 100)
         #expect(ftruncate(fd, off_t(size)) == 0)
@@ -205,11 +206,11 @@ struct PageMapTests {
         }
         for (from, to) in windows {
             let naive = Self.naiveExtents(fd, from: from, to: to)
-            let (extents, complete) = try PageWalker.dataExtents(fd: fd, from: from, to: to, section: "walk")
+            let (extents, complete) = try PageWalker.dataExtents(of: object, from: from, to: to, section: "walk")
             #expect(complete)
             #expect(extents.map { [$0.0, $0.1] } == naive.map { [$0.0, $0.1] }, "window \(from)..<\(to)")
             let limit = Int.random(in: 0...max(0, naive.count), using: &generator)
-            let capped = try PageWalker.dataExtents(fd: fd, from: from, to: to, limit: limit, section: "walk")
+            let capped = try PageWalker.dataExtents(of: object, from: from, to: to, limit: limit, section: "walk")
             #expect(capped.extents.map { [$0.0, $0.1] } == naive.prefix(limit).map { [$0.0, $0.1] })
             #expect(capped.complete == (limit >= naive.count), "limit \(limit) of \(naive.count)")
         }

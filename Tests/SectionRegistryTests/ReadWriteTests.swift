@@ -163,9 +163,9 @@ struct ReadWriteTests {
         let name = try box.sectionName("rw")
         try registry.make(name, reserve: 2 * page)
         try registry.write(named: name, offset: 5, Array("stream"))
-        let (descriptor, commit) = try registry.openForStreaming(named: name)
-        defer { close(descriptor) }
-        #expect(commit == 2 * page)
+        let object = try registry.openForStreaming(named: name)
+        let descriptor = object.descriptor.rawValue
+        #expect(object.commit == 2 * page)
         #expect(fcntl(descriptor, F_GETFD) & FD_CLOEXEC != 0)
         var bytes = [UInt8](repeating: 0, count: 6)
         #expect(pread(descriptor, &bytes, 6, 5) == 6)

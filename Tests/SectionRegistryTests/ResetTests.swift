@@ -54,7 +54,7 @@ struct ResetTests {
         #expect(try peer.run("read \(page) 12") == [UInt8](repeating: 0, count: 12).hex)
     }
 
-    static let badRanges: [(offset: Int64, length: Int64, code: SectionError.Code)] = [
+    static let badRanges: [(offset: Int64, length: Int64, code: SectionError.Kind)] = [
         (1, page, .invalidArgument),
         (0, page - 1, .invalidArgument),
         (-page, page, .invalidArgument),
@@ -65,7 +65,7 @@ struct ResetTests {
     ]
 
     @Test("reset ranges must be page-aligned and inside the commit", arguments: badRanges)
-    func badRange(_ range: (offset: Int64, length: Int64, code: SectionError.Code)) throws {
+    func badRange(_ range: (offset: Int64, length: Int64, code: SectionError.Kind)) throws {
         let box = try Sandbox()
         defer { box.close() }
         let registry = try box.registry()

@@ -84,7 +84,7 @@ struct SharedPassTests {
             do throws(SectionError) {
                 try registry.delete(named: names[index])
             } catch {
-                refused.update { $0.append("\(names[index].value) \(error.code) \(error.pids)") }
+                refused.update { $0.append("\(names[index].value) \(error.kind) \(error.pids)") }
             }
         }
         #expect(refused.value == ["\(names[7].value) mappedByOthers \([peer.pid])"])

@@ -21,7 +21,7 @@ struct ViewBudgetTests {
             _ = try registry.mapView(named: name, length: page, access: .ro)
             Issue.record("a page more than the budget was mapped")
         } catch {
-            #expect(error.code == .insufficientSpace)
+            #expect(error.kind == .insufficientSpace)
         }
         try registry.unmapView(named: name, id: views[0].id)
         let again = try registry.mapView(named: name, access: .ro)
@@ -44,7 +44,7 @@ struct ViewBudgetTests {
             _ = try registry.mapView(named: name, access: .ro)
             Issue.record("a view past the budget was mapped")
         } catch {
-            #expect(error.code == .insufficientSpace)
+            #expect(error.kind == .insufficientSpace)
             #expect(error.message.contains("unmap views first"))
         }
         #expect(try registry.views(of: name).isEmpty)

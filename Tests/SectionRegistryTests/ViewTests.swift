@@ -147,7 +147,7 @@ struct ViewTests {
                 moved = try registry.moveView(named: name, id: view.id, from: current, to: target)
                 #expect(moved?.address == target)
             } catch {
-                guard error.code == .addressInUse else { throw error }
+                guard error.kind == .addressInUse else { throw error }
                 current = try registry.views(of: name).first?.address ?? current
             }
         }

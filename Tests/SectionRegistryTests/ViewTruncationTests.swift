@@ -67,7 +67,7 @@ struct ViewTruncationTests {
                     writes += 1
                 }
             } catch let error as SectionError {
-                #expect(error.code == .outOfRange, "\(error)")
+                #expect(error.kind == .outOfRange, "\(error)")
                 refused += 1
             }
             if iterations % 64 == 0 { finished = (try? peer.reply(to: "flap", timeout: 0.001)) != nil }

@@ -1,4 +1,5 @@
 import HTTPServer
+import SystemPackage
 import Testing
 
 @testable import SectionRegistry
@@ -22,9 +23,10 @@ import Testing
     }
 
     static let allCodes: [SectionError.Code] = [
-        .notFound, .exists, .invalidName, .invalidSize, .invalidArgument, .shrinkRefused, .pastReserve, .outOfRange,
-        .insufficientSpace, .mappedByOthers, .readOnlyView, .viewNotFound, .leaseNotFound, .lockTimeout, .notManaged,
-        .semaphore, .alreadyManaged, .permissionDenied, .addressInUse, .stateStorage, .system,
+        .notFound, .exists, .invalidName, .invalidSize, .invalidArgument, .shrinkRefused(commit: 8192), .pastReserve,
+        .outOfRange(commit: 8192), .insufficientSpace, .mappedByOthers(pids: [12]), .readOnlyView, .viewNotFound,
+        .leaseNotFound, .lockTimeout(holders: []), .notManaged, .semaphore, .alreadyManaged, .permissionDenied,
+        .addressInUse, .stateStorage, .system,
     ]
 
     /// docs/API-DETAILS.md "Errors": the problem types a client may see.
@@ -36,9 +38,9 @@ import Testing
     ]
 
     @Test func theCodeListIsComplete() {
-        #expect(Set(Self.allCodes.map(\.rawValue)).count == Self.allCodes.count)
-        // Every raw value round-trips, so the list above names real cases only.
-        for code in Self.allCodes { #expect(SectionError.Code(rawValue: code.rawValue) == code) }
+        let kinds = Self.allCodes.map { SectionError($0, "x").kind }
+        #expect(Set(kinds) == Set(SectionError.Kind.allCases), "every code is in the list once")
+        #expect(kinds.count == SectionError.Kind.allCases.count)
     }
 
     @Test(arguments: allCodes)
@@ -54,10 +56,13 @@ import Testing
 
     @Test(arguments: [
         (SectionError.Code.notFound, "section-not-found"), (.viewNotFound, "view-not-found"),
-        (.leaseNotFound, "lease-not-found"), (.exists, "section-exists"), (.shrinkRefused, "shrink-refused"),
-        (.mappedByOthers, "section-mapped"), (.readOnlyView, "read-only-view"), (.invalidName, "invalid-name"),
-        (.invalidSize, "invalid-size"), (.pastReserve, "past-reserve"), (.outOfRange, "range-not-satisfiable"),
-        (.lockTimeout, "lock-timeout"), (.insufficientSpace, "insufficient-storage"), (.notManaged, "forbidden"),
+        (.leaseNotFound, "lease-not-found"), (.exists, "section-exists"), (.shrinkRefused(commit: 1), "shrink-refused"),
+        (.mappedByOthers(pids: []), "section-mapped"), (.readOnlyView, "read-only-view"),
+        (.invalidName, "invalid-name"),
+        (.invalidSize, "invalid-size"), (.pastReserve, "past-reserve"),
+        (.outOfRange(commit: nil), "range-not-satisfiable"),
+        (.lockTimeout(holders: []), "lock-timeout"), (.insufficientSpace, "insufficient-storage"),
+        (.notManaged, "forbidden"),
         (.system, "internal"),
     ])
     func specificTypes(code: SectionError.Code, type: String) {
@@ -65,25 +70,25 @@ import Testing
     }
 
     @Test func extrasCarryWhatHelps() {
-        var mapped = SectionError(.mappedByOthers, "mapped", section: "s")
-        mapped.pids = [12, 34]
+        let mapped = SectionError(.mappedByOthers(pids: [12, 34]), "mapped", section: "s")
         #expect(Problems.from(mapped).json["pids"] == [12, 34])
 
         // docs/API-DETAILS.md "Locks": 423 with holders [{"pid","mode"}]; -1 when the pid is unknown.
-        var locked = SectionError(.lockTimeout, "busy", section: "s")
-        locked.holders = [
-            LockHolder(pid: 56, mode: .exclusive, type: "OFDLCK"), LockHolder(pid: nil, mode: .shared, type: "OFDLCK"),
-        ]
+        let locked = SectionError(
+            .lockTimeout(holders: [
+                LockHolder(pid: 56, mode: .exclusive, type: "OFDLCK"),
+                LockHolder(pid: nil, mode: .shared, type: "OFDLCK"),
+            ]), "busy", section: "s")
         #expect(
             Problems.from(locked).json["holders"] == [
                 ["pid": 56, "mode": "exclusive"], ["pid": -1, "mode": "shared"],
             ])
 
-        var range = SectionError(.outOfRange, "outside", section: "s")
-        range.commit = 8192
+        let range = SectionError(.outOfRange(commit: 8192), "outside", section: "s")
         #expect(Problems.from(range).json["commit"]?.int == 8192)
 
-        let failed = SectionError(.insufficientSpace, "full", section: "s", errno: 28, systemCall: "fallocate")
+        let failed = SectionError(
+            .insufficientSpace, "full", section: "s", cause: SystemCallError(.fallocate, Errno(rawValue: 28)))
         let problem = Problems.from(failed)
         #expect(problem.json["errno"]?.int == 28)
         #expect(problem.json["systemCall"]?.string == "fallocate")

@@ -155,16 +155,16 @@ func isMapped(_ address: UInt, to path: String) -> Bool {
 /// Expects `body` to throw a `SectionError` with `code`; returns the error for further checks.
 @discardableResult
 func expectError<T>(
-    _ code: SectionError.Code, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> T
+    _ kind: SectionError.Kind, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> T
 ) -> SectionError? {
     do {
         let value = try body()
-        Issue.record("expected SectionError .\(code), got \(value)", sourceLocation: sourceLocation)
+        Issue.record("expected SectionError .\(kind), got \(value)", sourceLocation: sourceLocation)
     } catch let error as SectionError {
-        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+        #expect(error.kind == kind, "\(error)", sourceLocation: sourceLocation)
         return error
     } catch {
-        Issue.record("expected SectionError .\(code), got \(error)", sourceLocation: sourceLocation)
+        Issue.record("expected SectionError .\(kind), got \(error)", sourceLocation: sourceLocation)
     }
     return nil
 }
@@ -230,3 +230,25 @@ let KiB: Int64 = 1 << 10
 let MiB: Int64 = 1 << 20
 let GiB: Int64 = 1 << 30
 let page = systemPageSize
+
+extension SectionError {
+    /// The payloads the tests look at, read from the code.
+    var commit: Int64? {
+        switch code {
+        case .shrinkRefused(let commit): commit
+        case .outOfRange(let commit): commit
+        default: nil
+        }
+    }
+
+    var pids: [Int32] {
+        switch code {
+        case .mappedByOthers(let pids): pids
+        case .lockTimeout(let holders): holders.compactMap(\.pid)
+        default: []
+        }
+    }
+
+    var errno: Int32? { cause?.errno.rawValue }
+    var systemCall: String? { cause?.call }
+}
