@@ -43,7 +43,7 @@ class Sizes:
 FULL = Sizes(rounds=5, c1_sections=100, c1_seconds=4, c1_trial_rounds=3, c1_trial_seconds=2,
              c2_size="1GiB", c3_size="4MiB", c4_sections=10000, c4_procs=50, c4_per_proc=20,
              c5_reserve="16GiB", c5_pages=10000, c6_size="1GiB", c7_seconds=4, c7_clients=32,
-             c8_warmup=15, c8_soak=60, mem_margin=4 << 30, callgrind_requests=2000)
+             c8_warmup=15, c8_soak=60, mem_margin=4 << 30, callgrind_requests=1000)
 SMOKE = Sizes(rounds=1, c1_sections=10, c1_seconds=1, c1_trial_rounds=1, c1_trial_seconds=1,
               c2_size="16MiB", c3_size="64KiB", c4_sections=200, c4_procs=5, c4_per_proc=4,
               c5_reserve="64MiB", c5_pages=100, c6_size="16MiB", c7_seconds=1, c7_clients=32,
