@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import urllib.request
 from dataclasses import dataclass, field
 
 from . import callgrind
 from .context import SHM, Bench
+from .errors import BenchError
 from .load import server_cpus, wrk
 from .peers import BareMhd, Nginx, bare_pool_sizes, nginx_configs, stop_quietly
 from .procs import Processes, all_cpus, pin
@@ -121,10 +123,16 @@ def run(b: Bench) -> None:
             for pinned in b.modes():
                 if t.errors[pinned]:
                     b.report.error(f"1: {t.label} ({MODE[pinned]}, trial) answered {t.errors[pinned]} non-2xx or socket errors under wrk")
-        counts = callgrind.listing(b, pfx, body_file) if b.callgrind else None
     finally:
         stop_quietly(peers)
         procs.stop_all()
+    counts = None
+    if b.callgrind:
+        try:
+            counts = callgrind.listing(b, pfx, body_file)
+        except (BenchError, OSError, subprocess.SubprocessError) as e:
+            b.report.error(f"1: the callgrind count failed: {e}")
+            counts = callgrind.Counts(f"Instructions per request (callgrind): not measured, it failed ({e}).")
 
     write(b, path, len(body), ours, by_label, best, trial, counts)
     b.api.delete_prefixed(pfx)

@@ -108,6 +108,9 @@ class Processes:
         except subprocess.TimeoutExpired:
             self.stop(p)
             raise BenchError(f"{' '.join(argv[:3])} … did not end in {timeout:.0f} s") from None
+        except BaseException:  # Ctrl-C, TERM: it must not outlive the bench
+            self.stop(p)
+            raise
         finally:
             self._forget(p)
 
