@@ -84,8 +84,11 @@ def machine_line() -> str:
     st = os.statvfs(SHM)
     shm = st.f_blocks * st.f_frsize
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    # Every listing scans the directory: what others keep in it shows in the figures.
+    entries = len(os.listdir(SHM))
     return (f"{os.cpu_count()} CPUs, {cpu}, kernel {platform.release()}, {mem / 1048576:.1f} GiB RAM, "
-            f"{shm / 2**30:.0f}G {SHM}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {load} at the start")
+            f"{shm / 2**30:.0f}G {SHM} holding {entries} entries, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+            f"load average {load} at the start")
 
 
 def peers_line(with_valgrind: bool) -> str:
