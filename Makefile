@@ -62,10 +62,10 @@ format:
 	@$(SWIFT) format --in-place --recursive Sources Tests Package.swift
 
 bench: setup-bench release
-	@bench/run.sh
+	@python3 bench/shmbench
 
 bench-smoke: setup-bench release
-	@BENCH_SMOKE=1 bench/run.sh
+	@python3 bench/shmbench --smoke
 
 clean:
 	@rm -rf .build $(TEST_OUT)

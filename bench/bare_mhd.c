@@ -2,13 +2,14 @@
  * bare_mhd: the limit of shm-admin's own HTTP stack.
  *
  * A bare libmicrohttpd server with the same threading as shm-admin
- * (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, a pool of 4 threads), bound to
+ * (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, a thread pool: 4 unless told), bound to
  * 127.0.0.1, that answers every GET with one fixed file's bytes, held in memory.
  * It responds only on the second access-handler call, as shm-admin does, so
  * keep-alive is not lost to libmicrohttpd's "early response" rule.
  *
- * usage: bare_mhd FILE [PORT] [CONTENT-TYPE]
- *   PORT 0 (the default) lets the kernel pick one. Prints
+ * usage: bare_mhd FILE [PORT] [CONTENT-TYPE] [THREADS]
+ *   PORT 0 (the default) lets the kernel pick one; THREADS is the size of the thread pool
+ *   (default 4), so that the bench can run it at its best on the machine at hand. Prints
  *   "bare_mhd listening on http://127.0.0.1:PORT/" once ready, then serves until
  *   SIGINT or SIGTERM.
  */
@@ -91,14 +92,19 @@ static void *read_whole_file(const char *path, size_t *size)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || argc > 4) {
-        fprintf(stderr, "usage: %s FILE [PORT] [CONTENT-TYPE]\n", argv[0]);
+    if (argc < 2 || argc > 5) {
+        fprintf(stderr, "usage: %s FILE [PORT] [CONTENT-TYPE] [THREADS]\n", argv[0]);
         return 2;
     }
     const char *content_type = argc > 3 ? argv[3] : "application/json";
     long port = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
     if (port < 0 || port > 65535) {
         fprintf(stderr, "bare_mhd: bad port %s\n", argv[2]);
+        return 2;
+    }
+    long threads = argc > 4 ? strtol(argv[4], NULL, 10) : 4;
+    if (threads < 1 || threads > 256) {
+        fprintf(stderr, "bare_mhd: bad thread count %s\n", argv[4]);
         return 2;
     }
 
@@ -132,7 +138,7 @@ int main(int argc, char **argv)
 
     struct MHD_Daemon *daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_request, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)4,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
         MHD_OPTION_END);
     if (daemon == NULL) {
