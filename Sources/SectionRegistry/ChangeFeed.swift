@@ -175,10 +175,8 @@ public final class ChangeFeed: Sendable {
 }
 
 /// When this process last changed each name. Old entries are dropped at most once per echo window
-/// (not at every inotify batch), and a batch looks up only its own names: with thousands of changes a
-/// second, copying and filtering the whole table per batch held the lock every request thread takes
-/// for each create, write, grow and delete (9 % of a 32-client create/delete cycle, and the lock's
-/// contention 4 % more).
+/// and a batch looks up only its own names, so the lock every mutation takes is held briefly
+/// (bench/ANALYSIS.md, the create/delete cycle).
 struct OwnChanges {
     private var lastChange: [String: Double] = [:]
     private var prunedAt = 0.0

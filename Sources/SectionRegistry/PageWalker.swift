@@ -11,8 +11,8 @@ enum PageWalker {
     /// next one is found with a SEEK_DATA at the following page boundary instead: the page holding a
     /// data offset is data to its end (tmpfs keeps data by whole pages, or larger folios), so if that
     /// boundary is a hole the SEEK_DATA both ends the extent and finds the next one. Scattered single
-    /// pages, the common sparse layout, then take one lseek each instead of two (measured: 6 ms
-    /// instead of 10 ms for 10,000 pages in 16 GiB). An extent that goes on costs one lseek more than
+    /// pages, the common sparse layout, then take one lseek each instead of two (bench/ANALYSIS.md,
+    /// the page map). An extent that goes on costs one lseek more than
     /// the naive walk, and the extents after it are walked the naive way until a single page shows up.
     static func dataExtents(
         of object: OwnedDescriptor, from: Int64, to: Int64, limit: Int = .max, section: String

@@ -76,9 +76,8 @@ final class RecordStore: Sendable {
     /// (`creating`, `deleting`) that a durable save or removal of the same record replaces before the
     /// operation is acknowledged. A power loss can then leave the old record, the phase, or a torn
     /// phase file (set aside as corrupt at the next start); in every case the object it is about is
-    /// gone with /dev/shm, so nothing acknowledged is lost. Each fsync kept the request's worker
-    /// waiting on the disk: two fewer per create/delete cycle took the 32-client cycle from 2,900 to
-    /// 3,900 req/s.
+    /// gone with /dev/shm, so nothing acknowledged is lost (each fsync keeps a worker waiting on the
+    /// disk: bench/ANALYSIS.md, the create/delete cycle).
     ///
     /// Without `syncs` (`RecordSync`), a new record is written the same way, without fsyncs, and an
     /// existing one is overwritten in place (`overwrite`).

@@ -236,8 +236,7 @@ extension SectionRegistry {
     }
 
     /// Whether no process (this one included) has the object open or mapped: then no other process
-    /// maps it, and a delete needs no pass over every process's maps (a quarter of the server's
-    /// time in the create/delete benchmark). The kernel grants a write lease only to the sole open
+    /// maps it, and a delete needs no pass over every process's maps. The kernel grants a write lease only to the sole open
     /// file description of a file, and a mapping keeps its file open after its descriptor is closed.
     /// False when anything is open, and when leases are unavailable (disabled, another owner's
     /// file): the caller then looks at /proc.

@@ -42,10 +42,11 @@ extension API {
                 let advice =
                     view == nil
                     ? "use format=raw" : "read the section's own data endpoint with format=raw, which streams any size"
-                throw SectionError(
-                    .invalidArgument,
-                    "\(format.rawValue) dumps are limited to \(ByteSize.describe(limit)) a request; \(advice)",
-                    section: name.value)
+                throw APIFailure(
+                    Problems.make(
+                        422, "invalid-request", "Invalid request",
+                        "\(format.rawValue) dumps are limited to \(ByteSize.describe(limit)) a request; \(advice)",
+                        [("section", .string(name.value))]))
             }
             if let view { return try self.registry.readView(named: name, id: view, offset: offset, length: count) }
             return try self.registry.read(named: name, offset: offset, length: count)

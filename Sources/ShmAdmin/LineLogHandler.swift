@@ -1,6 +1,7 @@
 import Dispatch
 import Logging
 import Synchronization
+import SystemPackage
 
 #if canImport(Glibc)
     import Glibc
@@ -9,11 +10,9 @@ import Synchronization
 /// A log handler that writes each message as one line with one `write(2)`:
 /// `2026-11-23T19:34:45.123Z info shm-admin: message key=value …`.
 ///
-/// The access log writes a line per request, so the cost of a line is part of every request:
-/// swift-log's `StreamLogHandler` formats its timestamp with `strftime`, builds the metadata through
-/// `String(describing:)`, and goes through a locked `FILE *` with a flush, which took a third of the
-/// server's time in the listing benchmark (bench/ANALYSIS.md). Here a line is built in one byte
-/// buffer and handed to the kernel whole, so lines of concurrent requests do not interleave; a
+/// The access log writes a line per request, so the cost of a line is part of every request
+/// (swift-log's `StreamLogHandler` was far too slow for that: bench/ANALYSIS.md). A line is built in
+/// one byte buffer and handed to the kernel whole, so lines of concurrent requests do not interleave; a
 /// `LogSink` with a buffer interval also gathers the lines below `warning` into one write.
 public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
@@ -22,7 +21,7 @@ public struct LineLogHandler: LogHandler {
     private let sink: LogSink
 
     /// A handler for `label` writing each line at once to `descriptor` (standard error by default).
-    public init(label: String, descriptor: Int32 = 2) {
+    public init(label: String, descriptor: FileDescriptor = .standardError) {
         self.init(label: label, sink: LogSink(descriptor: descriptor))
     }
 
@@ -100,11 +99,10 @@ public struct LineLogHandler: LogHandler {
 /// below `warning` (at `info`, the access log's line per request) are gathered and written together
 /// at most that long after the first of them, or as soon as 64 KiB are waiting, like nginx's
 /// `access_log … buffer= flush=`; a `warning` or worse first writes what is waiting, then itself.
-/// At 40,000 requests a second the access log's write per request was a fifth of the listing
-/// benchmark's time. What is waiting is lost if the process is killed; `flush()` at start and at
+/// What is waiting is lost if the process is killed; `flush()` at start and at
 /// shutdown writes it.
 public final class LogSink: Sendable {
-    public let descriptor: Int32
+    public let descriptor: FileDescriptor
     public let bufferInterval: Double?
     static let bufferLimit = 64 << 10
 
@@ -118,9 +116,9 @@ public final class LogSink: Sendable {
     private let output = Mutex(())
 
     /// Standard error, lines below `warning` gathered for up to 100 ms (the server's logs).
-    public static let standardError = LogSink(descriptor: 2, bufferInterval: 0.1)
+    public static let standardError = LogSink(descriptor: .standardError, bufferInterval: 0.1)
 
-    public init(descriptor: Int32, bufferInterval: Double? = nil) {
+    public init(descriptor: FileDescriptor, bufferInterval: Double? = nil) {
         self.descriptor = descriptor
         self.bufferInterval = bufferInterval
     }
@@ -161,19 +159,8 @@ public final class LogSink: Sendable {
         if !bytes.isEmpty { Self.writeAll(descriptor, bytes) }
     }
 
-    private static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return  // a closed or full log must not stop the server
-                }
-            }
-        }
+    /// Writes all of `bytes`, retrying interrupted writes; a closed or full log must not stop the server.
+    private static func writeAll(_ descriptor: FileDescriptor, _ bytes: [UInt8]) {
+        _ = try? descriptor.writeAll(bytes)
     }
 }

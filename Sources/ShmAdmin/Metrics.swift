@@ -38,8 +38,8 @@ final class Metrics: Sendable {
         var durations: [String: Histogram] = [:]
     }
 
-    /// The counters, split in shards picked by thread: every worker records every request, and one
-    /// lock for all of them was contended (bench 1). A scrape adds the shards up.
+    /// The counters, split in shards picked by thread: every worker records every request, so one
+    /// lock for all of them would be contended. A scrape adds the shards up.
     private final class Shard: Sendable {
         let state = Mutex(State())
     }

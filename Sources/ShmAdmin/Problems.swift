@@ -17,6 +17,8 @@ enum Problems {
         make(422, "invalid-request", "Invalid request", detail)
     }
 
+    static func invalidSize(_ detail: String) -> ProblemDetails { make(422, "invalid-size", "Invalid size", detail) }
+
     static func unsupportedMediaType(_ detail: String) -> ProblemDetails {
         make(415, "unsupported-media-type", "Unsupported media type", detail)
     }

@@ -69,17 +69,18 @@ struct JSONBody {
 
     /// A size member: a byte count or a string with a binary unit. Anything else is 422.
     func size(_ key: String) throws(APIFailure) -> Int64? {
-        do throws(SectionError) {
+        do throws(SizeText.Invalid) {
             switch members[key] {
             case nil, .null?: return nil
-            case .int(let number)?: return try ByteSize.validate(number, field: key)
-            case .string(let text)?: return try ByteSize.parse(text, field: key)
+            case .int(let number)?: return try SizeText.validate(number, field: key)
+            case .string(let text)?: return try SizeText.parse(text, field: key)
             case .double(let number)?:
-                throw SectionError(.invalidSize, "\(key) \(number) is not a whole number of bytes within 64 bits")
-            default: throw SectionError(.invalidSize, "\(key) must be a byte count or a string such as \"64MiB\"")
+                throw SizeText.Invalid(description: "\(key) \(number) is not a whole number of bytes within 64 bits")
+            default:
+                throw SizeText.Invalid(description: "\(key) must be a byte count or a string such as \"64MiB\"")
             }
         } catch {
-            throw APIFailure(Problems.from(error))
+            throw APIFailure(Problems.invalidSize(error.description))
         }
     }
 

@@ -1,5 +1,6 @@
 import HTTPServer
 import SectionRegistry
+import SystemPackage
 
 #if canImport(Glibc)
     import Glibc
@@ -148,14 +149,16 @@ struct Security: Sendable {
         guard create else { throw SetupError("cannot read the token file \(path)") }
         var token = ""
         for _ in 0..<32 { token += String(format2: UInt8.random(in: 0...255)) }
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw SetupError("cannot create the token file \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }
-        let bytes = Array((token + "\n").utf8)
-        guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
-            throw SetupError("cannot write the token file \(path)")
+        do {
+            let file = try FileDescriptor.open(
+                FilePath(path), .writeOnly, options: [.create, .exclusiveCreate, .closeOnExec],
+                permissions: [.ownerReadWrite])
+            try file.closeAfter {
+                _ = try file.writeAll((token + "\n").utf8)
+                if fsync(file.rawValue) != 0 { throw SetupError("fsync failed") }
+            }
+        } catch {
+            throw SetupError("cannot create the token file \(path): \(error)")
         }
         return token
     }

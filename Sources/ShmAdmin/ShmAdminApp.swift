@@ -21,10 +21,8 @@ public struct ServeOptions: Sendable {
     public var allowRemote = false
     public var maxBody: Int64 = 64 << 20
     public var metricsSectionCap = 1000
-    /// libmicrohttpd's worker threads. One per CPU, like nginx's `worker_processes auto`: in the
-    /// 32-client create/delete benchmark on 2 CPUs, 2 workers had a p99 of 6.5-7.2 ms where 4 had
-    /// 8.6-11 ms (more runnable threads than CPUs queue requests behind one another), and the
-    /// listing's throughput was the same.
+    /// libmicrohttpd's worker threads: one per CPU, like nginx's `worker_processes auto` (more
+    /// runnable threads than CPUs queue requests behind one another; bench/ANALYSIS.md).
     public var threads = max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     public var shmDirectory = "/dev/shm"
     public var recordSync = RecordSync.auto

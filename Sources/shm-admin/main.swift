@@ -100,7 +100,7 @@ struct Serve: ParsableCommand {
             throw ValidationError("--sync-records must be auto or always")
         }
         let maxBodyBytes: Int64
-        do { maxBodyBytes = try ByteSize.parse(maxBody, field: "--max-body") } catch {
+        do { maxBodyBytes = try SizeText.parse(maxBody, field: "--max-body") } catch {
             throw ValidationError("\(error)")
         }
         LoggingSystem.bootstrap { label in

@@ -1,4 +1,5 @@
 import Logging
+import SystemPackage
 import Testing
 
 @testable import ShmAdmin
@@ -13,7 +14,9 @@ import Testing
         var ends: [Int32] = [0, 0]
         #expect(pipe(&ends) == 0)
         defer { close(ends[0]) }
-        var logger = Logger(label: "test.label") { LineLogHandler(label: $0, descriptor: ends[1]) }
+        var logger = Logger(label: "test.label") {
+            LineLogHandler(label: $0, descriptor: FileDescriptor(rawValue: ends[1]))
+        }
         logger.logLevel = .info
         body(logger)
         close(ends[1])
@@ -91,7 +94,7 @@ import Testing
 
     @Test func bufferedSinkHoldsInfoUntilFlushAndWritesWarningsAtOnceInOrder() {
         let out = Pipe()
-        let sink = LogSink(descriptor: out.write, bufferInterval: 60)
+        let sink = LogSink(descriptor: FileDescriptor(rawValue: out.write), bufferInterval: 60)
         let logger = Self.logger(to: sink)
         logger.info("one")
         logger.info("two")
@@ -110,7 +113,7 @@ import Testing
 
     @Test func bufferedSinkWritesWithinItsIntervalAndAtItsLimit() {
         let out = Pipe()
-        let sink = LogSink(descriptor: out.write, bufferInterval: 0.05)
+        let sink = LogSink(descriptor: FileDescriptor(rawValue: out.write), bufferInterval: 0.05)
         let logger = Self.logger(to: sink)
         logger.info("soon")
         var text = ""
@@ -121,7 +124,7 @@ import Testing
         }
         #expect(text.hasSuffix(" info t: soon\n"), "written by the interval's flush")
 
-        let slow = LogSink(descriptor: out.write, bufferInterval: 600)
+        let slow = LogSink(descriptor: FileDescriptor(rawValue: out.write), bufferInterval: 600)
         let many = Self.logger(to: slow)
         let line = String(repeating: "x", count: 1000)
         var lines = 0
