@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// The data path, one target per layer:
+// The data path, one target per layer (docs/ARCHITECTURE.md):
 // shm-admin (CLI) → ShmAdmin (routes, auth, JSON, metrics, events) → HTTPServer (libmicrohttpd in Swift)
-//                                                                 ↘ SectionRegistry (mmap core) → CShmLinux (GNU calls)
+//                                                                 ↘ SectionRegistry (core; System/ the syscalls)
+//                                                                     → CShmLinux (GNU calls)
 let package = Package(
     name: "shm-admin",
     platforms: [.macOS(.v15)],
