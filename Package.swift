@@ -23,6 +23,12 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
+        // libcurl for the command line's remote mode: http://, https:// and unix: URLs, streamed bodies.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         .target(
             name: "CShmLinux",
             cSettings: [.define("_GNU_SOURCE")]
@@ -49,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "shm-admin",
             dependencies: [
-                "ShmAdmin", "SectionRegistry",
+                "ShmAdmin", "SectionRegistry", "CCurl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

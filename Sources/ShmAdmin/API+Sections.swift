@@ -12,29 +12,7 @@ extension API {
         let key = request.query.items.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
         let bytes = try listings.bytes(for: key) {
             let (sections, total) = try registry.list(filter)
-            // Parts of the array rendered on several cores, then joined: 10,000 sections are 3 MB of JSON.
-            let parts = stride(from: 0, to: sections.count, by: 1_024).map {
-                sections[$0..<min($0 + 1_024, sections.count)]
-            }
-            let rendered = parts.concurrentMap(minimumCount: 2) { part in
-                var json = JSONWriter(capacity: part.count * 360)
-                for section in part {
-                    json.beginObject()
-                    Render.sectionMembers(section, to: &json)
-                    json.endObject()
-                }
-                return json.finish()
-            }
-            var json = JSONWriter(capacity: 64 + rendered.reduce(0) { $0 + $1.count + 1 })
-            json.beginObject()
-            json.key("sections")
-            json.beginArray()
-            for part in rendered { json.fragment(part) }
-            json.endArray()
-            json.key("total")
-            json.int(Int64(total))
-            json.endObject()
-            return json.finishShared()
+            return Render.sectionList(sections, total: total).finishShared()
         }
         return .json(shared: bytes)
     }

@@ -20,7 +20,10 @@ struct ShmAdminCommand: ParsableCommand {
         commandName: "shm-admin",
         abstract: "Admin and inspection service for the shared memory of a Linux host (/dev/shm).",
         version: "0.1.0",
-        subcommands: [Serve.self])
+        subcommands: [
+            Serve.self, Ls.self, Show.self, Create.self, Grow.self, Reset.self, Write.self, Dump.self, Pages.self,
+            Rm.self, Adopt.self, Lock.self, Watch.self,
+        ])
 }
 
 struct Serve: ParsableCommand {
@@ -189,4 +192,4 @@ if CommandLine.arguments.dropFirst().first == "serve" {
     Shutdown.blockTerminationSignals()
     MemoryTuning.applyServerDefaults()
 }
-ShmAdminCommand.main()
+ShmAdminCommand.mainWithUsageStatus()

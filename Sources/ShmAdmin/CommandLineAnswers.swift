@@ -1,0 +1,83 @@
+import HTTPServer
+import SectionRegistry
+
+/// What the endpoints answer, for `shm-admin`'s local mode: the same renderers the routes use, so
+/// `shm-admin ls -J` here prints the bytes `GET /api/v1/sections` sends (docs/CLI.md "-J").
+public enum CommandLineAnswers {
+    /// `GET /api/v1/sections`: `{"sections":[…],"total":N}`.
+    public static func sectionList(_ sections: [SectionInfo], total: Int) -> [UInt8] {
+        Render.sectionList(sections, total: total).finish()
+    }
+
+    /// One section (grow, reset, adopt); a create adds `created`.
+    public static func section(_ info: SectionInfo, created: Bool? = nil) -> [UInt8] {
+        guard let created else { return Render.section(info) }
+        return Render.section(info) { json in
+            json.key("created")
+            json.bool(created)
+        }
+    }
+
+    /// `GET /api/v1/sections/{name}`.
+    public static func detail(_ detail: SectionDetail) -> [UInt8] { Render.detail(detail) }
+
+    /// `GET …/pages`.
+    public static func pageMap(_ map: PageMap) -> [UInt8] { Render.pageMap(map) }
+
+    /// `PUT …/data`: `{"offset","written","requested"}`.
+    public static func writeResult(_ result: WriteResult) -> [UInt8] {
+        JSONValue.object([
+            ("offset", .int(result.offset)), ("written", .int(result.written)), ("requested", .int(result.requested)),
+        ]).serialized()
+    }
+
+    /// One event's `data`, as the event stream sends it.
+    public static func event(_ event: SectionEvent) -> [UInt8] { Render.event(event) }
+
+    /// The text formats of `GET …/data` that read the bytes first.
+    public enum DumpText: String, Sendable {
+        case hex, hexdump, base64
+    }
+
+    /// The most one request of `format` may ask for (422 past it, as the API answers).
+    public static func dumpLimit(_ format: DumpText) -> Int64 { DumpFormat(rawValue: format.rawValue)!.limit! }
+
+    /// `GET …/data?format=…` of bytes already read from `offset`.
+    public static func dump(_ bytes: [UInt8], offset: Int64, format: DumpText) -> [UInt8] {
+        switch format {
+        case .hex: DumpFormat.hexRows(bytes, offset: offset).serialized()
+        case .base64: DumpFormat.base64(bytes, offset: offset).serialized()
+        case .hexdump: Hexdump.text(bytes, offset: offset)
+        }
+    }
+
+    /// A registry error as the API reports it: the problem's title and detail, and the pids of
+    /// mappers or lock holders it names.
+    public static func problem(_ error: SectionError) -> Problem {
+        let details = Problems.from(error)
+        var problem = Problem(status: details.status, title: details.title, detail: details.detail ?? "")
+        switch error.code {
+        case .mappedByOthers(let pids): problem.pids = pids
+        case .lockTimeout(let holders): problem.holders = holders.map { ($0.pid ?? -1, $0.mode.rawValue) }
+        default: break
+        }
+        return problem
+    }
+
+    /// An RFC 9457 problem reduced to what the command line prints.
+    public struct Problem: Error, Sendable {
+        public var status: Int
+        public var title: String
+        public var detail: String
+        /// `pids` of a refused delete.
+        public var pids: [Int32] = []
+        /// `holders` of a lock timeout: pid (-1 when unknown) and mode.
+        public var holders: [(pid: Int32, mode: String)] = []
+
+        public init(status: Int, title: String, detail: String) {
+            self.status = status
+            self.title = title
+            self.detail = detail
+        }
+    }
+}

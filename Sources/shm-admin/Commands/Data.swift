@@ -1,0 +1,109 @@
+import ArgumentParser
+import ShmAdmin
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `shm-admin write NAME`: standard input written into the section (`PUT …/data`).
+struct Write: HostCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write standard input into a section at an offset.",
+        discussion: "It must fit inside the commit (nothing is written otherwise) unless --partial.")
+
+    @OptionGroup var hostOptions: HostOptions
+
+    @Argument(help: "The section's name.")
+    var name: String
+
+    @Option(help: "Where to write, in bytes.")
+    var offset: Int64 = 0
+
+    @Flag(help: "Write what fits inside the commit and say so, instead of refusing.")
+    var partial = false
+
+    @Flag(help: "Hold the section's exclusive lock while writing (waits up to 1 s).")
+    var lock = false
+
+    @Flag(name: [.customShort("J"), .customLong("json")], help: "Print the API's JSON answer as it is.")
+    var json = false
+
+    func run(on host: any HostAPI) throws(Problem) {
+        var input: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { throw Problem.local("Cannot read standard input", String(cString: strerror(errno))) }
+            if count == 0 { break }
+            input += buffer[0..<count]
+        }
+        let answer = try host.write(name, offset: offset, partial: partial, lock: lock, bytes: input)
+        if json { return Terminal.out(answer + [10]) }
+        let result = Document.parse(answer)
+        let written = result?["written"].int ?? 0
+        let requested = result?["requested"].int ?? 0
+        Terminal.out("wrote \(written) of \(requested) bytes at offset \(result?["offset"].int ?? offset)\n")
+    }
+}
+
+/// `shm-admin dump NAME`: the section's bytes as `hexdump -C` prints them, as the API's hex or
+/// base64 JSON, or raw (`GET …/data`).
+struct Dump: HostCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a section's bytes: -C as hexdump -C (default), --hex, --base64, or --raw.")
+
+    @OptionGroup var hostOptions: HostOptions
+
+    @Argument(help: "The section's name.")
+    var name: String
+
+    @Option(help: "First byte, in bytes.")
+    var offset: Int64 = 0
+
+    @Option(help: "How many bytes (default: to the end of the commit).")
+    var length: Int64?
+
+    @Flag(name: .customShort("C"), help: "Canonical hex+ASCII, exactly as hexdump -C prints it (the default).")
+    var canonical = false
+
+    @Flag(help: "The API's JSON rows of 16 bytes (format=hex).")
+    var hex = false
+
+    @Flag(help: "The API's base64 JSON (format=base64).")
+    var base64 = false
+
+    @Flag(help: "The bytes themselves, streamed (not to a terminal unless --force).")
+    var raw = false
+
+    @Flag(help: "Write raw bytes even to a terminal.")
+    var force = false
+
+    func validate() throws {
+        guard [canonical, hex, base64, raw].filter({ $0 }).count <= 1 else {
+            throw ValidationError("give at most one of -C, --hex, --base64 and --raw")
+        }
+    }
+
+    func run(on host: any HostAPI) throws(Problem) {
+        if raw {
+            if Terminal.isTerminal && !force {
+                throw Problem.local(
+                    "Refused", "standard output is a terminal: redirect it, or pass --force to print raw bytes")
+            }
+            var failed = false
+            try host.dumpRaw(name, offset: offset, length: length) { piece in
+                if !Terminal.write(piece) {
+                    failed = errno != EPIPE
+                    return false
+                }
+                return true
+            }
+            if failed { throw Problem.local("Cannot write", String(cString: strerror(errno))) }
+            return
+        }
+        let format: CommandLineAnswers.DumpText = hex ? .hex : base64 ? .base64 : .hexdump
+        let answer = try host.dump(name, offset: offset, length: length, format: format)
+        Terminal.out(format == .hexdump ? answer : answer + [10])
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Synchronization
+
+/// `shm-admin watch [NAME…]`: events as they happen, whoever makes them (`GET /api/v1/events`
+/// remotely, the registry's change feed locally), until interrupted or the reader goes away.
+struct Watch: HostCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print events as they happen, one line each (JSON lines with -J), until interrupted.")
+
+    @OptionGroup var hostOptions: HostOptions
+
+    @Argument(help: "Only events of these sections (default: all).")
+    var names: [String] = []
+
+    @Flag(
+        name: [.customShort("J"), .customLong("json")], help: "One event object per line, as the event stream sends it."
+    )
+    var json = false
+
+    func run() throws {
+        Terminal.ignoreBrokenPipe()
+        Interrupt.install()
+        do throws(Problem) {
+            let host = try hostOptions.host(watch: true)
+            try run(on: host)
+        } catch {
+            Terminal.error(error.line)
+            throw ExitCode(1)
+        }
+    }
+
+    func run(on host: any HostAPI) throws(Problem) {
+        let wanted = Set(names)
+        let json = self.json
+        try host.events { data in
+            guard let event = Document.parse(data) else { return true }
+            if !wanted.isEmpty, let section = event["section"].string, !wanted.contains(section) { return true }
+            let line = json ? data + [10] : Array(EventText.line(event).utf8)
+            return line.withUnsafeBytes { Terminal.write($0) }
+        }
+    }
+}
+
+enum EventText {
+    /// `TIME TYPE SECTION SOURCE key=value…`, the section escaped (`-` for a rescan).
+    static func line(_ event: Document) -> String {
+        let fixed = ["id", "type", "section", "source", "time"]
+        var parts = [
+            event["time"].string ?? "-", event["type"].string ?? "-", event["section"].string.map(Escape.text) ?? "-",
+            event["source"].string ?? "-",
+        ]
+        for (key, value) in event.members.sorted(by: { $0.key < $1.key }) where !fixed.contains(key) {
+            parts.append(Escape.text("\(key)=\(value.string ?? "")"))
+        }
+        return parts.joined(separator: " ") + "\n"
+    }
+}

@@ -1,0 +1,299 @@
+import SectionRegistry
+import ShmAdmin
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The host answered by a running `shm-admin serve` over its HTTP API (API.md).
+struct RemoteHost: HostAPI {
+    let client: HTTPClient
+    let url: String
+
+    init(url: String, token: String?) throws(Problem) {
+        guard let client = HTTPClient(url: url, token: token) else {
+            throw Problem.local("Bad URL", "'\(url)' is not http://…, https://… or unix:PATH")
+        }
+        self.client = client
+        self.url = url
+    }
+
+    /// Sends a request; a problem answer (or any status outside `expected`) becomes a `Problem`.
+    private func call(
+        _ method: String, _ path: String, json body: JSONText? = nil, raw: [UInt8]? = nil,
+        expected: ClosedRange<Int> = 200...299, sink: ((UnsafeRawBufferPointer) -> Bool)? = nil,
+        keepGoing: @escaping () -> Bool = { true }
+    ) throws(Problem) -> [UInt8] {
+        let response: HTTPClient.Response
+        do throws(HTTPClient.TransferError) {
+            response = try client.send(
+                method, path, body: body.map { Array($0.text.utf8) } ?? raw,
+                contentType: body != nil ? "application/json" : raw != nil ? "application/octet-stream" : nil,
+                sink: sink, keepGoing: keepGoing)
+        } catch {
+            throw Problem.local("cannot reach \(url)", error.message)
+        }
+        guard expected.contains(response.status) else { throw Self.problem(response) }
+        return response.body
+    }
+
+    /// An error answer as a problem: its title and detail, and the pids or holders it names.
+    static func problem(_ response: HTTPClient.Response) -> Problem {
+        guard let document = Document.parse(response.body), let title = document["title"].string else {
+            return Problem(
+                status: response.status, title: "HTTP \(response.status)",
+                detail: "the server answered without a problem document")
+        }
+        var problem = Problem(status: response.status, title: title, detail: document["detail"].string ?? "")
+        problem.pids = document["pids"].array.compactMap { $0.int.map { Int32(truncatingIfNeeded: $0) } }
+        problem.holders = document["holders"].array.map {
+            (Int32(truncatingIfNeeded: $0["pid"].int ?? -1), $0["mode"].string ?? "")
+        }
+        return problem
+    }
+
+    private func path(_ name: String, _ tail: String = "") -> String {
+        "/api/v1/sections/" + URLText.percentEncoded(name) + tail
+    }
+
+    func sections(_ filter: SectionFilter) throws(Problem) -> [UInt8] {
+        var query: [(String, String)] = [("limit", "10000")]
+        if let managed = filter.managed { query.append(("managed", String(managed))) }
+        if let kind = filter.kind { query.append(("kind", kind.rawValue)) }
+        if let orphan = filter.orphan { query.append(("orphan", String(orphan))) }
+        if let text = filter.query { query.append(("q", text)) }
+        // Pages of 10,000 (the API's most), joined into one answer as a local listing gives it.
+        var pages: [[UInt8]] = []
+        var total = 0
+        var offset = 0
+        repeat {
+            let page = try call("GET", "/api/v1/sections" + URLText.query(query + [("offset", String(offset))]))
+            guard let document = Document.parse(page) else {
+                throw Problem.local("Bad answer", "the listing from \(url) is not JSON")
+            }
+            total = Int(document["total"].int ?? 0)
+            let count = document["sections"].array.count
+            pages.append(page)
+            offset += count
+            if count == 0 { break }
+        } while offset < total
+        return pages.count == 1 ? pages[0] : ListingPages.join(pages, total: total)
+    }
+
+    func section(_ name: String) throws(Problem) -> [UInt8] { try call("GET", path(name)) }
+
+    func create(_ request: CreateArguments) throws(Problem) -> [UInt8] {
+        var body = JSONText()
+        body.member("name", string: request.name)
+        body.member("reserve", int: request.reserve)
+        if let commit = request.commit { body.member("commit", int: commit) }
+        body.member("namespace", string: request.namespace.rawValue)
+        body.member("exclusive", bool: request.exclusive)
+        body.member("labels", labels: request.labels)
+        return try call("POST", "/api/v1/sections", json: body)
+    }
+
+    func grow(_ name: String, to commit: Int64?, by amount: Int64?) throws(Problem) -> [UInt8] {
+        var body = JSONText()
+        if let commit { body.member("commit", int: commit) } else { body.member("by", int: amount ?? 0) }
+        return try call("POST", path(name, "/grow"), json: body)
+    }
+
+    func reset(_ name: String, offset: Int64, length: Int64) throws(Problem) -> [UInt8] {
+        var body = JSONText()
+        body.member("offset", int: offset)
+        body.member("length", int: length)
+        return try call("POST", path(name, "/reset"), json: body)
+    }
+
+    func adopt(_ name: String, reserve: Int64?, labels: [String: String]) throws(Problem) -> [UInt8] {
+        var body = JSONText()
+        if let reserve { body.member("reserve", int: reserve) }
+        if !labels.isEmpty { body.member("labels", labels: labels) }
+        return try call("POST", path(name, "/adopt"), json: body)
+    }
+
+    func delete(_ name: String, force: Bool) throws(Problem) {
+        _ = try call("DELETE", path(name) + (force ? "?force=true" : ""))
+    }
+
+    func pages(_ name: String, from: Int64?, to: Int64?) throws(Problem) -> [UInt8] {
+        var query: [(String, String)] = []
+        if let from { query.append(("from", String(from))) }
+        if let to { query.append(("to", String(to))) }
+        return try call("GET", path(name, "/pages") + URLText.query(query))
+    }
+
+    func write(_ name: String, offset: Int64, partial: Bool, lock: Bool, bytes: [UInt8]) throws(Problem) -> [UInt8] {
+        var query = [("offset", String(offset))]
+        if partial { query.append(("partial", "true")) }
+        if lock { query.append(("lock", "true")) }
+        return try call("PUT", path(name, "/data") + URLText.query(query), raw: bytes)
+    }
+
+    private func dataQuery(_ offset: Int64, _ length: Int64?, _ format: String) -> String {
+        var query = [("format", format), ("offset", String(offset))]
+        if let length { query.append(("length", String(length))) }
+        return URLText.query(query)
+    }
+
+    func dump(_ name: String, offset: Int64, length: Int64?, format: CommandLineAnswers.DumpText)
+        throws(Problem) -> [UInt8]
+    {
+        try call("GET", path(name, "/data") + dataQuery(offset, length, format.rawValue))
+    }
+
+    func dumpRaw(_ name: String, offset: Int64, length: Int64?, sink: (UnsafeRawBufferPointer) -> Bool)
+        throws(Problem)
+    {
+        try withoutActuallyEscaping(sink) { sink throws(Problem) in
+            _ = try call("GET", path(name, "/data") + dataQuery(offset, length, "raw"), sink: sink)
+        }
+    }
+
+    func holdingLock(_ name: String, mode: LockMode, timeout: Double, _ body: () -> Int32) throws(Problem) -> Int32 {
+        // A lease lasts at most an hour (API.md); a wait of at most a minute a request, repeated until `timeout`.
+        let deadline = monotonicSeconds() + timeout
+        var answer: [UInt8]
+        while true {
+            let left = max(0, deadline - monotonicSeconds())
+            var request = JSONText()
+            request.member("mode", string: mode.rawValue)
+            request.member("timeoutMs", int: Int64(min(60_000, (left * 1000).rounded())))
+            request.member("ttlMs", int: 3_600_000)
+            do throws(Problem) {
+                answer = try call("POST", path(name, "/lock"), json: request)
+                break
+            } catch {
+                if error.status == 423 && monotonicSeconds() < deadline - 0.001 { continue }
+                throw error
+            }
+        }
+        guard let lease = Document.parse(answer)?["lease"].string else {
+            throw Problem.local("Bad answer", "the lock answer from \(url) names no lease")
+        }
+        let status = body()
+        _ = try? call("DELETE", path(name, "/lock/" + URLText.percentEncoded(lease)))
+        return status
+    }
+
+    func events(_ handler: @escaping @Sendable ([UInt8]) -> Bool) throws(Problem) {
+        var parser = EventStreamParser()
+        var stopped = false
+        _ = try call(
+            "GET", "/api/v1/events",
+            sink: { bytes in
+                for data in parser.feed(bytes) where !handler(data) {
+                    stopped = true
+                    return false
+                }
+                return true
+            },
+            keepGoing: { !stopped && !Interrupt.requested && !Terminal.readerGone })
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+/// Server-Sent Events read from a byte stream: the `data` of each event, as it completes.
+struct EventStreamParser {
+    private var line: [UInt8] = []
+    private var data: [UInt8]?
+
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [[UInt8]] {
+        var done: [[UInt8]] = []
+        for byte in bytes {
+            if byte != 10 {
+                line.append(byte)
+                continue
+            }
+            if line.last == 13 { line.removeLast() }
+            if line.isEmpty {
+                if let data { done.append(data) }
+                data = nil
+            } else if line.starts(with: Array("data:".utf8)) {
+                var value = line.dropFirst(5)
+                if value.first == 32 { value = value.dropFirst() }
+                if data == nil { data = Array(value) } else { data! += [10] + value }
+            }
+            line.removeAll(keepingCapacity: true)
+        }
+        return done
+    }
+}
+
+/// Listings of more than one page joined: `{"sections":[` page, page, … `],"total":N}`.
+enum ListingPages {
+    static func join(_ pages: [[UInt8]], total: Int) -> [UInt8] {
+        let head = Array("{\"sections\":[".utf8)
+        var out = head
+        var first = true
+        for page in pages {
+            guard let close = page.lastIndex(of: UInt8(ascii: "]")), page.starts(with: head) else { continue }
+            let items = page[head.count..<close]
+            if items.isEmpty { continue }
+            if !first { out.append(UInt8(ascii: ",")) }
+            out += items
+            first = false
+        }
+        return out + Array("],\"total\":\(total)}".utf8)
+    }
+}
+
+/// Request text the remote mode builds: query strings, percent-encoded names, small JSON bodies.
+enum URLText {
+    static func percentEncoded(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
+                UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                out +=
+                    "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 15, radix: 16, uppercase: true)
+            }
+        }
+        return out
+    }
+
+    static func query(_ items: [(String, String)]) -> String {
+        items.isEmpty
+            ? "" : "?" + items.map { percentEncoded($0.0) + "=" + percentEncoded($0.1) }.joined(separator: "&")
+    }
+}
+
+/// A flat JSON object written member by member.
+struct JSONText {
+    private var members: [String] = []
+
+    var text: String { "{" + members.joined(separator: ",") + "}" }
+
+    mutating func member(_ key: String, string: String) { members.append(Self.quoted(key) + ":" + Self.quoted(string)) }
+    mutating func member(_ key: String, int: Int64) { members.append(Self.quoted(key) + ":" + String(int)) }
+    mutating func member(_ key: String, bool: Bool) { members.append(Self.quoted(key) + ":" + String(bool)) }
+    mutating func member(_ key: String, labels: [String: String]) {
+        let inner = labels.sorted { $0.key < $1.key }.map { Self.quoted($0.key) + ":" + Self.quoted($0.value) }
+        members.append(Self.quoted(key) + ":{" + inner.joined(separator: ",") + "}")
+    }
+
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The columns of a section (API.md "A section in JSON"), for `ls` and every command that prints
+/// sections (create, grow, reset, adopt).
+enum SectionColumns {
+    static let shape = TableShape(
+        columns: [
+            .member(
+                "NAME", "name", .text, "section name (escaped: \\xNN for spaces, quotes, control and non-ASCII bytes)"),
+            .member("KIND", "kind", .text, "shm or semaphore"),
+            Column("OWNER", .text, "owner's user name (uid when it has none)") { .text(userName($0["uid"].int)) },
+            Column("PERMS", .text, "permissions, as ls -l shows them") { .text(permissions($0["mode"].string)) },
+            .member("SIZE", "commit", .bytes, "the commit: the object's size"),
+            .member("ALLOC", "allocatedBytes", .bytes, "memory the object holds"),
+            .member("DATA", "dataBytes", .bytes, "bytes in pages that hold written data"),
+            .member("MAPPERS", "mappers", .number, "processes other than shm-admin that map it"),
+            Column("ORPHAN", .text, "yes when no other process maps it or holds it open") { yesNo($0["orphan"]) },
+            Column("AGE", .text, "time since it was created") { .text(age(since: $0["createdAt"].string)) },
+            .member("RESERVE", "reserve", .bytes, "the most a managed section may grow to (- when foreign)"),
+            Column("MANAGED", .text, "yes when created or adopted through shm-admin") { yesNo($0["managed"]) },
+            .member("NAMESPACE", "namespace", .text, "local (0600) or global (0666)"),
+            .member("STATE", "state", .text, "ok, or missing for a managed section whose object vanished"),
+            .member("MODE", "mode", .text, "permission bits in octal"),
+            .member("UID", "uid", .number, "owner's user id"),
+            .member("GID", "gid", .number, "group id"),
+            .member("VIEWS", "views", .number, "shm-admin's own views of it"),
+            .member("CREATED", "createdAt", .text, "creation time (UTC)"),
+            .member("MODIFIED", "modifiedAt", .text, "last modification time (UTC)"),
+            .member("PATH", "path", .text, "the object's path"),
+            Column("LABELS", .text, "labels, KEY=VALUE,…") { row in
+                .text(
+                    row["labels"].members.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.string ?? "")" }
+                        .joined(separator: ","))
+            },
+        ],
+        defaults: ["NAME", "KIND", "OWNER", "PERMS", "SIZE", "ALLOC", "DATA", "MAPPERS", "ORPHAN", "AGE"])
+
+    static func yesNo(_ value: Document) -> Cell { .text(value.bool.map { $0 ? "yes" : "no" } ?? "-") }
+
+    static func userName(_ uid: Int64?) -> String {
+        guard let uid, let id = uid_t(exactly: uid) else { return "-" }
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getpwuid_r(id, &entry, &buffer, buffer.count, &result) == 0, result != nil, let name = entry.pw_name
+        else {
+            return String(uid)
+        }
+        return String(cString: name)
+    }
+
+    /// `0640` → `rw-r-----`, with setuid, setgid and sticky bits as `ls -l` marks them.
+    static func permissions(_ octal: String?) -> String {
+        guard let octal, let mode = UInt32(octal, radix: 8) else { return "-" }
+        var text = Array("rwxrwxrwx")
+        for index in 0..<9 where mode & (0o400 >> UInt32(index)) == 0 { text[index] = "-" }
+        if mode & 0o4000 != 0 { text[2] = text[2] == "x" ? "s" : "S" }
+        if mode & 0o2000 != 0 { text[5] = text[5] == "x" ? "s" : "S" }
+        if mode & 0o1000 != 0 { text[8] = text[8] == "x" ? "t" : "T" }
+        return String(text)
+    }
+
+    /// Time since an RFC 3339 UTC time, in the largest whole unit: `42s`, `5m`, `3h`, `12d`.
+    /// SHM_ADMIN_NOW (seconds since the epoch) fixes "now", for tests.
+    static func age(since time: String?) -> String {
+        guard let time, let then = epochSeconds(time) else { return "-" }
+        let now = getenv("SHM_ADMIN_NOW").flatMap { Int64(String(cString: $0)) } ?? Int64(Glibc.time(nil))
+        let seconds = max(0, now - then)
+        switch seconds {
+        case ..<120: return "\(seconds)s"
+        case ..<(120 * 60): return "\(seconds / 60)m"
+        case ..<(48 * 3600): return "\(seconds / 3600)h"
+        default: return "\(seconds / 86_400)d"
+        }
+    }
+
+    static func epochSeconds(_ text: String) -> Int64? {
+        let parts = text.split(whereSeparator: { "-T:Z.".contains($0) }).compactMap { Int32($0) }
+        guard parts.count >= 6 else { return nil }
+        var civil = tm()
+        civil.tm_year = parts[0] - 1900
+        civil.tm_mon = parts[1] - 1
+        civil.tm_mday = parts[2]
+        civil.tm_hour = parts[3]
+        civil.tm_min = parts[4]
+        civil.tm_sec = parts[5]
+        return Int64(timegm(&civil))
+    }
+}
