@@ -38,7 +38,7 @@ struct Write: HostCommand {
             if count == 0 { break }
             input += buffer[0..<count]
         }
-        let answer = try host.write(name, offset: offset, partial: partial, lock: lock, bytes: input)
+        let answer = try host.write(SectionNames.fromArgument(name), offset: offset, partial: partial, lock: lock, bytes: input)
         if json { return Terminal.out(answer + [10]) }
         let result = Document.parse(answer)
         let written = result?["written"].int ?? 0
@@ -92,7 +92,7 @@ struct Dump: HostCommand {
                     "Refused", "standard output is a terminal: redirect it, or pass --force to print raw bytes")
             }
             var failed = false
-            try host.dumpRaw(name, offset: offset, length: length) { piece in
+            try host.dumpRaw(SectionNames.fromArgument(name), offset: offset, length: length) { piece in
                 if !Terminal.write(piece) {
                     failed = errno != EPIPE
                     return false
@@ -103,7 +103,7 @@ struct Dump: HostCommand {
             return
         }
         let format: CommandLineAnswers.DumpText = hex ? .hex : base64 ? .base64 : .hexdump
-        let answer = try host.dump(name, offset: offset, length: length, format: format)
+        let answer = try host.dump(SectionNames.fromArgument(name), offset: offset, length: length, format: format)
         Terminal.out(format == .hexdump ? answer : answer + [10])
     }
 }

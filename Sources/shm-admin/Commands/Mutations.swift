@@ -50,7 +50,7 @@ struct Create: HostCommand {
         let arguments = usage { () throws(ValidationError) in
             do {
                 return CreateArguments(
-                    name: name, reserve: try parseSize(reserve, "--reserve"),
+                    name: SectionNames.fromArgument(name), reserve: try parseSize(reserve, "--reserve"),
                     commit: try commit.map { try parseSize($0, "--commit") }, namespace: global ? .global : .local,
                     exclusive: exclusive, labels: try parseLabels(labels))
             } catch { throw error as? ValidationError ?? ValidationError("\(error)") }
@@ -90,7 +90,7 @@ struct Grow: HostCommand {
     func run(on host: any HostAPI) throws(Problem) {
         let commit = try? to.map { try parseSize($0, "--to") }
         let amount = try? by.map { try parseSize($0, "--by") }
-        try output.print(try host.grow(name, to: commit ?? nil, by: amount ?? nil))
+        try output.print(try host.grow(SectionNames.fromArgument(name), to: commit ?? nil, by: amount ?? nil))
     }
 }
 
@@ -112,7 +112,7 @@ struct Reset: HostCommand {
     var length: Int64
 
     func run(on host: any HostAPI) throws(Problem) {
-        try output.print(try host.reset(name, offset: offset, length: length))
+        try output.print(try host.reset(SectionNames.fromArgument(name), offset: offset, length: length))
     }
 }
 
@@ -139,7 +139,7 @@ struct Adopt: HostCommand {
 
     func run(on host: any HostAPI) throws(Problem) {
         let size = try? reserve.map { try parseSize($0, "--reserve") }
-        try output.print(try host.adopt(name, reserve: size ?? nil, labels: (try? parseLabels(labels)) ?? [:]))
+        try output.print(try host.adopt(SectionNames.fromArgument(name), reserve: size ?? nil, labels: (try? parseLabels(labels)) ?? [:]))
     }
 }
 
@@ -156,5 +156,5 @@ struct Rm: HostCommand {
     @Flag(help: "Delete even while other processes map it.")
     var force = false
 
-    func run(on host: any HostAPI) throws(Problem) { try host.delete(name, force: force) }
+    func run(on host: any HostAPI) throws(Problem) { try host.delete(SectionNames.fromArgument(name), force: force) }
 }

@@ -27,11 +27,30 @@ struct Show: HostCommand {
 }
 
 enum SectionNames {
-    /// A name as given, or the name at the end of an href (percent-decoded).
+    /// A name as given, or the name at the end of an href (percent-decoded). `\xNN`, as the tables
+    /// print odd bytes, stands for that byte: a valid name holds no backslash, so a name copied from
+    /// `ls` works as it is.
     static func fromArgument(_ text: String) -> String {
         let prefix = "/api/v1/sections/"
-        guard let range = text.firstRange(of: prefix) else { return text }
+        guard let range = text.firstRange(of: prefix) else { return unescaped(text) }
         return percentDecoded(String(text[range.upperBound...]))
+    }
+
+    static func unescaped(_ text: String) -> String {
+        guard text.contains("\\x") else { return text }
+        var bytes: [UInt8] = []
+        var input = Array(text.utf8)[...]
+        while let byte = input.popFirst() {
+            if byte == UInt8(ascii: "\\"), input.first == UInt8(ascii: "x"), input.count >= 3,
+                let value = UInt8(String(decoding: input.dropFirst().prefix(2), as: UTF8.self), radix: 16)
+            {
+                bytes.append(value)
+                input = input.dropFirst(3)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func percentDecoded(_ text: String) -> String {

@@ -30,7 +30,7 @@ struct Watch: HostCommand {
     }
 
     func run(on host: any HostAPI) throws(Problem) {
-        let wanted = Set(names)
+        let wanted = Set(names.map(SectionNames.fromArgument))
         let json = self.json
         try host.events { data in
             guard let event = Document.parse(data) else { return true }
