@@ -37,7 +37,9 @@ struct Lock: HostCommand {
 
     func run(on host: any HostAPI) throws(Problem) {
         let wait = (try? timeout.map(parseDuration)) ?? nil
-        let status = try host.holdingLock(SectionNames.fromArgument(name), mode: shared ? .shared : .exclusive, timeout: wait ?? 1e9) {
+        let status = try host.holdingLock(
+            SectionNames.fromArgument(name), mode: shared ? .shared : .exclusive, timeout: wait ?? 1e9
+        ) {
             ChildProcess.run(command)
         }
         Glibc.exit(status)
