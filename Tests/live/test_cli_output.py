@@ -217,3 +217,31 @@ def test_help_lists_the_version_one_subcommands(shm_admin_bin):
         assert re.search(rf"^\s+{name}\b", out, re.M), name
     for later in ["mounts", "doctor", "reclaim", "quarantine"]:
         assert not re.search(rf"^\s+{later}\b", out, re.M), f"{later} is version 1.1: not shipped yet"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the command as another user")
+def test_local_mode_says_once_what_it_cannot_see_without_root(shm_admin_bin, tmp_path):
+    import shutil
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv (util-linux) is not installed")
+    import tempfile
+    home = tempfile.mkdtemp(prefix="shm-admin-cli-nobody-")  # pytest's own tmp is root's only
+    os.chmod(home, 0o777)
+    argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", shm_admin_bin, "ls", "-q",
+            "nothing-matches", "--state-dir", home + "/state"]
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, env={"PATH": os.environ["PATH"], "HOME": home})
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("shm-admin: not root: "), r.stderr
+    assert re.search(r"of \d+ other users' processes are not visible", lines[0])
+    # as root: nothing said
+    assert Cli(shm_admin_bin, tmp_path / "state-root").run("ls", "-q", "nothing-matches").err == b""
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts_come_from_the_definitions(shm_admin_bin, shell):
+    r = subprocess.run([shm_admin_bin, "--generate-completion-script", shell], capture_output=True, text=True)
+    assert r.returncode == 0 and "dump" in r.stdout and "--list-columns" in r.stdout

@@ -33,6 +33,7 @@ struct HostOptions: ParsableArguments {
     /// with inotify only when `watch` asks, since that starts a thread).
     func host(watch: Bool = false) throws(Problem) -> any HostAPI {
         if let url = serverURL, !url.isEmpty { return try RemoteHost(url: url, token: try token()) }
+        ProcessVisibility.warnIfBlind()
         return try LocalHost(shmDirectory: shmDir, stateDirectory: stateDirectory, watch: watch)
     }
 
