@@ -244,4 +244,4 @@ def test_local_mode_says_once_what_it_cannot_see_without_root(shm_admin_bin, tmp
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completion_scripts_come_from_the_definitions(shm_admin_bin, shell):
     r = subprocess.run([shm_admin_bin, "--generate-completion-script", shell], capture_output=True, text=True)
-    assert r.returncode == 0 and "dump" in r.stdout and "--list-columns" in r.stdout
+    assert r.returncode == 0 and "dump" in r.stdout and "list-columns" in r.stdout
