@@ -151,6 +151,9 @@ struct RemoteHost: HostAPI {
         }
     }
 
+    /// The longest lease the API gives (`ttlMs` up to an hour); there is no renewal.
+    static let leaseSeconds = 3600.0
+
     func holdingLock(_ name: String, mode: LockMode, timeout: Double, _ body: () -> Int32) throws(Problem) -> Int32 {
         // A lease lasts at most an hour (API.md); a wait of at most a minute a request, repeated until `timeout`.
         let deadline = monotonicSeconds() + timeout
@@ -160,7 +163,7 @@ struct RemoteHost: HostAPI {
             var request = JSONText()
             request.member("mode", string: mode.rawValue)
             request.member("timeoutMs", int: Int64(min(60_000, (left * 1000).rounded())))
-            request.member("ttlMs", int: 3_600_000)
+            request.member("ttlMs", int: Int64(Self.leaseSeconds * 1000))
             do throws(Problem) {
                 answer = try call("POST", path(name, "/lock"), json: request)
                 break
@@ -172,7 +175,11 @@ struct RemoteHost: HostAPI {
         guard let lease = Document.parse(answer)?["lease"].string else {
             throw Problem.local("Bad answer", "the lock answer from \(url) names no lease")
         }
+        let started = monotonicSeconds()
         let status = body()
+        if monotonicSeconds() - started >= Self.leaseSeconds {
+            Terminal.error("the lock's lease on \(url) ended after an hour, before the command did")
+        }
         _ = try? call("DELETE", path(name, "/lock/" + URLText.percentEncoded(lease)))
         return status
     }
