@@ -69,6 +69,7 @@ let package = Package(
             dependencies: ["SectionRegistry", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["shm-admin"]),
         .testTarget(
             name: "ShmAdminTests",
             dependencies: [
