@@ -36,7 +36,7 @@ final class RecordStore: Sendable {
     let path: String
     /// Whether acknowledged changes are fsynced (`RecordSync`).
     let syncs: Bool
-    private let recordsPath: String
+    let recordsPath: String
     private let corruptPath: String
     private let counter = AtomicCounter()
     /// fsyncs of record files and of the records directory so far (tests count them per operation).
@@ -65,7 +65,7 @@ final class RecordStore: Sendable {
         }
     }
 
-    private func fileName(for name: String) -> String { SHA256.hex(of: name) + ".json" }
+    func fileName(for name: String) -> String { SHA256.hex(of: name) + ".json" }
 
     /// Writes `record` so that after a process crash at any instant either the old or the new record
     /// is there, never a torn one.

@@ -66,7 +66,10 @@ public final class SectionRegistry: Sendable {
         let recovered = Self.reconcile(store: store, directory: directory, report: &report)
         records = Mutex(recovered)
         startupReport = report
-        if configuration.watchDirectory { try feed.watch(directory.path) }
+        if configuration.watchDirectory {
+            followRecordsOfOtherProcesses()
+            try feed.watch(directory.path)
+        }
     }
 
     deinit { changes.stop() }

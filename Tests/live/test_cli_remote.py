@@ -23,8 +23,7 @@ def pair(shm_admin_bin, tmp_path_factory):
         make_object(shm, "foreign", 8192, 0o644, b"foreign bytes", 100)
         for name in ODD:
             make_object(shm, name, 4096)
-        # made before the servers start: a server reads the state directory's records when it starts
-        # (a section a CLI makes locally while a server runs is managed for that server after its restart)
+        # made before the servers start, so that every view of the host agrees from the first test
         local = Cli(shm_admin_bin, state, shm_dir=shm)
         local.ok("create", "orders", "--reserve", "1MiB", "--commit", "64KiB", "--label", "team=core")
         local.ok("write", "orders", "--offset", "4096", input=b"remote bytes" * 100)
@@ -157,3 +156,27 @@ def test_unreachable_server_and_bad_url(pair, tmp_path):
     assert r.code == 1 and r.error.startswith("shm-admin: cannot reach http://127.0.0.1:1: "), r.error
     r = cli.run("ls", "--url", "ftp://example")
     assert r.code == 1 and "Bad URL" in r.error
+
+
+def test_a_running_server_follows_local_mode_changes(server, shm_admin_bin, prefix):
+    """`shm-admin create` and `rm` in local mode beside a server on the same state directory: the
+    server manages the section at once, and forgets it (not `missing`) after the delete."""
+    import time
+
+    local = Cli(shm_admin_bin, server.state_dir)
+    remote = Cli(shm_admin_bin, server.state_dir, url=f"http://127.0.0.1:{server.port}")
+    name = prefix + "beside"
+
+    def remote_view():
+        return remote.run("ls", "-q", name, "-n", "-o", "NAME,MANAGED,STATE,RESERVE", "-b").text.split()
+
+    local.ok("create", name, "--reserve", "64KiB", "--commit", "4KiB")
+    deadline = time.monotonic() + 5
+    while remote_view() != [name, "yes", "ok", "65536"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert remote_view() == [name, "yes", "ok", "65536"]
+    local.ok("rm", name)
+    deadline = time.monotonic() + 5
+    while remote_view() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert remote_view() == []
