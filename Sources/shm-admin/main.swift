@@ -8,13 +8,6 @@ import ShmAdmin
     import Glibc
 #endif
 
-/// The checkout this binary was built from: `static/` and `openapi.json` live there.
-private func checkoutRoot() -> String {
-    var path = #filePath
-    for _ in 0..<3 { path = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) }
-    return path
-}
-
 struct ShmAdminCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shm-admin",
@@ -49,7 +42,7 @@ struct Serve: ParsableCommand {
     @Option(help: "File holding a read token: metadata endpoints then need it (or the admin token).")
     var readTokenFile: String?
 
-    @Option(help: "The dashboard's files (default: the checkout's static/ directory).")
+    @Option(help: "Serve the dashboard's files from this directory instead of the copy built into the binary.")
     var staticDir: String?
 
     @Option(help: "PEM certificate for HTTPS (with --tls-key).")
@@ -109,10 +102,8 @@ struct Serve: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "shm-admin")
-        let root = checkoutRoot()
         var options = ServeOptions(
-            stateDirectory: stateDir ?? ServeOptions.defaultStateDirectory(),
-            staticDirectory: staticDir ?? root + "/static", openAPIPath: root + "/openapi.json")
+            stateDirectory: stateDir ?? ServeOptions.defaultStateDirectory(), staticDirectory: staticDir)
         options.bind = bind
         options.port = port
         options.tokenFile = tokenFile
@@ -120,6 +111,16 @@ struct Serve: ParsableCommand {
         options.tlsCertificate = tlsCert
         options.tlsKey = tlsKey
         options.unixSocket = unix
+        do {
+            options.listenDescriptor = try Systemd.takeListeningSocket()
+        } catch {
+            logger.critical("shm-admin could not start: \(error)")
+            throw ExitCode(1)
+        }
+        if let descriptor = options.listenDescriptor {
+            logger.notice(
+                "listening on the socket systemd passed (fd \(descriptor)); --bind, --port and --unix are not used")
+        }
         options.allowRemote = allowRemote
         options.maxBody = maxBodyBytes
         options.metricsSectionCap = metricsSectionCap
@@ -141,6 +142,8 @@ struct Serve: ParsableCommand {
         }
         LogSink.standardError.flush()  // the start's lines before the banner that says it listens
         for line in app.bannerLines { writeLine(line) }
+        // Type=notify: systemd counts the service as started only now, with the socket listening.
+        Systemd.notify("READY=1\nSTATUS=\(app.bannerLines.first ?? "listening")")
         Shutdown.wait(stopping: app, logger: logger)
     }
 }
@@ -179,6 +182,7 @@ enum Shutdown {
         var number: Int32 = 0
         while sigwait(&set, &number) != 0 {}
         logger.notice("signal \(number): stopping")
+        Systemd.notify("STOPPING=1")
         app.stop()
         LogSink.standardError.flush()
         exit(0)
