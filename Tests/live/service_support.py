@@ -46,14 +46,14 @@ def run(cmd, timeout=300, check=True, **kw) -> subprocess.CompletedProcess:
 
 
 def http(port: int, method: str, path: str, token: str | None = None, body: bytes | None = None,
-         timeout: float = 10.0) -> tuple[int, bytes]:
+         timeout: float = 10.0, content_type: str = "application/json") -> tuple[int, bytes]:
     conn = httplib.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         headers = {"Host": f"127.0.0.1:{port}"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         conn.request(method, path, body=body, headers=headers)
         resp = conn.getresponse()
         return resp.status, resp.read()
