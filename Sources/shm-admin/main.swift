@@ -21,7 +21,10 @@ struct Serve: ParsableCommand {
         abstract: "Serve the HTTP API and the dashboard.",
         discussion: """
             Prints the address it listens on and a dashboard URL carrying the admin token. \
-            SIGINT or SIGTERM stop it gracefully (requests in flight finish; exit 0).
+            SIGINT or SIGTERM stop it gracefully (requests in flight finish; exit 0). \
+            Under systemd it takes the socket of socket activation (LISTEN_FDS) instead of binding one, \
+            and reports READY=1 and STOPPING=1 (sd_notify) when the unit is Type=notify. \
+            The dashboard and openapi.json are built into the binary.
             """)
 
     @Option(help: "Address to listen on. Anything but loopback also needs --allow-remote and --read-token-file.")
