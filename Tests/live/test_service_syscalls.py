@@ -8,6 +8,7 @@ machine's systemd-analyze says the unit's SystemCallFilter= groups hold.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -59,8 +60,11 @@ def test_every_system_call_is_allowed_by_the_unit(shm_admin_bin, tmp_path, prefi
     srv = ServiceProcess(["strace", "-f", "-qq", "-o", str(trace), shm_admin_bin, "serve", "--port", "0",
                           "--state-dir", str(tmp_path / "state")],
                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, log_dir=str(tmp_path))
+    server_pid = None
     try:
         srv.wait_banner(timeout=60)
+        # the server is strace's child: signals go to it, and a failure must not leave it running
+        (server_pid,) = map(int, open(f"/proc/{srv.proc.pid}/task/{srv.proc.pid}/children").read().split())
         t = srv.token
         name = prefix + "traced"
         path = "/api/v1/sections/" + urllib.parse.quote(name, safe="")
@@ -103,11 +107,12 @@ def test_every_system_call_is_allowed_by_the_unit(shm_admin_bin, tmp_path, prefi
         call("DELETE", path + "?force=true", expect=204)
         call("GET", "/")
         events.close()
-        # SIGTERM to the server itself (strace's child); strace exits with its status
-        (server_pid,) = map(int, open(f"/proc/{srv.proc.pid}/task/{srv.proc.pid}/children").read().split())
-        os.kill(server_pid, signal.SIGTERM)
+        os.kill(server_pid, signal.SIGTERM)  # strace exits with the server's status
         assert srv.wait_exit(30) == 0, srv.stderr()
     finally:
+        if server_pid is not None and srv.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(server_pid, signal.SIGKILL)
         srv.close()
     used = set()
     for line in trace.read_text(errors="replace").splitlines():
