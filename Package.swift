@@ -50,8 +50,12 @@ let package = Package(
                 "HTTPServer", "SectionRegistry", "CShmLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
-            ]
+            ],
+            // static/ and openapi.json compiled in: the binary serves them from anywhere (issue 15).
+            plugins: ["EmbedDashboard"]
         ),
+        .executableTarget(name: "EmbedFiles"),
+        .plugin(name: "EmbedDashboard", capability: .buildTool(), dependencies: ["EmbedFiles"]),
         .executableTarget(
             name: "shm-admin",
             dependencies: [

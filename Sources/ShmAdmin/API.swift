@@ -9,15 +9,17 @@ final class API: Sendable {
     let metrics: Metrics
     let events: EventBroadcaster
     let listings: ListingCache
-    let staticDirectory: String
-    let openAPIPath: String
+    /// The dashboard's files on disk (`--static-dir`); nil: the copy built into the binary.
+    let staticDirectory: String?
+    /// openapi.json on disk; nil: the copy built into the binary.
+    let openAPIPath: String?
     let version: String
     let startedAt = monotonicSeconds()
     let logger: Logger
 
     init(
         registry: SectionRegistry, security: Security, metrics: Metrics, events: EventBroadcaster,
-        staticDirectory: String, openAPIPath: String, version: String, logger: Logger
+        staticDirectory: String?, openAPIPath: String?, version: String, logger: Logger
     ) {
         self.registry = registry
         self.security = security
