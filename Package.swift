@@ -4,6 +4,7 @@ import PackageDescription
 // The data path, one target per layer:
 // shm-admin (CLI) → ShmAdmin (routes, auth, JSON, metrics, events) → HTTPServer (libmicrohttpd in Swift)
 //                                                                 ↘ SectionRegistry (mmap core) → CShmLinux (GNU calls)
+// JSON (the one writer, the strict parser, the value model) sits under SectionRegistry, HTTPServer and ShmAdmin.
 let package = Package(
     name: "shm-admin",
     platforms: [.macOS(.v15)],
@@ -25,18 +26,19 @@ let package = Package(
             name: "CShmLinux",
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        .target(name: "JSON"),
         .target(
             name: "SectionRegistry",
-            dependencies: ["CShmLinux"]
+            dependencies: ["CShmLinux", "JSON"]
         ),
         .target(
             name: "HTTPServer",
-            dependencies: ["CHttpd", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CHttpd", "JSON", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "ShmAdmin",
             dependencies: [
-                "HTTPServer", "SectionRegistry",
+                "HTTPServer", "JSON", "SectionRegistry",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -52,9 +54,10 @@ let package = Package(
             // prints on every link although nothing here calls it; lld does not.
             linkerSettings: [.unsafeFlags(["-use-ld=lld"])]
         ),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SectionRegistryTests", dependencies: ["SectionRegistry"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
-        .testTarget(name: "ShmAdminTests", dependencies: ["ShmAdmin", "SectionRegistry", "HTTPServer"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "JSON"]),
+        .testTarget(name: "ShmAdminTests", dependencies: ["ShmAdmin", "SectionRegistry", "HTTPServer", "JSON"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import HTTPServer
+import JSON
 import SectionRegistry
 
 /// Forwards the registry's change feed to the Server-Sent Events broadcaster.

@@ -1,4 +1,5 @@
 import HTTPServer
+import JSON
 import Testing
 
 @testable import SectionRegistry

@@ -1,6 +1,6 @@
-/// Writes compact JSON text straight into memory, for large regular documents (a listing of ten
-/// thousand sections) where a `JSONValue` tree would allocate for every member of every element
-/// before a byte is written.
+/// The one JSON output writer: compact text written straight into memory it owns. Values that
+/// know their JSON conform to `JSONRepresentable` and write themselves with it; `JSONValue` is the
+/// model for JSON whose shape is only known at run time.
 ///
 /// ```swift
 /// var json = JSONWriter()
@@ -14,9 +14,9 @@
 /// Every value is followed by a comma, which the next `end…` (or `finish`) takes back: no state is
 /// kept per level. Keys and values must alternate correctly; the writer does not check.
 ///
-/// The text is written at a pointer into memory the writer owns and grows by doubling, with one
-/// room check per call instead of one per byte; `finishShared()` hands that memory to a response
-/// without copying it.
+/// The text is written at a pointer and grows by doubling, with one room check per call instead of
+/// one per byte, so a document of ten thousand objects costs no allocation per member (see
+/// bench/ANALYSIS.md on the listing).
 public struct JSONWriter: ~Copyable {
     private var start: UnsafeMutablePointer<UInt8>
     private var end: UnsafeMutablePointer<UInt8>
@@ -39,12 +39,12 @@ public struct JSONWriter: ~Copyable {
         return Array(UnsafeBufferPointer(start: start, count: count))
     }
 
-    /// The text as `SharedBytes`, which takes the writer's memory over: no copy.
-    public consuming func finishShared() -> SharedBytes {
+    /// The text in the writer's own memory, which the caller takes over (and deallocates): no copy.
+    public consuming func finishBuffer() -> UnsafeMutableRawBufferPointer {
         dropTrailingComma()
-        let bytes = SharedBytes(adopting: UnsafeMutableRawBufferPointer(start: start, count: count))
+        let text = UnsafeMutableRawBufferPointer(start: start, count: count)
         start = .allocate(capacity: 1)  // what deinit frees instead
-        return bytes
+        return text
     }
 
     public mutating func beginObject() { byte(UInt8(ascii: "{")) }
@@ -74,6 +74,22 @@ public struct JSONWriter: ~Copyable {
         byte(UInt8(ascii: ","))
     }
 
+    /// A string value written in the code (an enumeration's name): plain ASCII, copied as is.
+    public mutating func string(literal value: StaticString) {
+        let length = value.utf8CodeUnitCount
+        reserve(length + 3)
+        end.pointee = UInt8(ascii: "\"")
+        (end + 1).update(from: value.utf8Start, count: length)
+        (end + 1 + length).pointee = UInt8(ascii: "\"")
+        (end + 2 + length).pointee = UInt8(ascii: ",")
+        end += length + 3
+    }
+
+    /// A string, or `null` for nil.
+    public mutating func string(_ value: String?) {
+        if let value { string(value) } else { null() }
+    }
+
     /// A string value of at most `maximumLength` bytes that need no escaping (digits, punctuation),
     /// which `write` puts at the pointer it is given, returning how many it wrote.
     public mutating func asciiString(maximumLength: Int, _ write: (UnsafeMutablePointer<UInt8>) -> Int) {
@@ -92,6 +108,31 @@ public struct JSONWriter: ~Copyable {
         byte(UInt8(ascii: ","))
     }
 
+    public mutating func uint(_ value: UInt64) {
+        reserve(21)
+        if value <= UInt64(Int64.max) {
+            end = Self.writeInteger(Int64(value), at: end)
+        } else {
+            end = Self.writeInteger(Int64(value / 10), at: end)
+            end.pointee = UInt8(ascii: "0") + UInt8(value % 10)
+            end += 1
+        }
+        byte(UInt8(ascii: ","))
+    }
+
+    /// A number as Swift prints it (`1.5`, `1e-05`: the shortest text that reads back the same);
+    /// `null` for NaN and infinity, which JSON has not.
+    public mutating func double(_ value: Double) {
+        guard value.isFinite else { return null() }
+        var text = value.description
+        text.withUTF8 { bytes in
+            reserve(bytes.count + 1)
+            end.update(from: bytes.baseAddress!, count: bytes.count)
+            end += bytes.count
+        }
+        byte(UInt8(ascii: ","))
+    }
+
     public mutating func bool(_ value: Bool) {
         literal(value ? "true," : "false,")
     }
@@ -100,17 +141,25 @@ public struct JSONWriter: ~Copyable {
         literal("null,")
     }
 
-    /// Any value, as `JSONValue.serialized()` writes it.
+    /// A value that writes itself.
+    public mutating func value(_ value: some JSONRepresentable) {
+        value.write(to: &self)
+    }
+
+    /// A dynamic value (`.object([...])` reads at the call site).
     public mutating func value(_ value: JSONValue) {
-        let text = value.serialized()
-        reserve(text.count + 1)
-        text.withUnsafeBufferPointer { end.update(from: $0.baseAddress!, count: $0.count) }
-        end += text.count
-        byte(UInt8(ascii: ","))
+        value.write(to: &self)
+    }
+
+    /// An array of values that write themselves.
+    public mutating func array<Elements: Sequence>(_ elements: Elements) where Elements.Element: JSONRepresentable {
+        beginArray()
+        for element in elements { element.write(to: &self) }
+        endArray()
     }
 
     /// Values another writer produced (its `finish()`), spliced in as they are: for parts of a long
-    /// array written concurrently.
+    /// array written concurrently, or text that is JSON already.
     public mutating func fragment(_ text: [UInt8]) {
         guard !text.isEmpty else { return }
         reserve(text.count + 1)
@@ -164,9 +213,24 @@ public struct JSONWriter: ~Copyable {
         UInt16(UInt8(ascii: "0") + UInt8($0 / 10)) | UInt16(UInt8(ascii: "0") + UInt8($0 % 10)) << 8
     }
 
+    /// Whether a byte must be escaped inside a JSON string (quote, backslash, control characters, DEL).
+    @inline(__always)
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == 0x7F
+    }
+
     private mutating func quoted(_ text: String) {
         var text = text
         text.withUTF8 { bytes in
+            // Most strings need no escaping: copied in one go.
+            if !bytes.contains(where: Self.needsEscape) {
+                reserve(bytes.count + 2)
+                end.pointee = UInt8(ascii: "\"")
+                if let base = bytes.baseAddress { (end + 1).update(from: base, count: bytes.count) }
+                (end + 1 + bytes.count).pointee = UInt8(ascii: "\"")
+                end += bytes.count + 2
+                return
+            }
             reserve(bytes.count * 6 + 2)  // every byte escaped as \u00XX, at worst
             end.pointee = UInt8(ascii: "\"")
             end += 1
