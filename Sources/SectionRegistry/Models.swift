@@ -1,5 +1,5 @@
 /// Who may open a managed section: `local` (0600, the server's user) or `global` (0666, any user).
-public enum Namespace: String, Sendable, Codable {
+public enum Namespace: String, Sendable {
     case local, global
 
     public var mode: UInt32 { self == .local ? 0o600 : 0o666 }
