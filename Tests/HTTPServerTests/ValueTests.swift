@@ -18,6 +18,30 @@ import Testing
         )
     }
 
+    @Test func valuesThatWriteThemselvesBecomeResponses() {
+        struct Point: JSONRepresentable, ResponseRepresentable {
+            var x: Int64
+            var label: String
+            func write(to json: inout JSONWriter) {
+                json.beginObject()
+                json.key("x")
+                json.int(x)
+                json.key("label")
+                json.string(label)
+                json.endObject()
+            }
+        }
+        let plain = Point(x: -3, label: "/a\"b").response()
+        #expect(plain.status == 200)
+        #expect(plain.headers["content-type"] == "application/json")
+        #expect(String(decoding: plain.bodyBytes, as: UTF8.self) == #"{"x":-3,"label":"/a\"b"}"#)
+        let created = JSONResponse(status: 201, Point(x: 1, label: "")).response()
+        #expect(created.status == 201)
+        #expect(String(decoding: created.bodyBytes, as: UTF8.self) == #"{"x":1,"label":""}"#)
+        let literal = HTTPResponse.json(["status": "ok", "n": [1, nil]])
+        #expect(String(decoding: literal.bodyBytes, as: UTF8.self) == #"{"status":"ok","n":[1,null]}"#)
+    }
+
     @Test func writerMemoryIsHandedOverWithoutACopy() {
         var long = JSONWriter(capacity: 16)
         long.beginArray()
