@@ -6,9 +6,12 @@ extension HTTPResponse {
     /// `Content-Type` of problem bodies (RFC 9457).
     public static let problemContentType = "application/problem+json"
 
-    /// A JSON body written by `value` itself.
-    public static func json(status: Int = 200, _ value: some JSONRepresentable) -> HTTPResponse {
-        json(status: status, encoded: value.jsonBytes())
+    /// A JSON body written by `value` itself, handed to the server in the writer's memory (no copy);
+    /// `capacity` is a first guess at its size.
+    public static func json(status: Int = 200, _ value: some JSONRepresentable, capacity: Int = 512) -> HTTPResponse {
+        var json = JSONWriter(capacity: capacity)
+        value.write(to: &json)
+        return self.json(status: status, shared: json.finishShared())
     }
 
     /// A JSON body from a `JSONValue` (`.json(["status": "ok"])`).

@@ -16,11 +16,12 @@
 ///
 /// The text is written at a pointer and grows by doubling, with one room check per call instead of
 /// one per byte, so a document of ten thousand objects costs no allocation per member (see
-/// bench/ANALYSIS.md on the listing).
+/// bench/ANALYSIS.md on the listing). The small calls are `@inlinable`: written from another module
+/// (a listing, a page map of a million runs), each would otherwise be a function call.
 public struct JSONWriter: ~Copyable {
-    private var start: UnsafeMutablePointer<UInt8>
-    private var end: UnsafeMutablePointer<UInt8>
-    private var capacity: Int
+    @usableFromInline var start: UnsafeMutablePointer<UInt8>
+    @usableFromInline var end: UnsafeMutablePointer<UInt8>
+    @usableFromInline var capacity: Int
 
     public init(capacity: Int = 256) {
         self.capacity = max(capacity, 64)
@@ -31,12 +32,16 @@ public struct JSONWriter: ~Copyable {
     deinit { start.deallocate() }
 
     /// Bytes written so far.
-    public var count: Int { end - start }
+    @inlinable public var count: Int { end - start }
 
     /// The text written (complete once every object and array is ended).
     public consuming func finish() -> [UInt8] {
         dropTrailingComma()
-        return Array(UnsafeBufferPointer(start: start, count: count))
+        let count = self.count
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 { buffer.baseAddress!.initialize(from: start, count: count) }
+            initialized = count
+        }
     }
 
     /// The text in the writer's own memory, which the caller takes over (and deallocates): no copy.
@@ -47,20 +52,15 @@ public struct JSONWriter: ~Copyable {
         return text
     }
 
-    public mutating func beginObject() { byte(UInt8(ascii: "{")) }
-    public mutating func endObject() { close(UInt8(ascii: "}")) }
-    public mutating func beginArray() { byte(UInt8(ascii: "[")) }
-    public mutating func endArray() { close(UInt8(ascii: "]")) }
+    @inlinable @inline(__always) public mutating func beginObject() { byte(UInt8(ascii: "{")) }
+    @inlinable @inline(__always) public mutating func endObject() { close(UInt8(ascii: "}")) }
+    @inlinable @inline(__always) public mutating func beginArray() { byte(UInt8(ascii: "[")) }
+    @inlinable @inline(__always) public mutating func endArray() { close(UInt8(ascii: "]")) }
 
     /// A member name written in the code: plain ASCII that needs no escaping, copied as is.
+    @inlinable @inline(__always)
     public mutating func key(_ name: StaticString) {
-        let length = name.utf8CodeUnitCount
-        reserve(length + 3)
-        end.pointee = UInt8(ascii: "\"")
-        (end + 1).update(from: name.utf8Start, count: length)
-        (end + 1 + length).pointee = UInt8(ascii: "\"")
-        (end + 2 + length).pointee = UInt8(ascii: ":")
-        end += length + 3
+        quotedLiteral(name, then: UInt8(ascii: ":"))
     }
 
     /// A member name from data (a label's key): escaped as JSON needs.
@@ -75,14 +75,9 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// A string value written in the code (an enumeration's name): plain ASCII, copied as is.
+    @inlinable @inline(__always)
     public mutating func string(literal value: StaticString) {
-        let length = value.utf8CodeUnitCount
-        reserve(length + 3)
-        end.pointee = UInt8(ascii: "\"")
-        (end + 1).update(from: value.utf8Start, count: length)
-        (end + 1 + length).pointee = UInt8(ascii: "\"")
-        (end + 2 + length).pointee = UInt8(ascii: ",")
-        end += length + 3
+        quotedLiteral(value, then: UInt8(ascii: ","))
     }
 
     /// A string, or `null` for nil.
@@ -92,6 +87,7 @@ public struct JSONWriter: ~Copyable {
 
     /// A string value of at most `maximumLength` bytes that need no escaping (digits, punctuation),
     /// which `write` puts at the pointer it is given, returning how many it wrote.
+    @inlinable
     public mutating func asciiString(maximumLength: Int, _ write: (UnsafeMutablePointer<UInt8>) -> Int) {
         reserve(maximumLength + 3)
         end.pointee = UInt8(ascii: "\"")
@@ -102,14 +98,16 @@ public struct JSONWriter: ~Copyable {
         end += written + 3
     }
 
+    @inlinable @inline(__always)
     public mutating func int(_ value: Int64) {
         reserve(21)
         end = Self.writeInteger(value, at: end)
-        byte(UInt8(ascii: ","))
+        end.pointee = UInt8(ascii: ",")
+        end += 1
     }
 
     public mutating func uint(_ value: UInt64) {
-        reserve(21)
+        reserve(22)
         if value <= UInt64(Int64.max) {
             end = Self.writeInteger(Int64(value), at: end)
         } else {
@@ -133,15 +131,18 @@ public struct JSONWriter: ~Copyable {
         byte(UInt8(ascii: ","))
     }
 
+    @inlinable
     public mutating func bool(_ value: Bool) {
         literal(value ? "true," : "false,")
     }
 
+    @inlinable
     public mutating func null() {
         literal("null,")
     }
 
     /// A value that writes itself.
+    @inlinable
     public mutating func value(_ value: some JSONRepresentable) {
         value.write(to: &self)
     }
@@ -152,6 +153,7 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// An array of values that write themselves.
+    @inlinable
     public mutating func array<Elements: Sequence>(_ elements: Elements) where Elements.Element: JSONRepresentable {
         beginArray()
         for element in elements { element.write(to: &self) }
@@ -169,38 +171,29 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// The decimal digits of `value` at `at`; returns where they end. At most 20 bytes.
-    public static func writeInteger(_ value: Int64, at: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
-        digitPairs.withUnsafeBufferPointer { writeInteger(value, at: at, pairs: $0.baseAddress!) }
-    }
-
-    /// `writeInteger(_:at:)` two digits at a time from `pairs` (`digitPairs`, which a caller writing
-    /// many numbers looks up once).
-    @inline(__always)
-    public static func writeInteger(
-        _ value: Int64, at start: UnsafeMutablePointer<UInt8>, pairs: UnsafePointer<UInt16>
-    ) -> UnsafeMutablePointer<UInt8> {
+    @inlinable @inline(__always)
+    public static func writeInteger(_ value: Int64, at start: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<
+        UInt8
+    > {
         var at = start
         if value < 0 {
             at.pointee = UInt8(ascii: "-")
             at += 1
         }
         var magnitude = value.magnitude
-        var digits = 1
-        var scale: UInt64 = 10
-        while digits < 20 && magnitude >= scale {
-            digits += 1
-            scale = scale &* 10
-        }
+        let digits = decimalDigits(magnitude)
+        // Two digits at a time, from a table in the program's constant data (no lazy global to check).
+        let pairs = UnsafeRawPointer(digitPairs.utf8Start)
         let end = at + digits
         var cursor = end
         while magnitude >= 100 {
             cursor -= 2
-            UnsafeMutableRawPointer(cursor).storeBytes(of: pairs[Int(magnitude % 100)], as: UInt16.self)
+            UnsafeMutableRawPointer(cursor).copyMemory(from: pairs + Int(magnitude % 100) * 2, byteCount: 2)
             magnitude /= 100
         }
         if magnitude >= 10 {
             cursor -= 2
-            UnsafeMutableRawPointer(cursor).storeBytes(of: pairs[Int(magnitude)], as: UInt16.self)
+            UnsafeMutableRawPointer(cursor).copyMemory(from: pairs + Int(magnitude) * 2, byteCount: 2)
         } else {
             cursor -= 1
             cursor.pointee = UInt8(ascii: "0") + UInt8(magnitude)
@@ -208,10 +201,36 @@ public struct JSONWriter: ~Copyable {
         return end
     }
 
-    /// "00" … "99" as two bytes each, in memory order.
-    public static let digitPairs: [UInt16] = (0..<100).map {
-        UInt16(UInt8(ascii: "0") + UInt8($0 / 10)) | UInt16(UInt8(ascii: "0") + UInt8($0 % 10)) << 8
+    /// How many decimal digits `value` has (1 to 20), in a few comparisons instead of one per digit.
+    @inlinable @inline(__always)
+    static func decimalDigits(_ value: UInt64) -> Int {
+        var rest = value
+        var digits = 1
+        if rest >= 10_000_000_000_000_000 {
+            rest /= 10_000_000_000_000_000
+            digits += 16
+        }
+        if rest >= 100_000_000 {
+            rest /= 100_000_000
+            digits += 8
+        }
+        if rest >= 10_000 {
+            rest /= 10_000
+            digits += 4
+        }
+        if rest >= 100 {
+            rest /= 100
+            digits += 2
+        }
+        return rest >= 10 ? digits + 1 : digits
     }
+
+    /// "00" … "99".
+    @usableFromInline static let digitPairs: StaticString = """
+        00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+        40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899
+        """
 
     /// Whether a byte must be escaped inside a JSON string (quote, backslash, control characters, DEL).
     @inline(__always)
@@ -259,23 +278,39 @@ public struct JSONWriter: ~Copyable {
         }
     }
 
-    private static func escape(_ text: StaticString, at: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+    @inlinable @inline(__always)
+    static func escape(_ text: StaticString, at: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
         at.update(from: text.utf8Start, count: text.utf8CodeUnitCount)
         return at + text.utf8CodeUnitCount
     }
 
-    private mutating func literal(_ text: StaticString) {
+    @inlinable @inline(__always)
+    mutating func literal(_ text: StaticString) {
         reserve(text.utf8CodeUnitCount)
         end = Self.escape(text, at: end)
     }
 
-    private mutating func byte(_ value: UInt8) {
+    /// `"text"` and then `separator` (`:` after a key, `,` after a value).
+    @inlinable @inline(__always)
+    mutating func quotedLiteral(_ text: StaticString, then separator: UInt8) {
+        let length = text.utf8CodeUnitCount
+        reserve(length + 3)
+        end.pointee = UInt8(ascii: "\"")
+        (end + 1).update(from: text.utf8Start, count: length)
+        (end + 1 + length).pointee = UInt8(ascii: "\"")
+        (end + 2 + length).pointee = separator
+        end += length + 3
+    }
+
+    @inlinable @inline(__always)
+    mutating func byte(_ value: UInt8) {
         reserve(1)
         end.pointee = value
         end += 1
     }
 
-    private mutating func close(_ bracket: UInt8) {
+    @inlinable @inline(__always)
+    mutating func close(_ bracket: UInt8) {
         // A string ends in a quote and a number in a digit: a trailing comma is always a separator.
         if end > start && end[-1] == UInt8(ascii: ",") { end -= 1 }
         reserve(2)
@@ -289,12 +324,13 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// Makes room for `bytes` more.
-    @inline(__always)
-    private mutating func reserve(_ bytes: Int) {
+    @inlinable @inline(__always)
+    mutating func reserve(_ bytes: Int) {
         if capacity - count < bytes { grow(bytes) }
     }
 
-    private mutating func grow(_ bytes: Int) {
+    @usableFromInline
+    mutating func grow(_ bytes: Int) {
         let used = count
         var newCapacity = capacity * 2
         while newCapacity - used < bytes { newCapacity *= 2 }

@@ -15,7 +15,7 @@ struct PageMapJSON: JSONRepresentable, ResponseRepresentable {
 
     func response() -> HTTPResponse {
         // 64 more: the writer asks for room for the longest integer before each one.
-        .json(encoded: jsonBytes(capacity: Self.headBound + map.runs.count * Self.runBound + 64))
+        .json(self, capacity: Self.headBound + map.runs.count * Self.runBound + 64)
     }
 
     func write(to json: inout JSONWriter) {
