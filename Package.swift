@@ -5,6 +5,7 @@ import PackageDescription
 // shm-admin (CLI) → ShmAdmin (routes, auth, JSON, metrics, events) → HTTPServer (libmicrohttpd in Swift)
 //                                                                 ↘ SectionRegistry (core; System/ the syscalls)
 //                                                                     → CShmLinux (GNU calls)
+// JSON (the one writer, the strict parser, the value model) sits under SectionRegistry, HTTPServer and ShmAdmin.
 let package = Package(
     name: "shm-admin",
     platforms: [.macOS(.v15)],
@@ -33,21 +34,22 @@ let package = Package(
             name: "CShmLinux",
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        .target(name: "JSON"),
         .target(
             name: "SectionRegistry",
-            dependencies: ["CShmLinux", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["CShmLinux", "JSON", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .target(
             name: "HTTPServer",
             dependencies: [
-                "CHttpd", .product(name: "Logging", package: "swift-log"),
+                "CHttpd", "JSON", .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .target(
             name: "ShmAdmin",
             dependencies: [
-                "HTTPServer", "SectionRegistry", "CShmLinux",
+                "HTTPServer", "JSON", "SectionRegistry", "CShmLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -59,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "shm-admin",
             dependencies: [
-                "ShmAdmin", "SectionRegistry", "CCurl",
+                "ShmAdmin", "SectionRegistry", "JSON", "CCurl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -68,16 +70,18 @@ let package = Package(
             // prints on every link although nothing here calls it; lld does not.
             linkerSettings: [.unsafeFlags(["-use-ld=lld"])]
         ),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(
             name: "SectionRegistryTests",
             dependencies: ["SectionRegistry", .product(name: "SystemPackage", package: "swift-system")]
         ),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "JSON"]),
         .testTarget(name: "CommandLineTests", dependencies: ["shm-admin"]),
         .testTarget(
             name: "ShmAdminTests",
             dependencies: [
-                "ShmAdmin", "SectionRegistry", "HTTPServer", .product(name: "SystemPackage", package: "swift-system"),
+                "ShmAdmin", "SectionRegistry", "HTTPServer", "JSON",
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
     ],

@@ -1,5 +1,3 @@
-import FoundationEssentials
-
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -49,7 +47,7 @@ extension RecordStore {
     /// The record of `name` as its file holds it now; nil when there is none or it cannot be read.
     func load(_ name: String) -> SectionRecord? {
         guard let bytes = readSmallFile(recordsPath + "/" + fileName(for: name), limit: 1 << 20),
-            let record = try? JSONDecoder().decode(SectionRecord.self, from: Data(bytes)), record.name == name
+            let record = try? SectionRecord(decoding: bytes), record.name == name
         else { return nil }
         return record
     }

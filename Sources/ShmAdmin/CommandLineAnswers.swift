@@ -1,39 +1,36 @@
 import HTTPServer
+import JSON
 import SectionRegistry
 
-/// What the endpoints answer, for `shm-admin`'s local mode: the same renderers the routes use, so
-/// `shm-admin ls -J` here prints the bytes `GET /api/v1/sections` sends (docs/CLI.md "-J").
+/// What the endpoints answer, for `shm-admin`'s local mode: the same values the routes return
+/// (`SectionJSON`, `PageMapJSON`, …) written by the same writer, so `shm-admin ls -J` here prints the
+/// bytes `GET /api/v1/sections` sends (docs CLI.md "-J").
 public enum CommandLineAnswers {
     /// `GET /api/v1/sections`: `{"sections":[…],"total":N}`.
     public static func sectionList(_ sections: [SectionInfo], total: Int) -> [UInt8] {
-        Render.sectionList(sections, total: total).finish()
+        SectionListJSON.write(sections, total: total).finish()
     }
 
     /// One section (grow, reset, adopt); a create adds `created`.
     public static func section(_ info: SectionInfo, created: Bool? = nil) -> [UInt8] {
-        guard let created else { return Render.section(info) }
-        return Render.section(info) { json in
-            json.key("created")
-            json.bool(created)
-        }
+        SectionJSON(info, created: created).jsonBytes(capacity: 512)
     }
 
     /// `GET /api/v1/sections/{name}`.
-    public static func detail(_ detail: SectionDetail) -> [UInt8] { Render.detail(detail) }
-
-    /// `GET …/pages`.
-    public static func pageMap(_ map: PageMap) -> [UInt8] { Render.pageMap(map) }
-
-    /// `PUT …/data`: `{"offset","written","requested"}`.
-    public static func writeResult(_ result: WriteResult) -> [UInt8] {
-        JSONValue.object([
-            ("offset", .int(result.offset)), ("written", .int(result.written)), ("requested", .int(result.requested)),
-        ]).serialized()
+    public static func detail(_ detail: SectionDetail) -> [UInt8] {
+        SectionDetailJSON(detail: detail).jsonBytes(capacity: 1024)
     }
 
-    /// One event's `data`, as the event stream sends it.
-    public static func event(_ event: SectionEvent) -> [UInt8] { Render.event(event) }
+    /// `GET …/pages`.
+    public static func pageMap(_ map: PageMap) -> [UInt8] {
+        PageMapJSON(map: map).jsonBytes(capacity: PageMapJSON.headBound + map.runs.count * PageMapJSON.runBound + 64)
+    }
 
+    /// `PUT …/data`: `{"offset","written","requested"}`.
+    public static func writeResult(_ result: WriteResult) -> [UInt8] { WriteResultJSON(result: result).jsonBytes() }
+
+    /// One event's `data`, as the event stream sends it.
+    public static func event(_ event: SectionEvent) -> [UInt8] { EventJSON(event: event).jsonBytes() }
     /// The text formats of `GET …/data` that read the bytes first.
     public enum DumpText: String, Sendable {
         case hex, hexdump, base64
@@ -45,8 +42,8 @@ public enum CommandLineAnswers {
     /// `GET …/data?format=…` of bytes already read from `offset`.
     public static func dump(_ bytes: [UInt8], offset: Int64, format: DumpText) -> [UInt8] {
         switch format {
-        case .hex: DumpFormat.hexRows(bytes, offset: offset).serialized()
-        case .base64: DumpFormat.base64(bytes, offset: offset).serialized()
+        case .hex: DumpFormat.hexRows(bytes, offset: offset).jsonBytes()
+        case .base64: DumpFormat.base64(bytes, offset: offset).jsonBytes()
         case .hexdump: Hexdump.text(bytes, offset: offset)
         }
     }

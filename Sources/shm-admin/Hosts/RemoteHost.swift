@@ -1,3 +1,4 @@
+import JSON
 import SectionRegistry
 import ShmAdmin
 
@@ -27,7 +28,7 @@ struct RemoteHost: HostAPI {
         let response: HTTPClient.Response
         do throws(HTTPClient.TransferError) {
             response = try client.send(
-                method, path, body: body.map { Array($0.text.utf8) } ?? raw,
+                method, path, body: body.map(\.bytes) ?? raw,
                 contentType: body != nil ? "application/json" : raw != nil ? "application/octet-stream" : nil,
                 sink: sink, keepGoing: keepGoing)
         } catch {
@@ -275,32 +276,16 @@ enum URLText {
     }
 }
 
-/// A flat JSON object written member by member.
+/// A request body: a flat JSON object built member by member, written by the one JSON writer.
 struct JSONText {
-    private var members: [String] = []
+    private var members: [(String, JSONValue)] = []
 
-    var text: String { "{" + members.joined(separator: ",") + "}" }
+    var bytes: [UInt8] { JSONValue.object(members).jsonBytes() }
 
-    mutating func member(_ key: String, string: String) { members.append(Self.quoted(key) + ":" + Self.quoted(string)) }
-    mutating func member(_ key: String, int: Int64) { members.append(Self.quoted(key) + ":" + String(int)) }
-    mutating func member(_ key: String, bool: Bool) { members.append(Self.quoted(key) + ":" + String(bool)) }
+    mutating func member(_ key: String, string: String) { members.append((key, .string(string))) }
+    mutating func member(_ key: String, int: Int64) { members.append((key, .int(int))) }
+    mutating func member(_ key: String, bool: Bool) { members.append((key, .bool(bool))) }
     mutating func member(_ key: String, labels: [String: String]) {
-        let inner = labels.sorted { $0.key < $1.key }.map { Self.quoted($0.key) + ":" + Self.quoted($0.value) }
-        members.append(Self.quoted(key) + ":{" + inner.joined(separator: ",") + "}")
-    }
-
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        members.append((key, .object(labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
     }
 }

@@ -1,78 +1,54 @@
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
+import JSON
 
-/// An answer of the API read back: tables are made from the same JSON members in local and remote
-/// mode, so both print the same thing for the same host.
-enum Document: Decodable, Sendable {
-    case null
-    case bool(Bool)
-    case int(Int64)
-    case double(Double)
-    case string(String)
-    case array([Document])
-    case object([String: Document])
+/// An answer of the API read back (with the project's own parser, `StrictJSON`): tables are made
+/// from the same JSON members in local and remote mode, so both print the same thing for one host.
+struct Document: Sendable {
+    let value: JSONValue
 
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int64.self) {
-            self = .int(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .double(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([Document].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: Document].self))
-        }
-    }
+    init(_ value: JSONValue) { self.value = value }
 
     static func parse(_ bytes: [UInt8]) -> Document? {
-        try? JSONDecoder().decode(Document.self, from: Data(bytes))
+        (try? StrictJSON.parse(bytes)).map(Document.init)
     }
 
     subscript(_ key: String) -> Document {
-        if case .object(let members) = self { return members[key] ?? .null }
-        return .null
+        if case .object(let members) = value, let found = members.first(where: { $0.0 == key }) {
+            return Document(found.1)
+        }
+        return Document(.null)
     }
 
     var string: String? {
-        switch self {
-        case .string(let value): value
-        case .int(let value): String(value)
-        case .bool(let value): value ? "true" : "false"
-        case .double(let value): String(value)
+        switch value {
+        case .string(let text): text
+        case .int(let number): String(number)
+        case .bool(let flag): flag ? "true" : "false"
+        case .double(let number): String(number)
         default: nil
         }
     }
 
     var int: Int64? {
-        switch self {
-        case .int(let value): value
-        case .double(let value): Int64(exactly: value)
+        switch value {
+        case .int(let number): number
+        case .double(let number): Int64(exactly: number)
         default: nil
         }
     }
 
     var bool: Bool? {
-        if case .bool(let value) = self { return value }
+        if case .bool(let flag) = value { return flag }
         return nil
     }
 
     var array: [Document] {
-        if case .array(let value) = self { return value }
+        if case .array(let elements) = value { return elements.map(Document.init) }
         return []
     }
 
-    var members: [String: Document] {
-        if case .object(let value) = self { return value }
-        return [:]
+    /// The members, in the order the answer gives them.
+    var members: [(key: String, value: Document)] {
+        if case .object(let members) = value { return members.map { ($0.0, Document($0.1)) } }
+        return []
     }
 }
