@@ -85,6 +85,20 @@ def test_ls_added_columns_sort_and_filters(host):
     golden("ls-q.txt", local.ok("ls", "-q", "o", "--no-managed", "-o", "NAME,MANAGED", "-n"))
 
 
+def test_ls_uid_filter(host):
+    local, remote, server, _ = host
+    everything = local.ok("ls", "-o", "NAME", "-n")
+    assert local.ok("ls", "--uid", "root", "-o", "NAME", "-n") == everything
+    assert local.ok("ls", "--uid", "0", "-o", "NAME", "-n") == everything
+    assert local.ok("ls", "--uid", "nobody", "-n") == ""
+    # every section is root's: the filtered listing is the endpoint's answer, byte for byte
+    answer = server.client().get("/api/v1/sections", query={"limit": 10000}).body
+    assert local.run("ls", "--uid", "root", "-J").out == answer + b"\n"
+    assert remote.run("ls", "--uid", "root", "-J").out == answer + b"\n"
+    assert local.run("ls", "--uid", "nobody", "-J").out == b'{"sections":[],"total":0}\n'
+    assert local.run("ls", "--uid", "no-such-user").code == 2
+
+
 def test_list_columns(host):
     local, *_ = host
     golden("ls-columns.txt", local.ok("ls", "--list-columns"))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import JSON
 import SectionRegistry
 
 #if canImport(Glibc)
@@ -28,15 +29,36 @@ struct Ls: HostCommand {
     @Option(name: .short, help: "Only names containing this text.")
     var q: String?
 
+    @Option(help: "Only sections owned by this user (a name or a uid).")
+    var uid: String?
+
+    func validate() throws { _ = try uid.map(Self.userID) }
+
     func run(on host: any HostAPI) throws(Problem) {
         if table.listColumns { return Terminal.out(SectionColumns.shape.columnList) }
         let answer = try host.sections(SectionFilter(managed: managed, kind: kind, orphan: orphan, query: q))
-        if table.json { return Terminal.out(answer + [10]) }
+        let owner = try? uid.map(Self.userID)
+        if table.json && owner == nil { return Terminal.out(answer + [10]) }
         guard let document = Document.parse(answer) else {
             throw Problem.local("Bad answer", "the listing is not JSON")
         }
-        Terminal.out(
-            usage { () throws(ValidationError) in try table.render(document["sections"].array, SectionColumns.shape) })
+        var sections = document["sections"].array
+        if let owner = owner ?? nil {
+            sections = sections.filter { $0["uid"].int == Int64(owner) }
+            // The API has no owner filter: the listing's own shape, of the sections kept.
+            let kept = JSONValue.object([
+                ("sections", .array(sections.map(\.value))), ("total", .int(Int64(sections.count))),
+            ])
+            if table.json { return Terminal.out(kept.jsonBytes() + [10]) }
+        }
+        Terminal.out(usage { () throws(ValidationError) in try table.render(sections, SectionColumns.shape) })
+    }
+
+    /// A uid given as a number or a user name.
+    static func userID(_ text: String) throws -> uid_t {
+        if let number = uid_t(text) { return number }
+        guard let entry = getpwnam(text) else { throw ValidationError("--uid: no user '\(text)'") }
+        return entry.pointee.pw_uid
     }
 }
 
