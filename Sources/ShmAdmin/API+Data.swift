@@ -33,24 +33,7 @@ extension API {
             return try rawDump(request, name: name, offset: offset, length: length, lockTimeout: lockTimeout)
         }
         let read = { () throws -> [UInt8] in
-            let available =
-                try view.map { try self.registry.usableLength(named: name, view: $0) }
-                ?? self.registry.section(named: name).commit
-            let count = length ?? max(0, available - offset)
-            // Bytes read through a view are copied out of mapped memory, so even raw ones are capped.
-            let limit = format.limit ?? DumpFormat.viewRawLimit
-            if count > limit {
-                let advice =
-                    view == nil
-                    ? "use format=raw" : "read the section's own data endpoint with format=raw, which streams any size"
-                throw APIFailure(
-                    Problems.make(
-                        422, "invalid-request", "Invalid request",
-                        "\(format.rawValue) dumps are limited to \(ByteSize.describe(limit)) a request; \(advice)",
-                        [("section", .string(name.value))]))
-            }
-            if let view { return try self.registry.readView(named: name, id: view, offset: offset, length: count) }
-            return try self.registry.read(named: name, offset: offset, length: count)
+            try format.read(from: self.registry, name, view: view, offset: offset, length: length)
         }
         let bytes = try locked(name, .shared, lockTimeout, read)
         switch format {

@@ -36,8 +36,25 @@ public enum CommandLineAnswers {
         case hex, hexdump, base64
     }
 
-    /// The most one request of `format` may ask for (422 past it, as the API answers).
-    public static func dumpLimit(_ format: DumpText) -> Int64 { DumpFormat(rawValue: format.rawValue)!.limit! }
+    /// `GET …/data?format=…` of a section: the same read (and refusal past the format's limit) and the
+    /// same text as the route's.
+    public static func dump(
+        _ registry: SectionRegistry, named name: SectionName, offset: Int64, length: Int64?, format: DumpText
+    ) throws(Problem) -> [UInt8] {
+        let bytes: [UInt8]
+        do {
+            bytes = try DumpFormat(rawValue: format.rawValue)!.read(
+                from: registry, name, view: nil, offset: offset, length: length)
+        } catch let failure as APIFailure {
+            let details = failure.problem
+            throw Problem(status: details.status, title: details.title, detail: details.detail ?? "")
+        } catch let error as SectionError {
+            throw problem(error)
+        } catch {
+            throw Problem(status: 500, title: "Internal error", detail: "\(error)")
+        }
+        return dump(bytes, offset: offset, format: format)
+    }
 
     /// `GET …/data?format=…` of bytes already read from `offset`.
     public static func dump(_ bytes: [UInt8], offset: Int64, format: DumpText) -> [UInt8] {

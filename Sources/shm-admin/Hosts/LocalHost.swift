@@ -111,20 +111,7 @@ struct LocalHost: HostAPI {
     func dump(_ name: String, offset: Int64, length: Int64?, format: CommandLineAnswers.DumpText)
         throws(Problem) -> [UInt8]
     {
-        let name = try named(name)
-        let bytes = try answer { () throws(SectionError) -> [UInt8] in
-            var count: Int64
-            if let length { count = length } else { count = max(0, try registry.section(named: name).commit - offset) }
-            let limit = CommandLineAnswers.dumpLimit(format)
-            if count > limit {
-                throw SectionError(
-                    .invalidArgument,
-                    "\(format.rawValue) dumps are limited to \(ByteSize.describe(limit)) a request; use format=raw",
-                    section: name.value)
-            }
-            return try registry.read(named: name, offset: offset, length: count)
-        }
-        return CommandLineAnswers.dump(bytes, offset: offset, format: format)
+        try CommandLineAnswers.dump(registry, named: try named(name), offset: offset, length: length, format: format)
     }
 
     func dumpRaw(_ name: String, offset: Int64, length: Int64?, sink: (UnsafeRawBufferPointer) -> Bool)
