@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -39,8 +41,20 @@ enum SectionColumns {
 
     static func yesNo(_ value: Document) -> Cell { .text(value.bool.map { $0 ? "yes" : "no" } ?? "-") }
 
+    /// Names already looked up: a listing asks for the same few owners thousands of times, and each
+    /// getpwuid_r reads the password database.
+    private static let userNames = Mutex<[Int64: String]>([:])
+
     static func userName(_ uid: Int64?) -> String {
-        guard let uid, let id = uid_t(exactly: uid) else { return "-" }
+        guard let uid else { return "-" }
+        if let known = userNames.withLock({ $0[uid] }) { return known }
+        let name = lookUpUserName(uid)
+        userNames.withLock { $0[uid] = name }
+        return name
+    }
+
+    private static func lookUpUserName(_ uid: Int64) -> String {
+        guard let id = uid_t(exactly: uid) else { return "-" }
         var entry = passwd()
         var result: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 4096)
@@ -66,7 +80,6 @@ enum SectionColumns {
     /// SHM_ADMIN_NOW (seconds since the epoch) fixes "now", for tests.
     static func age(since time: String?) -> String {
         guard let time, let then = epochSeconds(time) else { return "-" }
-        let now = getenv("SHM_ADMIN_NOW").flatMap { Int64(String(cString: $0)) } ?? Int64(Glibc.time(nil))
         let seconds = max(0, now - then)
         switch seconds {
         case ..<120: return "\(seconds)s"
@@ -75,6 +88,9 @@ enum SectionColumns {
         default: return "\(seconds / 86_400)d"
         }
     }
+
+    /// "Now" for AGE, read once per run.
+    static let now = getenv("SHM_ADMIN_NOW").flatMap { Int64(String(cString: $0)) } ?? Int64(Glibc.time(nil))
 
     static func epochSeconds(_ text: String) -> Int64? {
         let parts = text.split(whereSeparator: { "-T:Z.".contains($0) }).compactMap { Int32($0) }
