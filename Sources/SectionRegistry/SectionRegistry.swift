@@ -96,6 +96,11 @@ public final class SectionRegistry: Sendable {
 
     static func isInternalName(_ name: String) -> Bool { name.hasPrefix(temporaryPrefix) }
 
+    /// The pid in a temporary's name: the process that is (or was) creating it.
+    private static func creatingProcess(_ temporary: String) -> Int32? {
+        Int32(temporary.dropFirst(temporaryPrefix.count).prefix { $0 != "-" })
+    }
+
     /// Serialises create, grow, reset, adopt and delete of one name without blocking other names.
     func withNameLock<T>(_ name: String, _ body: () throws(SectionError) -> T) throws(SectionError) -> T {
         let lock = nameLocks.withLock { table in
@@ -157,6 +162,9 @@ public final class SectionRegistry: Sendable {
                     }
                 }
                 if let inode = record.inode, let temporary = temporaries.first(where: { $0.value == inode })?.key {
+                    // Its temporary belongs to another live process (a server beside `shm-admin`'s local
+                    // mode, on one state directory): a create in flight, not an interrupted one.
+                    if let pid = creatingProcess(temporary), pid != getpid(), processExists(pid) { continue }
                     try? directory.remove(SectionName(unchecked: temporary))
                     temporaries[temporary] = nil
                 }
@@ -178,8 +186,7 @@ public final class SectionRegistry: Sendable {
         }
         // Temporaries of processes that are gone: creates that never finished.
         for name in temporaries.keys {
-            let pidText = name.dropFirst(temporaryPrefix.count).prefix { $0 != "-" }
-            if let pid = Int32(pidText), pid == getpid() || !processExists(pid) {
+            if let pid = creatingProcess(name), pid == getpid() || !processExists(pid) {
                 try? directory.remove(SectionName(unchecked: name))
                 report.repaired.append(name + ": removed the object of an unfinished create")
             }

@@ -81,11 +81,15 @@ struct CrashRecoveryTests {
         defer { box.close() }
         let state = box.newStateDirectory()
         _ = try box.registry(stateDirectory: state)
-        // The crashed creator's pid would be dead; a live one keeps the registries other tests
-        // start meanwhile from removing the temporary first (see the next test).
+        // The crashed creator's pid is dead. For a `ready` record a live one keeps the registries
+        // other tests start meanwhile from removing the temporary first (see the next test); a
+        // `creating` record whose temporary belongs to a live process is a create in flight, which a
+        // start leaves alone (SharedStateTests), so that one names a dead creator (a registry
+        // removing its temporary first makes no difference there: the record is rolled back either way).
         let bystander = try PythonPeer()
         defer { bystander.stop() }
-        let temporary = Sandbox.shm + "/" + SectionRegistry.temporaryPrefix + "\(bystander.pid)-1-" + box.name("t")
+        let creator = phase == .creating ? try Self.deadPid() : bystander.pid
+        let temporary = Sandbox.shm + "/" + SectionRegistry.temporaryPrefix + "\(creator)-1-" + box.name("t")
         try makeFile(temporary, size: Int(page))
         let inode = UInt64(try #require(fileStatus(temporary)).st_ino)
         let name = try box.sectionName("half")

@@ -47,6 +47,29 @@ struct SharedStateTests {
         #expect(try watching.section(named: plain).managed == false)
     }
 
+    @Test("a registry starting beside a create in flight in another live process leaves it alone")
+    func startDoesNotRollBackAnotherProcesssCreate() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let state = box.newStateDirectory()
+        let live = try PythonPeer()
+        defer { live.stop() }
+        // What another process's create leaves between its `creating` record and its rename.
+        let temporary = Sandbox.shm + "/" + SectionRegistry.temporaryPrefix + "\(live.pid)-1-" + box.name("t")
+        try makeFile(temporary, size: Int(page))
+        let inode = UInt64(try #require(fileStatus(temporary)).st_ino)
+        let name = try box.sectionName("inflight")
+        let record = SectionRecord(
+            name: name.value, reserve: page, namespace: .local, labels: [:], createdAt: 1, createdBy: "live",
+            adopted: false, phase: .creating, inode: inode)
+        try RecordStore(path: state).save(record)
+        let started = try box.registry(stateDirectory: state)
+        #expect(fileExists(temporary), "the live process's temporary was removed")
+        #expect(fileExists(CrashRecoveryTests.recordPath(state, name.value)), "its record was rolled back")
+        #expect(!started.startupReport.repaired.contains { $0.hasPrefix(name.value) })
+        unlink(temporary)
+    }
+
     private func eventually(_ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
