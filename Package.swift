@@ -4,6 +4,8 @@ import PackageDescription
 // The data path, one target per layer:
 // shm-admin (CLI) → ShmAdmin (routes, auth, JSON, metrics, events) → HTTPServer (libmicrohttpd in Swift)
 //                                                                 ↘ SectionRegistry (mmap core) → CShmLinux (GNU calls)
+//                                                                 ↘ HostScan (the whole host, read-only from /proc)
+// SectionRegistry and HostScan make their system calls through SystemSeam.
 let package = Package(
     name: "shm-admin",
     platforms: [.macOS(.v15)],
@@ -26,9 +28,17 @@ let package = Package(
             name: "CShmLinux",
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        // The system-call seam (`syscall`, `SystemCallError`, the test faults) shared by the registry and the host scan.
+        .target(name: "SystemSeam", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         .target(
             name: "SectionRegistry",
-            dependencies: ["CShmLinux", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["CShmLinux", "SystemSeam", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+        // Read-only observation of the whole host from /proc: mounts, containers, System V, memfd and
+        // unlinked objects, one shared snapshot at most a second old.
+        .target(
+            name: "HostScan",
+            dependencies: ["CShmLinux", "SystemSeam", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .target(
             name: "HTTPServer",
@@ -40,7 +50,7 @@ let package = Package(
         .target(
             name: "ShmAdmin",
             dependencies: [
-                "HTTPServer", "SectionRegistry", "CShmLinux",
+                "HTTPServer", "SectionRegistry", "HostScan", "CShmLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
@@ -62,6 +72,7 @@ let package = Package(
             dependencies: ["SectionRegistry", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "HostScanTests", dependencies: ["HostScan"]),
         .testTarget(
             name: "ShmAdminTests",
             dependencies: [

@@ -1,6 +1,7 @@
 import CShmLinux
 import Dispatch
 import Synchronization
+import SystemSeam
 
 #if canImport(Glibc)
     import Glibc

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Synchronization
+import SystemSeam
 
 #if canImport(Glibc)
     import Glibc
