@@ -58,7 +58,9 @@ struct HostPass {
 
     /// Each process's mount and IPC namespace; for each new mount namespace, its `/dev/shm` and container.
     private func readNamespaces(_ pids: [Int32], into snapshot: inout HostSnapshot) {
-        let hostNamespace = namespaceInode(ProcFiles.linkTarget(proc + "/1/ns/mnt"))
+        // The host's namespace is init's; where init's may not be read (a sandbox), the server's own.
+        let hostNamespace =
+            namespaceInode(ProcFiles.linkTarget(proc + "/1/ns/mnt")) ?? snapshot.ownMountNamespace
         for pid in pids {
             let base = proc + "/\(pid)"
             let mount = namespaceInode(ProcFiles.linkTarget(base + "/ns/mnt"))
@@ -164,10 +166,12 @@ struct HostPass {
     private func readProcesses(_ pids: [Int32], into snapshot: inout HostSnapshot) {
         let devices = Set(snapshot.mounts.map { Maps.hexText($0.device) })
         let prefixes = ["/memfd:", "/dev/shm/", configuration.shmDirectory + "/"]
+        var kernelThreads: Set<Int32> = []
         for pid in pids {
             let base = proc + "/\(pid)"
             var seen = false
             if let bytes = reader.read(base + "/maps") {
+                if bytes.isEmpty { kernelThreads.insert(pid) }
                 for line in Maps.parse(bytes, devices: devices) {
                     seen = true
                     let mapping = Mapping(
@@ -207,6 +211,15 @@ struct HostPass {
                 snapshot.commands[pid] =
                     ProcFiles.text(base + "/comm", limit: 256).map { $0.hasSuffix("\n") ? String($0.dropLast()) : $0 }
                     ?? ""
+            }
+        }
+        // Kernel threads (no address space: an empty maps file) are no namespace's processes.
+        if !kernelThreads.isEmpty {
+            for (inode, namespace) in snapshot.namespaces {
+                snapshot.namespaces[inode]!.pids = namespace.pids.filter { !kernelThreads.contains($0) }
+            }
+            for index in snapshot.mounts.indices {
+                snapshot.mounts[index].pids.removeAll { kernelThreads.contains($0) }
             }
         }
         // Objects only mapped (their descriptor closed): their status through /proc/PID/map_files.

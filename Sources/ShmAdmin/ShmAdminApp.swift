@@ -1,4 +1,5 @@
 import HTTPServer
+import HostScan
 import Logging
 import SectionRegistry
 
@@ -25,6 +26,9 @@ public struct ServeOptions: Sendable {
     /// runnable threads than CPUs queue requests behind one another; bench/ANALYSIS.md).
     public var threads = max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     public var shmDirectory = "/dev/shm"
+    /// The host's /proc and root (API-HOST.md "Server options"): where the host scan looks.
+    public var procDirectory = "/proc"
+    public var rootDirectory = "/"
     public var recordSync = RecordSync.auto
     /// Where the access log's lines go, written directly (`AccessLog`); nil: through the logger.
     public var accessLog: LogSink?
@@ -76,7 +80,7 @@ public final class ShmAdminApp: Sendable {
         registry = try SectionRegistry(
             configuration: .init(
                 shmDirectory: options.shmDirectory, stateDirectory: options.stateDirectory,
-                recordSync: options.recordSync))
+                procRoot: options.procDirectory, recordSync: options.recordSync))
         if registry.syncsRecords {
             logger.info("records in \(options.stateDirectory) are fsynced before each change is acknowledged")
         } else {
@@ -98,7 +102,11 @@ public final class ShmAdminApp: Sendable {
         api = API(
             registry: registry, security: Security(adminToken: adminToken, readToken: readToken, loopbackBind: !remote),
             metrics: metrics, events: events, staticDirectory: staticDirectory, openAPIPath: options.openAPIPath,
-            version: options.version, logger: logger)
+            version: options.version, logger: logger,
+            host: HostScanner(
+                HostScanConfiguration(
+                    procDirectory: options.procDirectory, rootDirectory: options.rootDirectory,
+                    shmDirectory: registry.directory.path)))
         bridge = EventBridge.connect(registry, to: events)
 
         var configuration = HTTPServerConfiguration(

@@ -64,7 +64,7 @@ final class FakeProc {
         try write(base + "/mountinfo", mountinfo)
         try write(base + "/cgroup", cgroup)
         try write(base + "/comm", command + "\n")
-        try write(base + "/maps", "")
+        try write(base + "/maps", "55d0c0a00000-55d0c0a21000 r-xp 00000000 08:01 1234   /usr/bin/\(command)\n")
         try directory(base + "/fd")
         try directory(base + "/root/dev/shm")
     }

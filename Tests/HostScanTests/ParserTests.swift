@@ -150,3 +150,29 @@ struct ParserTests {
         #expect("\(DeviceID(major: 0, minor: 40))" == "0:40")
     }
 }
+
+@Suite("smaps")
+struct SmapsTests {
+    @Test("the block of the mapping that starts at the address, in bytes")
+    func block() {
+        let text = """
+            7f1c00000000-7f1c00100000 rw-s 00000000 00:1b 273243                     /dev/shm/a
+            Size:               1024 kB
+            Rss:                 512 kB
+            Pss:                 256 kB
+            Swap:                  0 kB
+            VmFlags: rd wr sh mr mw me ms sd
+            7f1c00100000-7f1c00200000 rw-s 00000000 00:1b 273244                     /dev/shm/b
+            Size:               1024 kB
+            Rss:                   8 kB
+            Pss:                   4 kB
+            Swap:                 12 kB
+
+            """
+        #expect(
+            MappingMemory.parse(text, start: 0x7f1c_0010_0000)
+                == MappingMemory(rssBytes: 8192, pssBytes: 4096, swapBytes: 12288))
+        #expect(MappingMemory.parse(text, start: 0x7f1c_0000_0000)?.pssBytes == Int64(256 * 1024))
+        #expect(MappingMemory.parse(text, start: 0x1000) == nil)
+    }
+}

@@ -152,6 +152,20 @@ struct PassTests {
         #expect(shared.first?.namespaces == [10, 20] && shared.first?.pids == [10, 20, 21])
     }
 
+    @Test("kernel threads (an empty maps file) are no namespace's processes")
+    func kernelThreads() throws {
+        let fake = try FakeProc()
+        defer { fake.remove() }
+        try fake.link("proc/self", to: "1")
+        for pid: Int32 in [1, 2, 3] {
+            try fake.process(pid, mountNamespace: 1, shmDevices: [DeviceID(major: 0, minor: 50)])
+        }
+        try fake.write("proc/2/maps", "")
+        let snapshot = HostPass(fake.configuration()).run()
+        #expect(snapshot.namespaces[1]?.pids == [1, 3])
+        #expect(snapshot.mount(DeviceID(major: 0, minor: 50))?.pids == [1, 3])
+    }
+
     @Test("the scanner shares one pass among readers until it is a second old")
     func sharing() throws {
         let fake = try Self.host()

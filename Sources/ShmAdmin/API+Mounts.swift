@@ -1,0 +1,95 @@
+import HTTPServer
+import HostScan
+import SectionRegistry
+
+/// API-HOST.md's mounts: every tmpfs some process sees at /dev/shm, and the server's own directory.
+extension API {
+    func listMounts(_ request: HTTPRequest) throws -> HTTPResponse {
+        let snapshot = host.snapshot()
+        var json = JSONWriter(capacity: 512 * (snapshot.mounts.count + 1))
+        json.beginObject()
+        json.key("mounts")
+        json.beginArray()
+        for mount in snapshot.mounts { HostJSON.mount(mount, to: &json) }
+        json.endArray()
+        json.endObject()
+        return .json(encoded: json.finish())
+    }
+
+    func mountDetail(_ request: HTTPRequest) throws -> HTTPResponse {
+        let (mount, _) = try requestedMount(request)
+        var json = JSONWriter(capacity: 512)
+        HostJSON.mount(mount, to: &json)
+        return .json(encoded: json.finish())
+    }
+
+    /// The server's own mount answers as `GET /api/v1/sections`; another mount's files in the same
+    /// shape, with the same query.
+    func listMountSections(_ request: HTTPRequest) throws -> HTTPResponse {
+        let (mount, snapshot) = try requestedMount(request)
+        if mount.isServer { return try listSections(request) }
+        let query = Query(request: request)
+        let kind = try query.choice("kind", ["shm", "semaphore"])
+        let managed = try query.bool("managed")
+        let orphan = try query.bool("orphan")
+        let text = request.query["q"]
+        let limit = Int(try query.integer("limit", default: 1000, range: 0...10_000)!)
+        let offset = Int(try query.integer("offset", default: 0, range: 0...Int64.max)!)
+        let objects = HostObjects.files(of: mount, snapshot).filter { object in
+            (kind == nil || object.kind.rawValue == kind) && managed != true
+                && (orphan == nil || object.orphan == orphan)
+                && (text == nil || object.name?.contains(text!) == true)
+        }
+        var json = JSONWriter(capacity: 64 + min(limit, objects.count) * 600)
+        json.beginObject()
+        json.key("sections")
+        json.beginArray()
+        for object in objects.dropFirst(offset).prefix(limit) { object.write(to: &json) }
+        json.endArray()
+        json.key("total")
+        json.int(Int64(objects.count))
+        json.endObject()
+        return .json(encoded: json.finish())
+    }
+
+    /// The server's own mount answers as `GET /api/v1/sections/{name}`; another mount's file with
+    /// its mappers (and their memory), holders and locks, pids as the host sees them.
+    func mountSectionDetail(_ request: HTTPRequest) throws -> HTTPResponse {
+        let (mount, snapshot) = try requestedMount(request)
+        if mount.isServer { return try sectionDetail(request) }
+        let name = request.parameter("name") ?? ""
+        guard let entry = mount.entries.first(where: { $0.name == name }) else {
+            throw APIFailure(
+                Problems.make(
+                    404, "not-found", "Not found", "mount \(mount.device) has no object '\(name.prefix(256))'"))
+        }
+        let object = HostObjects.file(mount, entry, snapshot)
+        let seen = object.objectID.flatMap { snapshot.objects[$0] }
+        return .json(
+            encoded: HostJSON.detail(
+                object, mappers: seen?.mappers ?? [], holders: seen?.holders ?? [],
+                locks: object.objectID.flatMap { snapshot.locks[$0] } ?? [], snapshot,
+                procDirectory: host.configuration.procDirectory))
+    }
+
+    /// The `{mount}` of the URL, `MAJ:MIN` or `host`, in a fresh-enough snapshot.
+    private func requestedMount(_ request: HTTPRequest) throws(APIFailure) -> (ShmMount, HostSnapshot) {
+        let text = request.parameter("mount") ?? ""
+        let snapshot = host.snapshot()
+        guard let device = try mountDevice(text, snapshot), let mount = snapshot.mount(device) else {
+            throw APIFailure(
+                Problems.make(404, "not-found", "Not found", "no shared-memory mount '\(text.prefix(64))'"))
+        }
+        return (mount, snapshot)
+    }
+
+    /// `host` (the server's own mount) or `MAJ:MIN`; 400 for anything else.
+    func mountDevice(_ text: String, _ snapshot: HostSnapshot) throws(APIFailure) -> DeviceID? {
+        if text == "host" { return snapshot.mounts.first { $0.isServer }?.device }
+        guard let device = DeviceID(Substring(text)) else {
+            throw APIFailure(
+                Problems.badRequest("a mount is 'host' or its device as MAJ:MIN, not '\(text.prefix(64))'"))
+        }
+        return device
+    }
+}
