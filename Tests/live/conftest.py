@@ -154,3 +154,37 @@ def peers(tmp_path):
     yield start
     for p in started:
         p.exit()
+
+
+@pytest.fixture
+def host_children():
+    """start(kind, *args, wrap=()) -> HostChild; every child (and its process group) is killed after the test."""
+    from support.host import HostChild
+
+    started = []
+
+    def start(kind, *args, wrap=()):
+        child = HostChild(kind, *args, wrap=wrap)
+        started.append(child)
+        return child
+
+    yield start
+    for child in started:
+        child.kill()
+
+
+@pytest.fixture
+def sysv_segments():
+    """make(size, key=0) -> shmid; every segment made is removed (IPC_RMID) after the test."""
+    from support.host import sysv_create, sysv_remove
+
+    made = []
+
+    def make(size, key=0):
+        shmid = sysv_create(size, key)
+        made.append(shmid)
+        return shmid
+
+    yield make
+    for shmid in made:
+        sysv_remove(shmid)

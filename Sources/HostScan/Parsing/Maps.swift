@@ -57,7 +57,7 @@ enum Maps {
         let span = text(fields[0]).split(separator: "-")
         guard span.count == 2, let start = UInt64(span[0], radix: 16), let end = UInt64(span[1], radix: 16),
             let offset = Int64(text(fields[2]), radix: 16), let device = DeviceID(Substring(deviceText), radix: 16),
-            let inode = UInt64(text(fields[4])), inode != 0
+            let inode = UInt64(text(fields[4])), inode != 0 || isSysV  // a System V inode is its shmid, 0 included
         else { return nil }
         let perms = line[fields[1]]
         var path = String(decoding: pathBytes, as: UTF8.self)

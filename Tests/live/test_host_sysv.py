@@ -1,0 +1,86 @@
+"""System V segments (API-HOST.md): a segment made with shmget through ctypes and attached by a
+child (shmat), seen in the inventory and in its detail with who attaches it. Segments are removed
+(IPC_RMID) and children killed after each test, whether it passed or not."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from support.client import assert_problem
+from support.common import MiB, wait_until
+from support.host import sysv_exists
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/proc/sysvipc/shm"), reason="no System V IPC")
+
+
+def sysv_object(admin, shmid):
+    r = admin.get("/api/v1/inventory", query={"kind": "sysv", "limit": "100000"})
+    assert r.status == 200, r.describe()
+    return next((o for o in r.json["objects"] if o["shmid"] == shmid), None)
+
+
+def test_an_attached_segment_is_in_the_inventory_and_its_detail(admin, host_children, sysv_segments):
+    shmid = sysv_segments(1 * MiB, key=0x5EED0000 + os.getpid() % 0xFFFF)
+    child = host_children("sysv", shmid)
+    obj = wait_until(lambda: (o := sysv_object(admin, shmid)) and o["nattch"] == 1 and o, timeout=5,
+                     what=f"segment {shmid} attached")
+    key = 0x5EED0000 + os.getpid() % 0xFFFF
+    assert obj["kind"] == "sysv" and obj["mount"] is None and obj["size"] == 1 * MiB
+    assert obj["name"] == f"0x{key:08x}" and obj["key"] == key
+    assert obj["mappers"] == 1 and obj["orphan"] is False and obj["holders"] == 0
+    assert obj["allocatedBytes"] >= 3 * 4096, "rss: the child touched three pages"
+    assert obj["unbackedBytes"] == 1 * MiB - obj["allocatedBytes"]
+    assert obj["mode"] == "0600" and obj["uid"] == os.geteuid()
+    ipc = int(os.readlink("/proc/self/ns/ipc").split("[")[1].rstrip("]"))
+    assert obj["ipc"] == ipc and obj["href"] == f"/api/v1/sysv/{ipc}/{shmid}"
+
+    d = admin.get(obj["href"])
+    assert d.status == 200, d.describe()
+    assert d.json["shmid"] == shmid and d.json["cpid"] == os.getpid() and d.json["lpid"] == child.pid
+    assert d.json["nattch"] == 1 and d.json["attachedAt"] is not None and d.json["detachedAt"] is None
+    assert d.json["rssBytes"] >= 3 * 4096 and d.json["swapBytes"] == 0
+    [mapper] = d.json["mapperList"]
+    assert mapper["pid"] == child.pid and mapper["start"] == hex(child.info["address"])
+    assert mapper["rssBytes"] >= 3 * 4096
+    assert d.json["holderList"] == [] and d.json["lockHolders"] == []
+    assert admin.get(f"/api/v1/sysv/host/{shmid}").json == d.json or \
+        admin.get(f"/api/v1/sysv/host/{shmid}").json["shmid"] == shmid
+
+    text = admin.get("/metrics").text
+    count = [ln for ln in text.splitlines() if ln.startswith("shm_admin_sysv_segments ")]
+    assert count and int(count[0].split()[1]) >= 1
+    assert any(ln.startswith("shm_admin_sysv_limit_segments ") for ln in text.splitlines())
+    assert 'shm_admin_objects{kind="sysv",mount=""}' in text
+
+
+def test_a_segment_nobody_attaches_is_an_orphan(admin, host_children, sysv_segments):
+    shmid = sysv_segments(64 * 1024)
+    child = host_children("sysv", shmid)
+    wait_until(lambda: (o := sysv_object(admin, shmid)) and o["nattch"] == 1, timeout=5, what="attached")
+    child.kill()
+    obj = wait_until(lambda: (o := sysv_object(admin, shmid)) and o["nattch"] == 0 and o, timeout=5,
+                     what="detached")
+    assert obj["orphan"] is True and obj["mappers"] == 0 and obj["name"] == "0x00000000"
+    orphans = admin.get("/api/v1/inventory", query={"kind": "sysv", "orphan": "true", "limit": "100000"})
+    assert shmid in [o["shmid"] for o in orphans.json["objects"]]
+    assert admin.get(f"/api/v1/sysv/host/{shmid}").json["detachedAt"] is not None
+
+
+def test_a_removed_segment_is_gone(admin, sysv_segments):
+    from support.host import sysv_remove
+
+    shmid = sysv_segments(4096)
+    wait_until(lambda: sysv_object(admin, shmid), timeout=5, what="listed")
+    sysv_remove(shmid)
+    assert not sysv_exists(shmid)
+    wait_until(lambda: admin.get(f"/api/v1/sysv/host/{shmid}").status == 404, timeout=5, what="404")
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/api/v1/sysv/host/999999999", 404), ("/api/v1/sysv/1/0", 404), ("/api/v1/sysv/nonsense/1", 400),
+    ("/api/v1/sysv/host/-1", 400), ("/api/v1/sysv/host/x", 400),
+])
+def test_unknown_and_malformed_segments(admin, path, status):
+    assert_problem(admin.get(path), status)
