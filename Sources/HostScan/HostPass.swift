@@ -12,15 +12,18 @@ public struct HostScanConfiguration: Sendable {
     public var shmDirectory: String
     /// Answers are at most this many seconds old.
     public var maximumAge: Double
+    /// Whether System V segments of other IPC namespaces are read (a thread enters each: setns).
+    public var otherIPCNamespaces: Bool
 
     public init(
         procDirectory: String = "/proc", rootDirectory: String = "/", shmDirectory: String = "/dev/shm",
-        maximumAge: Double = 1.0
+        maximumAge: Double = 1.0, otherIPCNamespaces: Bool = true
     ) {
         self.procDirectory = procDirectory
         self.rootDirectory = rootDirectory
         self.shmDirectory = shmDirectory
         self.maximumAge = maximumAge
+        self.otherIPCNamespaces = otherIPCNamespaces
     }
 
     var cgroupDirectory: String {
@@ -237,11 +240,20 @@ struct HostPass {
         return deleted ? .unlinked : .named
     }
 
-    /// The server's own IPC namespace's segments and the kernel's limits. Other namespaces need a
-    /// thread that enters them (setns), which this pass never does.
+    /// The segments of every IPC namespace some process is in (the server's own directly, the
+    /// others from a thread that enters them: `IPCNamespaces`) and the kernel's limits.
     private func readSysV(into snapshot: inout HostSnapshot) {
         if let text = ProcFiles.text(proc + "/sysvipc/shm") {
             snapshot.sysv = SysVTable.parse(text, ipc: snapshot.ownIPCNamespace ?? 0)
+        }
+        if configuration.otherIPCNamespaces {
+            var others: [UInt64: Int32] = [:]
+            for (pid, namespaces) in snapshot.processes {
+                guard let ipc = namespaces.ipc, ipc != snapshot.ownIPCNamespace else { continue }
+                others[ipc] = min(others[ipc] ?? pid, pid)
+            }
+            snapshot.sysv += IPCNamespaces.segments(
+                of: others.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, procDirectory: proc)
         }
         func limit(_ name: String) -> Int64? {
             ProcFiles.text(proc + "/sys/kernel/" + name, limit: 64).flatMap { Int64($0.filter { !$0.isWhitespace }) }

@@ -266,7 +266,7 @@ public struct HostSnapshot: Sendable {
     public var objects: [ObjectID: SeenObject] = [:]
     /// System V attachments, by segment.
     public var sysvMappers: [SysVID: [Mapping]] = [:]
-    /// The segments of the server's own IPC namespace.
+    /// The segments of every IPC namespace some process is in, the server's own first.
     public var sysv: [SysVSegment] = []
     public var sysvLimits = SysVLimits()
     public var locks: [ObjectID: [LockEntry]] = [:]

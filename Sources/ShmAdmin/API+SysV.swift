@@ -1,8 +1,7 @@
 import HTTPServer
 import HostScan
 
-/// `GET /api/v1/sysv/{ipc}/{shmid}`: one System V segment. Only the server's own IPC namespace is
-/// read so far; another namespace's segments need a helper that enters it (setns), not built yet.
+/// `GET /api/v1/sysv/{ipc}/{shmid}`: one System V segment of any IPC namespace some process is in.
 extension API {
     func sysvDetail(_ request: HTTPRequest) throws -> HTTPResponse {
         let snapshot = host.snapshot()
@@ -15,7 +14,7 @@ extension API {
                     "a segment is addressed as IPC/SHMID: IPC 'host' or a namespace inode, SHMID a number"))
         }
         guard let segment = snapshot.sysv.first(where: { $0.ipc == ipc && $0.shmid == shmid }),
-            let object = HostObjects.sysv(snapshot).first(where: { $0.sysv?.shmid == shmid })
+            let object = HostObjects.sysv(snapshot).first(where: { $0.sysv?.id == segment.id })
         else {
             throw APIFailure(
                 Problems.make(404, "not-found", "Not found", "no System V segment \(shmid) in IPC namespace \(ipcText)")

@@ -45,7 +45,7 @@ enum HostMetrics {
         header("shm_admin_object_bytes", "Memory in use by shared-memory objects, by kind and mount.")
         for (key, (_, bytes)) in sortedCounts { out += "shm_admin_object_bytes{\(kindMount(key))} \(bytes)\n" }
 
-        header("shm_admin_sysv_segments", "System V segments in the server's IPC namespace.")
+        header("shm_admin_sysv_segments", "System V segments on the host, in every IPC namespace seen.")
         out += "shm_admin_sysv_segments \(snapshot.sysv.count)\n"
         if let limit = snapshot.sysvLimits.shmmni {
             header("shm_admin_sysv_limit_segments", "The kernel's limit on System V segments (kernel.shmmni).")

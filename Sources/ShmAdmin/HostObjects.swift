@@ -170,14 +170,22 @@ enum HostObjects {
 
     /// The System V segments of the server's IPC namespace. Memory in use is `rss + swap`.
     static func sysv(_ snapshot: HostSnapshot) -> [HostObject] {
-        snapshot.sysv.map { segment in
+        // A process of each IPC namespace, for the container of segments no one attaches.
+        var members: [UInt64: Int32] = [:]
+        if snapshot.sysv.contains(where: { $0.ipc != snapshot.ownIPCNamespace }) {
+            for (pid, namespaces) in snapshot.processes {
+                if let ipc = namespaces.ipc { members[ipc] = min(members[ipc] ?? pid, pid) }
+            }
+        }
+        return snapshot.sysv.map { segment in
             let mappers = snapshot.sysvMappers[segment.id]?.map(\.pid) ?? []
+            let member = mappers.first ?? (segment.ipc == snapshot.ownIPCNamespace ? nil : members[segment.ipc])
             return HostObject(
                 kind: .sysv, href: "/api/v1/sysv/\(segment.ipc)/\(segment.shmid)", mount: nil,
                 name: keyText(segment.key), path: nil, size: segment.size,
                 allocatedBytes: segment.rssBytes + segment.swapBytes, holders: 0,
                 mappers: max(others(mappers, snapshot), mappers.isEmpty ? Int(segment.nattch) : 0),
-                orphan: segment.nattch == 0, container: mappers.first.map(snapshot.container(of:)) ?? .none,
+                orphan: segment.nattch == 0, container: member.map(snapshot.container(of:)) ?? .none,
                 mode: segment.mode & 0o777, uid: segment.uid, gid: segment.gid,
                 modifiedAt: Double(segment.changedAt), sysv: segment)
         }

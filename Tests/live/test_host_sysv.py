@@ -5,6 +5,7 @@ child (shmat), seen in the inventory and in its detail with who attaches it. Seg
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -76,6 +77,35 @@ def test_a_removed_segment_is_gone(admin, sysv_segments):
     sysv_remove(shmid)
     assert not sysv_exists(shmid)
     wait_until(lambda: admin.get(f"/api/v1/sysv/host/{shmid}").status == 404, timeout=5, what="404")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare(1)")
+def test_a_segment_of_another_ipc_namespace(admin, host_children):
+    """`unshare --ipc`: a namespace of its own, as Docker gives each container. Its segment is
+    invisible to the server's /proc/sysvipc/shm; the scan reads it from a thread that enters the
+    namespace. The namespace, and the segment, go with the child."""
+    key = 0x7E570000 + os.getpid() % 0xFFFF
+    child = host_children("sysv-own", key, 256 * 1024, wrap=["unshare", "--ipc"])
+    ipc, shmid = child.info["ipc"], child.info["shmid"]
+    own = int(os.readlink("/proc/self/ns/ipc").split("[")[1].rstrip("]"))
+    assert ipc != own
+    href = f"/api/v1/sysv/{ipc}/{shmid}"
+
+    def listed():
+        r = admin.get("/api/v1/inventory", query={"kind": "sysv", "q": f"0x{key:08x}"})
+        return [o for o in r.json["objects"] if o["ipc"] == ipc]
+
+    [obj] = wait_until(listed, timeout=5, what="the other namespace's segment listed")
+    assert obj["href"] == href and obj["shmid"] == shmid and obj["nattch"] == 1 and obj["size"] == 256 * 1024
+    assert obj["mappers"] == 1 and obj["allocatedBytes"] >= 4096
+    d = admin.get(href)
+    assert d.status == 200, d.describe()
+    assert [m["pid"] for m in d.json["mapperList"]] == [child.pid]
+    assert d.json["cpid"] == child.pid
+    if shmid not in [int(line.split()[1]) for line in open("/proc/sysvipc/shm").readlines()[1:] if line.split()]:
+        assert_problem(admin.get(f"/api/v1/sysv/host/{shmid}"), 404)
+    child.kill()
+    wait_until(lambda: admin.get(href).status == 404, timeout=5, what="gone with its namespace")
 
 
 @pytest.mark.parametrize("path, status", [
