@@ -35,6 +35,14 @@ public final class HostScanner: Sendable {
         }
     }
 
+    /// A snapshot from a pass that starts now, for decisions that must not rest on a cached view
+    /// (a guarded delete); it becomes the shared one.
+    public func freshSnapshot() -> HostSnapshot {
+        let fresh = pass()
+        state.withLock { current in if fresh.takenAt > current.takenAt { current = fresh } }
+        return fresh
+    }
+
     /// Forgets the snapshot: the next reader gets a fresh pass (after the server changed something).
     public func invalidate() { state.withLock { $0.takenAt = -.infinity } }
 

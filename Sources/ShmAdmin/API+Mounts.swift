@@ -72,6 +72,48 @@ extension API {
                 procDirectory: host.configuration.procDirectory))
     }
 
+    /// The server's own mount: as `DELETE /api/v1/sections/{name}` (adoption rules included).
+    /// Another mount's file: unlinked, decided on a pass made for it — 409 with the pids while any
+    /// process but the server maps, holds or locks it, unless `?force=true`.
+    func deleteMountSection(_ request: HTTPRequest) throws -> HTTPResponse {
+        let force = try Query(request: request).bool("force") ?? false
+        let text = request.parameter("mount") ?? ""
+        let cached = host.snapshot()
+        guard let device = try mountDevice(text, cached) else {
+            throw APIFailure(
+                Problems.make(404, "not-found", "Not found", "no shared-memory mount '\(text.prefix(64))'"))
+        }
+        if cached.mount(device)?.isServer == true { return try deleteSection(request) }
+        let snapshot = host.freshSnapshot()
+        let name = request.parameter("name") ?? ""
+        guard let mount = snapshot.mount(device), let entry = mount.entries.first(where: { $0.name == name }) else {
+            throw APIFailure(
+                Problems.make(404, "not-found", "Not found", "mount \(device) has no object '\(name.prefix(256))'"))
+        }
+        let id = ObjectID(device: device, inode: entry.inode)
+        let seen = snapshot.objects[id]
+        var users = Set((seen?.mappers.map(\.pid) ?? []) + (seen?.holders.map(\.pid) ?? []))
+        users.formUnion(snapshot.locks[id]?.compactMap(\.pid) ?? [])
+        users.remove(snapshot.ownPid)
+        let lockedByUnknown = snapshot.locks[id]?.contains { $0.pid == nil } ?? false
+        if (!users.isEmpty || lockedByUnknown) && !force {
+            throw APIFailure(
+                Problems.make(
+                    409, "section-mapped", "Object is in use",
+                    "'\(name.prefix(256))' on mount \(device) is mapped, open or locked by other processes; ?force=true unlinks it anyway",
+                    [("pids", .array(users.sorted().map { .int(Int64($0)) }))]))
+        }
+        let removed = try refusedAsForbidden {
+            try GuardedDelete.unlink(name, in: mount, inode: entry.inode)
+        }
+        host.invalidate()
+        guard removed else {
+            throw APIFailure(
+                Problems.make(404, "not-found", "Not found", "'\(name.prefix(256))' on mount \(device) is gone"))
+        }
+        return .empty()
+    }
+
     /// The `{mount}` of the URL, `MAJ:MIN` or `host`, in a fresh-enough snapshot.
     private func requestedMount(_ request: HTTPRequest) throws(APIFailure) -> (ShmMount, HostSnapshot) {
         let text = request.parameter("mount") ?? ""

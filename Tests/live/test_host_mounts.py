@@ -158,3 +158,33 @@ def test_the_servers_own_mount_answers_as_version_1(admin, prefix):
     [obj] = inv.json["objects"]
     assert obj["href"] == f"/api/v1/sections/{prefix}own" and obj["managed"] is True and obj["size"] == 8192
     assert obj["mount"] == admin.get("/api/v1/mounts/host").json["id"]
+
+
+def test_deleting_another_mounts_objects_is_guarded(admin, anon, container_shm, prefix):
+    device = container_shm.info["device"]
+    wait_for_mount(admin, container_shm, prefix + "obj")
+    mapped = f"/api/v1/mounts/{device}/sections/{prefix}obj"
+    p = assert_problem(admin.delete(mapped), 409, "section-mapped")
+    assert p["pids"] == [container_shm.pid]
+    assert admin.get(mapped).status == 200, "still there"
+    assert admin.delete(f"/api/v1/mounts/{device}/sections/{prefix}obj-sparse").status == 204, "nobody uses it"
+    assert admin.get(f"/api/v1/mounts/{device}/sections/{prefix}obj-sparse").status == 404
+    assert admin.delete(mapped, query={"force": "true"}).status == 204
+    names = [s["name"] for s in admin.get(f"/api/v1/mounts/{device}/sections").json["sections"]]
+    assert names == []
+    assert_problem(admin.delete(mapped), 404)
+    assert anon.delete(mapped).status in (401, 403)
+    # the child still maps its object, now unlinked: it lives on as kind unlinked
+    [obj] = wait_until(lambda: admin.get("/api/v1/inventory", query={"kind": "unlinked", "q": prefix + "obj"})
+                       .json["objects"], timeout=5, what="the object as unlinked")
+    assert obj["mount"] == device and obj["mappers"] == 1
+
+
+def test_deleting_on_the_servers_own_mount_keeps_version_1s_rules(admin, peers, prefix):
+    peer = peers()
+    peer.create(prefix + "foreign", 4096)
+    wait_until(lambda: admin.get(f"/api/v1/mounts/host/sections/{prefix}foreign").status == 200, timeout=5,
+               what="listed")
+    assert_problem(admin.delete(f"/api/v1/mounts/host/sections/{prefix}foreign"), 403)
+    admin.create(prefix + "mine", 4096)
+    assert admin.delete(f"/api/v1/mounts/host/sections/{prefix}mine").status == 204

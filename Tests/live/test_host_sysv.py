@@ -108,6 +108,34 @@ def test_a_segment_of_another_ipc_namespace(admin, host_children):
     wait_until(lambda: admin.get(href).status == 404, timeout=5, what="gone with its namespace")
 
 
+def test_removing_a_segment_is_guarded_by_nattch(admin, host_children, sysv_segments):
+    shmid = sysv_segments(64 * 1024)
+    child = host_children("sysv", shmid)
+    wait_until(lambda: (o := sysv_object(admin, shmid)) and o["nattch"] == 1, timeout=5, what="attached")
+    p = assert_problem(admin.delete(f"/api/v1/sysv/host/{shmid}"), 409, "section-mapped")
+    assert p["pids"] == [child.pid]
+    assert sysv_exists(shmid)
+    assert admin.delete(f"/api/v1/sysv/host/{shmid}", query={"force": "true"}).status == 204
+    child.kill()
+    wait_until(lambda: not sysv_exists(shmid), timeout=5, what="gone once the child detached")
+    detached = sysv_segments(4096)
+    wait_until(lambda: sysv_object(admin, detached), timeout=5, what="listed")
+    assert admin.delete(f"/api/v1/sysv/host/{detached}").status == 204
+    assert not sysv_exists(detached)
+    assert_problem(admin.delete(f"/api/v1/sysv/host/{detached}"), 404)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare(1)")
+def test_removing_a_segment_of_another_ipc_namespace(admin, host_children):
+    key = 0x7E580000 + os.getpid() % 0xFFFF
+    child = host_children("sysv-own", key, 4096, "detach", wrap=["unshare", "--ipc"])
+    href = f"/api/v1/sysv/{child.info['ipc']}/{child.info['shmid']}"
+    wait_until(lambda: admin.get(href).status == 200, timeout=5, what="listed")
+    assert admin.get(href).json["nattch"] == 0
+    assert admin.delete(href).status == 204
+    assert_problem(admin.get(href), 404)
+
+
 @pytest.mark.parametrize("path, status", [
     ("/api/v1/sysv/host/999999999", 404), ("/api/v1/sysv/1/0", 404), ("/api/v1/sysv/nonsense/1", 400),
     ("/api/v1/sysv/host/-1", 400), ("/api/v1/sysv/host/x", 400),

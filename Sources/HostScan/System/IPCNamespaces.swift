@@ -34,9 +34,29 @@ enum IPCNamespaces {
         return result.segments
     }
 
+    /// Runs `work` on a thread made for it, inside IPC namespace `ipc` (entered through
+    /// /proc/PID/ns/ipc of `pid`); nil when the namespace could not be entered.
+    static func inside<T>(ipc: UInt64, pid: Int32, procDirectory: String, _ work: @escaping () -> T) -> T? {
+        let result = ValueBox<T>()
+        runOnOwnThread {
+            guard let descriptor = try? syscall(.open, { open(procDirectory + "/\(pid)/ns/ipc", O_RDONLY | O_CLOEXEC) })
+            else { return }
+            defer { close(descriptor) }
+            guard (try? syscall(.setns, { cshm_enter_ipc_namespace(descriptor) })) != nil,
+                namespaceInode(ProcFiles.linkTarget(procDirectory + "/thread-self/ns/ipc")) == ipc
+            else { return }
+            result.value = work()
+        }
+        return result.value
+    }
+
     /// Written by the IPC thread only, read after it was joined.
     private final class ResultBox: @unchecked Sendable {
         var segments: [SysVSegment] = []
+    }
+
+    private final class ValueBox<T>: @unchecked Sendable {
+        var value: T?
     }
 
     private final class Job: @unchecked Sendable {

@@ -9,9 +9,9 @@ did not make, in places version 1 never looked.
   host_children                     the pytest fixture that starts children and always kills them
 
 Kinds: `mount NAME SIZE` (an object in whatever /dev/shm the child sees, mapped and written, plus a
-sparse `NAME-sparse` of SIZE bytes), `sysv SHMID` (attach and touch a segment), `sysv-own KEY SIZE`
-(make a segment in the child's IPC namespace and attach it: under `unshare --ipc` it goes with
-the namespace when the child exits), `memfd NAME`
+sparse `NAME-sparse` of SIZE bytes), `sysv SHMID` (attach and touch a segment), `sysv-own KEY SIZE [detach]`
+(make a segment in the child's IPC namespace and attach it, or leave it detached: under
+`unshare --ipc` it goes with the namespace when the child exits), `memfd NAME`
 (memfd_create, written, fd kept), `unlinked NAME` (a /dev/shm object mapped, then unlinked and its
 fd closed: it survives only as a mapping), `unlinked-held NAME` (unlinked, fd kept, not mapped).
 Every child is in its own process group and is killed with it; a child in a private mount
@@ -67,6 +67,8 @@ elif kind == "sysv-own":
         raise OSError(ctypes.get_errno(), "shmget")
     address = libc.shmat(shmid, None, 0)
     ctypes.memset(address, 0x11, 4096)
+    if args[2:] == ["detach"]:
+        libc.shmdt(ctypes.c_void_p(address))
     info.update(shmid=shmid, address=address, ipc=int(os.readlink("/proc/self/ns/ipc")[5:-1]))
 elif kind == "memfd":
     fd = os.memfd_create(args[0])
