@@ -115,7 +115,7 @@ extension API {
     }
 
     /// The `{mount}` of the URL, `MAJ:MIN` or `host`, in a fresh-enough snapshot.
-    private func requestedMount(_ request: HTTPRequest) throws(APIFailure) -> (ShmMount, HostSnapshot) {
+    func requestedMount(_ request: HTTPRequest) throws(APIFailure) -> (ShmMount, HostSnapshot) {
         let text = request.parameter("mount") ?? ""
         let snapshot = host.snapshot()
         guard let device = try mountDevice(text, snapshot), let mount = snapshot.mount(device) else {

@@ -63,7 +63,7 @@ extension API {
     }
 
     /// The segment of the URL's `{ipc}` (`host` or a namespace inode) and `{shmid}`.
-    private func requestedSegment(_ request: HTTPRequest, _ snapshot: HostSnapshot) throws(APIFailure) -> SysVSegment {
+    func requestedSegment(_ request: HTTPRequest, _ snapshot: HostSnapshot) throws(APIFailure) -> SysVSegment {
         let ipcText = request.parameter("ipc") ?? ""
         let shmidText = request.parameter("shmid") ?? ""
         let ipc = ipcText == "host" ? snapshot.ownIPCNamespace : UInt64(ipcText)

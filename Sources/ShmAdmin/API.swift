@@ -88,10 +88,13 @@ final class API: Sendable {
         add("GET", "/api/v1/mounts/{mount}/sections", .read) { [self] in try listMountSections($0) }
         add("GET", "/api/v1/mounts/{mount}/sections/{name}", .read) { [self] in try mountSectionDetail($0) }
         add("DELETE", "/api/v1/mounts/{mount}/sections/{name}", .admin) { [self] in try deleteMountSection($0) }
+        add("GET", "/api/v1/mounts/{mount}/sections/{name}/data", .admin) { [self] in try mountSectionData($0) }
         add("GET", "/api/v1/inventory", .read) { [self] in try inventory($0) }
         add("GET", "/api/v1/sysv/{ipc}/{shmid}", .read) { [self] in try sysvDetail($0) }
         add("DELETE", "/api/v1/sysv/{ipc}/{shmid}", .admin) { [self] in try deleteSysV($0) }
+        add("GET", "/api/v1/sysv/{ipc}/{shmid}/data", .admin) { [self] in try sysvData($0) }
         add("GET", "/api/v1/unlinked/{object}", .read) { [self] in try unlinkedDetail($0) }
+        add("GET", "/api/v1/unlinked/{object}/data", .admin) { [self] in try unlinkedData($0) }
         return router
     }
 

@@ -16,7 +16,7 @@ import SystemPackage
     case lock = "fcntl(F_OFD_SETLK)", probeLock = "fcntl(F_OFD_GETLK)", lease = "fcntl(F_SETLEASE)"
     case duplicate = "fcntl(F_DUPFD_CLOEXEC)"
     case inotifyAddWatch = "inotify_add_watch", pipe, kill
-    case readlink, statvfs, setns, shmctlRemove = "shmctl(IPC_RMID)"
+    case readlink, statvfs, setns, shmctlRemove = "shmctl(IPC_RMID)", shmat, shmdt
 }
 
 /// A system call that failed: which one, and the errno it set.

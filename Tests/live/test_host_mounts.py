@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import pytest
 
@@ -188,3 +189,24 @@ def test_deleting_on_the_servers_own_mount_keeps_version_1s_rules(admin, peers, 
     assert_problem(admin.delete(f"/api/v1/mounts/host/sections/{prefix}foreign"), 403)
     admin.create(prefix + "mine", 4096)
     assert admin.delete(f"/api/v1/mounts/host/sections/{prefix}mine").status == 204
+
+
+def test_dumps_of_another_mounts_object(admin, container_shm, prefix):
+    device = container_shm.info["device"]
+    wait_for_mount(admin, container_shm, prefix + "obj")
+    url = f"/api/v1/mounts/{device}/sections/{prefix}obj/data"
+    raw = admin.get(url, query={"format": "raw", "length": "16"})
+    assert raw.status == 200 and raw.body == b"inside-namespace"
+    whole = admin.get(url, query={"format": "raw"})
+    assert len(whole.body) == 65536 and whole.header("Accept-Ranges") == "bytes"
+    text = admin.get(url, query={"format": "hexdump", "length": "16"})
+    assert text.status == 200 and "|inside-namespace|" in text.text
+    b64 = admin.get(url, query={"format": "base64", "offset": "7", "length": "9"})
+    assert b64.status == 200 and b64.json["offset"] == 7
+    assert_problem(admin.get(url, query={"offset": "65537"}), 416)
+    assert_problem(admin.get(f"/api/v1/mounts/{device}/sections/{prefix}absent/data"), 404)
+    big = admin.get(f"/api/v1/mounts/{device}/sections/{prefix}obj-sparse/data", query={"format": "raw"})
+    assert big.status == 200 and len(big.body) == 128 * MiB and big.body.count(0) == 128 * MiB, "streamed, sparse"
+    time.sleep(1.2)  # answers are at most a second old
+    sparse = admin.get(f"/api/v1/mounts/{device}/sections/{prefix}obj-sparse").json
+    assert sparse["allocatedBytes"] == 0, "read with pread: a dump allocates no hole of the container's tmpfs"

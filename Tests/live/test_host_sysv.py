@@ -136,6 +136,18 @@ def test_removing_a_segment_of_another_ipc_namespace(admin, host_children):
     assert_problem(admin.get(href), 404)
 
 
+def test_a_segment_is_dumped_from_a_read_only_attachment(admin, host_children, sysv_segments):
+    shmid = sysv_segments(64 * 1024)
+    host_children("sysv", shmid)  # fills the first three pages with 0x5A
+    wait_until(lambda: (o := sysv_object(admin, shmid)) and o["nattch"] == 1, timeout=5, what="attached")
+    raw = admin.get(f"/api/v1/sysv/host/{shmid}/data", query={"format": "raw", "offset": "12280", "length": "16"})
+    assert raw.status == 200 and raw.body == b"\x5a" * 8 + bytes(8)
+    assert admin.get(f"/api/v1/sysv/host/{shmid}").json["nattch"] == 1, "the server's attachment is gone again"
+    hexed = admin.get(f"/api/v1/sysv/host/{shmid}/data", query={"length": "4"})
+    assert hexed.status == 200 and hexed.json["rows"][0]["hex"] == "5a 5a 5a 5a"
+    assert_problem(admin.get(f"/api/v1/sysv/host/{shmid}/data", query={"offset": "65537"}), 416)
+
+
 @pytest.mark.parametrize("path, status", [
     ("/api/v1/sysv/host/999999999", 404), ("/api/v1/sysv/1/0", 404), ("/api/v1/sysv/nonsense/1", 400),
     ("/api/v1/sysv/host/-1", 400), ("/api/v1/sysv/host/x", 400),

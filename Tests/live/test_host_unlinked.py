@@ -74,3 +74,22 @@ def test_an_object_unlinked_with_its_fd_kept(admin, host_children, prefix):
 ])
 def test_unknown_and_malformed_objects(admin, path, status):
     assert_problem(admin.get(path), status)
+
+
+def test_dumps_of_memfd_and_unlinked_objects(admin, anon, host_children, prefix):
+    memfd = host_children("memfd", prefix + "mfd")
+    unlinked = host_children("unlinked", prefix + "unl")
+    [m] = wait_until(lambda: inventory(admin, "memfd", prefix + "mfd"), timeout=5, what="memfd listed")
+    [u] = wait_until(lambda: inventory(admin, "unlinked", prefix + "unl"), timeout=5, what="unlinked listed")
+    raw = admin.get(m["href"] + "/data", query={"format": "raw"})
+    assert raw.status == 200 and raw.body == b"memfd-bytes" + bytes(3 * 4096 - 11)
+    part = admin.get(u["href"] + "/data", query={"format": "raw", "length": "6"})
+    assert part.body == b"mapped", "read through /proc/PID/map_files: the child has no descriptor"
+    hexed = admin.get(u["href"] + "/data", query={"length": "6"})
+    assert hexed.status == 200 and hexed.json["rows"][0]["hex"] == "6d 61 70 70 65 64"
+    ranged = admin.get(m["href"] + "/data", query={"format": "raw"}, headers={"Range": "bytes=0-4"})
+    assert ranged.status == 206 and ranged.body == b"memfd" and ranged.header("Content-Range") == "bytes 0-4/12288"
+    assert_problem(admin.get(m["href"] + "/data", query={"offset": "12289"}), 416)
+    assert anon.get(m["href"] + "/data").status in (401, 403)
+    memfd.kill()
+    wait_until(lambda: admin.get(m["href"] + "/data").status == 404, timeout=5, what="404 once nobody keeps it")
