@@ -7,7 +7,7 @@ ARGS ?=
 PYTEST ?= python3 -m pytest
 TEST_OUT ?= test-output
 
-.PHONY: all build release run test test-swift test-live stress lint format bench bench-smoke setup-run setup-test setup-stress setup-bench clean
+.PHONY: all build release run test test-swift test-live stress lint format bench bench-smoke setup-run setup-test setup-stress setup-bench clean install uninstall deb
 
 all: build
 
@@ -54,12 +54,38 @@ stress: setup-stress
 	@$(SWIFT) build $(RELEASE_FLAGS) --product shm-admin
 	@SHM_ADMIN_BIN="$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/shm-admin" python3 Tests/stress/soak.py
 
+# `make install` (PREFIX=/usr/local, DESTDIR) puts the release binary, man pages and completions made
+# from its command definitions, the systemd units, the example environment file and the docs in
+# place; `make uninstall` removes exactly that (scripts/install-files). `make deb` builds
+# shm-admin_VERSION_ARCH.deb (scripts/build-deb). BIN=PATH installs or packages that binary instead
+# of the release build (the tests use the binary under test).
+PREFIX ?= /usr/local
+BIN ?=
+export PREFIX DESTDIR BINDIR MANDIR DOCDIR UNITDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR
+INSTALL_BIN = $(or $(BIN),$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/shm-admin)
+MAN_DATE := $(shell git log -1 --format=%cs 2>/dev/null || date +%F)
+
+install: setup-run
+	@$(if $(BIN),true,$(SWIFT) build $(RELEASE_FLAGS) --product shm-admin)
+	@$(SWIFT) build --product generate-manual >/dev/null
+	@GENERATE_MANUAL="$$($(SWIFT) build --show-bin-path)/generate-manual" MAN_DATE=$(MAN_DATE) \
+		scripts/install-files install "$(INSTALL_BIN)"
+
+uninstall:
+	@scripts/install-files uninstall
+
+deb: setup-run
+	@$(if $(BIN),true,$(SWIFT) build $(RELEASE_FLAGS) --product shm-admin)
+	@$(SWIFT) build --product generate-manual >/dev/null
+	@GENERATE_MANUAL="$$($(SWIFT) build --show-bin-path)/generate-manual" MAN_DATE=$(MAN_DATE) \
+		scripts/build-deb "$(INSTALL_BIN)"
+
 lint:
-	@$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+	@$(SWIFT) format lint --strict --recursive Sources Tests Plugins Package.swift
 	@python3 -m json.tool openapi.json >/dev/null
 
 format:
-	@$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+	@$(SWIFT) format --in-place --recursive Sources Tests Plugins Package.swift
 
 bench: setup-bench release
 	@python3 bench/shmbench

@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// The data path, one target per layer:
+// The data path, one target per layer (docs/ARCHITECTURE.md):
 // shm-admin (CLI) → ShmAdmin (routes, auth, JSON, metrics, events) → HTTPServer (libmicrohttpd in Swift)
-//                                                                 ↘ SectionRegistry (mmap core) → CShmLinux (GNU calls)
+//                                                                 ↘ SectionRegistry (core; System/ the syscalls)
+//                                                                     → CShmLinux (GNU calls)
 //                                                                 ↘ HostScan (the whole host, read-only from /proc)
 // SectionRegistry and HostScan make their system calls through SystemSeam.
 let package = Package(
@@ -53,8 +54,12 @@ let package = Package(
                 "HTTPServer", "SectionRegistry", "HostScan", "CShmLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
-            ]
+            ],
+            // static/ and openapi.json compiled in: the binary serves them from anywhere (issue 15).
+            plugins: ["EmbedDashboard"]
         ),
+        .executableTarget(name: "EmbedFiles"),
+        .plugin(name: "EmbedDashboard", capability: .buildTool(), dependencies: ["EmbedFiles"]),
         .executableTarget(
             name: "shm-admin",
             dependencies: [

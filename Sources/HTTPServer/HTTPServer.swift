@@ -32,6 +32,8 @@ public final class HTTPServer: Sendable {
         var phase = Phase.idle
         var daemon: DaemonHandle?
         var port: UInt16 = 0
+        /// Where the server listens, once started.
+        var address: HTTPServerConfiguration.Endpoint?
         var streams: [ObjectIdentifier: EventSubscriber] = [:]
         /// Connections suspended while their `.deferred` response is made.
         var deferred: [ObjectIdentifier: DeferredRequest] = [:]
@@ -79,6 +81,12 @@ public final class HTTPServer: Sendable {
         state.withLock { $0.port }
     }
 
+    /// Where the server listens once started: `.tcp` with the real port, or `.unix`; for an
+    /// `.inherited` socket, what `getsockname` says of it. Nil before `start()`.
+    public var listeningAddress: HTTPServerConfiguration.Endpoint? {
+        state.withLock { $0.address }
+    }
+
     /// Requests between the arrival of their request line and their completion.
     public var requestsInFlight: Int {
         inFlight.load(ordering: .sequentiallyConsistent)
@@ -106,7 +114,7 @@ public final class HTTPServer: Sendable {
             guard state.phase == .idle else { throw HTTPServerError(.wrongState, "the server was already started") }
             state.phase = .running
         }
-        let socket: (fd: Int32, port: UInt16)
+        let socket: (fd: Int32, port: UInt16, address: HTTPServerConfiguration.Endpoint)
         do {
             socket = try ListeningSocket.open(config.endpoint)
         } catch {
@@ -122,7 +130,7 @@ public final class HTTPServer: Sendable {
         var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_POLL.rawValue
         flags |= MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_ERROR_LOG.rawValue
         if config.tls != nil { flags |= MHD_USE_TLS.rawValue }
-        if case .tcp(let host, _) = config.endpoint, host.contains(":") { flags |= MHD_USE_IPv6.rawValue }
+        if case .tcp(let host, _) = socket.address, host.contains(":") { flags |= MHD_USE_IPv6.rawValue }
 
         let me = Unmanaged.passRetained(self).toOpaque()
         let daemon = chttpd_start_daemon_full(
@@ -144,6 +152,7 @@ public final class HTTPServer: Sendable {
         state.withLock { state in
             state.daemon = DaemonHandle(pointer: daemon)
             state.port = socket.port
+            state.address = socket.address
             state.tlsStrings = tlsStrings
         }
         logger.info(

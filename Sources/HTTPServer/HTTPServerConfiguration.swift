@@ -7,12 +7,22 @@ public struct HTTPServerConfiguration: Sendable {
         case tcp(host: String, port: UInt16)
         /// A Unix stream socket at `path` (mode 0600; a stale socket file there is replaced).
         case unix(path: String)
+        /// A stream socket already bound and listening, handed over by the service manager (systemd's
+        /// socket activation, `LISTEN_FDS`). The server takes it over; it never unlinks a Unix socket's path.
+        case inherited(descriptor: Int32)
 
         public var description: String {
             switch self {
             case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
             case .unix(let path): "unix:\(path)"
+            case .inherited(let descriptor): "fd:\(descriptor)"
             }
+        }
+
+        /// Where a listening stream socket listens (`.tcp` or `.unix`, read with `getsockname`); nil
+        /// when `descriptor` is not a listening stream socket of those families.
+        public static func listening(on descriptor: Int32) -> Endpoint? {
+            try? ListeningSocket.address(of: descriptor)
         }
     }
 

@@ -5,13 +5,83 @@
 /// Creates the listening socket ourselves, so `start()` reports the exact errno of `bind`/`listen`
 /// and the port the kernel chose; libmicrohttpd receives it through `MHD_OPTION_LISTEN_SOCKET`.
 enum ListeningSocket {
-    /// A bound, listening, non-blocking, close-on-exec socket and the port it got (0 for Unix sockets).
-    static func open(_ endpoint: HTTPServerConfiguration.Endpoint) throws(HTTPServerError) -> (fd: Int32, port: UInt16)
-    {
+    /// A bound, listening, non-blocking, close-on-exec socket, the port it got (0 for Unix sockets) and
+    /// where it listens (`.tcp` with the real port, or `.unix`).
+    static func open(_ endpoint: HTTPServerConfiguration.Endpoint) throws(HTTPServerError) -> (
+        fd: Int32, port: UInt16, address: HTTPServerConfiguration.Endpoint
+    ) {
         switch endpoint {
-        case .tcp(let host, let port): try openTCP(host: host, port: port)
-        case .unix(let path): (try openUnix(path: path), 0)
+        case .tcp(let host, let port):
+            let (fd, bound) = try openTCP(host: host, port: port)
+            return (fd, bound, .tcp(host: host, port: bound))
+        case .unix(let path): return (try openUnix(path: path), 0, endpoint)
+        case .inherited(let fd): return try adopt(fd)
         }
+    }
+
+    /// Takes over a socket the service manager bound and listens on: checks that it is a listening
+    /// stream socket, makes it non-blocking and close-on-exec (a socket from systemd is neither).
+    private static func adopt(_ fd: Int32) throws(HTTPServerError) -> (
+        fd: Int32, port: UInt16, address: HTTPServerConfiguration.Endpoint
+    ) {
+        let address = try address(of: fd)
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0, fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 else {
+            throw HTTPServerError(.bind, "cannot make the inherited socket fd:\(fd) non-blocking", call: "fcntl")
+        }
+        if case .tcp(_, let port) = address { return (fd, port, address) }
+        return (fd, 0, address)
+    }
+
+    /// Where the listening stream socket `fd` listens, from `getsockname`.
+    static func address(of fd: Int32) throws(HTTPServerError) -> HTTPServerConfiguration.Endpoint {
+        func option(_ name: Int32) -> Int32? {
+            var value: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            return getsockopt(fd, SOL_SOCKET, name, &value, &length) == 0 ? value : nil
+        }
+        guard option(SO_TYPE) == Int32(SOCK_STREAM.rawValue), option(SO_ACCEPTCONN) == 1 else {
+            throw HTTPServerError(.invalidConfiguration, "fd:\(fd) is not a listening stream socket")
+        }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else {
+            throw HTTPServerError(.bind, "cannot read the address of fd:\(fd)", call: "getsockname")
+        }
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            return withUnsafeBytes(of: storage) { raw in
+                var address = raw.load(as: sockaddr_in.self)
+                var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+                inet_ntop(AF_INET, &address.sin_addr, &text, socklen_t(text.count))
+                return .tcp(host: cText(text), port: UInt16(bigEndian: address.sin_port))
+            }
+        case AF_INET6:
+            return withUnsafeBytes(of: storage) { raw in
+                var address = raw.load(as: sockaddr_in6.self)
+                var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+                inet_ntop(AF_INET6, &address.sin6_addr, &text, socklen_t(text.count))
+                return .tcp(host: cText(text), port: UInt16(bigEndian: address.sin6_port))
+            }
+        case AF_UNIX:
+            return withUnsafeBytes(of: storage) { raw in
+                let address = raw.load(as: sockaddr_un.self)
+                let path = withUnsafeBytes(of: address.sun_path) {
+                    String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                return .unix(path: path)
+            }
+        default:
+            throw HTTPServerError(.invalidConfiguration, "fd:\(fd) is neither an IP nor a Unix socket")
+        }
+    }
+
+    /// The text of a NUL-terminated C buffer.
+    private static func cText(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private static func openTCP(host: String, port: UInt16) throws(HTTPServerError) -> (fd: Int32, port: UInt16) {

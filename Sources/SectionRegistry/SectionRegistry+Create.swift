@@ -121,7 +121,7 @@ extension SectionRegistry {
         return try SectionName("shm-" + String(repeating: "0", count: 16 - hex.count) + hex)
     }
 
-    /// 409. A name taken by an entry that is no object (a symbolic link, a directory, a FIFO) is taken
+    /// `.exists`. A name taken by an entry that is no object (a symbolic link, a directory, a FIFO) is taken
     /// too: it is neither created over nor opened as a section.
     private func existsError(_ name: SectionName, _ existing: stat?) -> SectionError {
         guard let existing, !Self.isListable(existing) else {

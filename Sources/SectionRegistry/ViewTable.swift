@@ -157,7 +157,8 @@ final class ViewTable: Sendable {
     /// Views map whole reserves by default, and a reserve may be nearly 2^63 bytes: without a bound, a
     /// few views take the process's 128 TiB of address space (or its 65530 map entries), and the next
     /// large allocation anywhere in the server fails, which is fatal. Together the views may take at
-    /// most this many mappings and bytes of address space; past it, mapping a view is refused (507).
+    /// most this many mappings and bytes of address space; past it, mapping a view is refused
+    /// (`.insufficientSpace`).
     static let maximumCount = 4096
     static let maximumBytes: Int64 = 32 << 40
 

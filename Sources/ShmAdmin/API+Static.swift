@@ -14,7 +14,8 @@ extension API {
     ]
 
     /// A file of the dashboard. The path is checked segment by segment (no `.`, `..`, hidden or
-    /// empty segments, no backslash) and then resolved: nothing outside the static directory is served.
+    /// empty segments, no backslash), then looked up among the files built into the binary, or, with
+    /// `--static-dir`, resolved there: nothing outside the static directory is served.
     func staticFile(_ relative: String) throws -> HTTPResponse {
         let notFound = APIFailure(
             Problems.make(404, "not-found", "Not found", "no dashboard file '\(relative.prefix(200))'"))
@@ -22,6 +23,11 @@ extension API {
         guard !segments.isEmpty,
             segments.allSatisfy({ !$0.isEmpty && !$0.hasPrefix(".") && !$0.contains("\\") && !$0.contains("\0") })
         else { throw notFound }
+        let type = Self.contentTypes[String(relative.split(separator: ".").last ?? "")] ?? "application/octet-stream"
+        guard let staticDirectory else {
+            guard let embedded = EmbeddedFiles.dashboard(relative) else { throw notFound }
+            return Self.dashboardHeaders(.bytes(embedded.bytes, contentType: type))
+        }
         let path = staticDirectory + "/" + relative
         guard let resolved = realpath(path, nil) else { throw notFound }
         defer { free(resolved) }
@@ -34,8 +40,12 @@ extension API {
             close(fd)
             throw notFound
         }
-        let type = Self.contentTypes[String(relative.split(separator: ".").last ?? "")] ?? "application/octet-stream"
-        return HTTPResponse.file(FileRegion(adopting: fd, length: UInt64(info.st_size)), contentType: type)
+        return Self.dashboardHeaders(
+            HTTPResponse.file(FileRegion(adopting: fd, length: UInt64(info.st_size)), contentType: type))
+    }
+
+    private static func dashboardHeaders(_ response: HTTPResponse) -> HTTPResponse {
+        response
             .adding("Cache-Control", "no-cache")
             .adding("X-Content-Type-Options", "nosniff")
             .adding(
@@ -44,10 +54,16 @@ extension API {
     }
 
     func openAPI() throws -> HTTPResponse {
+        guard let openAPIPath else { return .json(encoded: EmbeddedFiles.openAPI.bytes) }
         guard let bytes = readWholeFile(openAPIPath) else {
             throw APIFailure(
                 Problems.make(404, "not-found", "Not found", "openapi.json is not installed at \(openAPIPath)"))
         }
         return .json(encoded: bytes)
     }
+}
+
+extension StaticString {
+    /// A copy of the literal's UTF-8 bytes.
+    var bytes: [UInt8] { Array(UnsafeBufferPointer(start: utf8Start, count: utf8CodeUnitCount)) }
 }

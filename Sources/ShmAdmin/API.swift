@@ -12,15 +12,17 @@ final class API: Sendable {
     let metrics: Metrics
     let events: EventBroadcaster
     let listings: ListingCache
-    let staticDirectory: String
-    let openAPIPath: String
+    /// The dashboard's files on disk (`--static-dir`); nil: the copy built into the binary.
+    let staticDirectory: String?
+    /// openapi.json on disk; nil: the copy built into the binary.
+    let openAPIPath: String?
     let version: String
     let startedAt = monotonicSeconds()
     let logger: Logger
 
     init(
         registry: SectionRegistry, security: Security, metrics: Metrics, events: EventBroadcaster,
-        staticDirectory: String, openAPIPath: String, version: String, logger: Logger, host: HostScanner? = nil
+        staticDirectory: String?, openAPIPath: String?, version: String, logger: Logger, host: HostScanner? = nil
     ) {
         self.registry = registry
         self.host = host ?? HostScanner(HostScanConfiguration(shmDirectory: registry.directory.path))

@@ -141,6 +141,7 @@ struct Security: Sendable {
 
     /// The admin token from `path`, or one made at first start (32 random bytes in hex, mode 0600).
     static func loadOrCreateToken(at path: String, create: Bool) throws -> String {
+        try checkTokenFileMode(path)
         if let bytes = readWholeFile(path) {
             let token = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \t\r\n")
             guard token.utf8.count >= 16 else { throw SetupError("the token in \(path) is shorter than 16 characters") }
@@ -161,6 +162,26 @@ struct Security: Sendable {
             throw SetupError("cannot create the token file \(path): \(error)")
         }
         return token
+    }
+}
+
+extension Security {
+    /// Refuses a token file that others may read or change, as ssh refuses a loose private key: any
+    /// permission for group or others, or an owner other than this user or root. A missing file passes
+    /// (it is created 0600 or reported as unreadable).
+    static func checkTokenFileMode(_ path: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }
+        let mode = info.st_mode & 0o7777
+        if mode & 0o077 != 0 {
+            throw SetupError(
+                "the token file \(path) is accessible by group or others (mode \(String(mode, radix: 8))): "
+                    + "it must be readable by its owner only; run: chmod 600 \(path)")
+        }
+        if info.st_uid != geteuid() && info.st_uid != 0 {
+            throw SetupError(
+                "the token file \(path) belongs to uid \(info.st_uid), not to this user (uid \(geteuid())) or root")
+        }
     }
 }
 

@@ -14,11 +14,15 @@ public struct ServeOptions: Sendable {
     public var stateDirectory: String
     public var tokenFile: String?
     public var readTokenFile: String?
-    public var staticDirectory: String
-    public var openAPIPath: String
+    /// The dashboard's files on disk (`--static-dir`); nil serves the copy built into the binary.
+    public var staticDirectory: String?
+    /// openapi.json on disk; nil serves the copy built into the binary.
+    public var openAPIPath: String?
     public var tlsCertificate: String?
     public var tlsKey: String?
     public var unixSocket: String?
+    /// A listening socket handed over by systemd (`LISTEN_FDS`); it replaces bind, port and unixSocket.
+    public var listenDescriptor: Int32?
     public var allowRemote = false
     public var maxBody: Int64 = 64 << 20
     public var metricsSectionCap = 1000
@@ -34,7 +38,7 @@ public struct ServeOptions: Sendable {
     public var accessLog: LogSink?
     public var version = "0.1.0"
 
-    public init(stateDirectory: String, staticDirectory: String, openAPIPath: String) {
+    public init(stateDirectory: String, staticDirectory: String? = nil, openAPIPath: String? = nil) {
         self.stateDirectory = stateDirectory
         self.staticDirectory = staticDirectory
         self.openAPIPath = openAPIPath
@@ -65,10 +69,26 @@ public final class ShmAdminApp: Sendable {
 
     public init(options: ServeOptions, logger: Logger) throws {
         self.options = options
-        let remote = !ServeOptions.isLoopback(options.bind) && options.unixSocket == nil
-        if remote && !options.allowRemote {
-            throw SetupError(
-                "--bind \(options.bind) is not a loopback address: pass --allow-remote to expose the server")
+        let endpoint: HTTPServerConfiguration.Endpoint
+        let remote: Bool
+        if let descriptor = options.listenDescriptor {
+            guard let address = HTTPServerConfiguration.Endpoint.listening(on: descriptor) else {
+                throw SetupError("the socket passed by systemd (fd \(descriptor)) is not a listening stream socket")
+            }
+            endpoint = .inherited(descriptor: descriptor)
+            if case .tcp(let host, _) = address { remote = !ServeOptions.isLoopback(host) } else { remote = false }
+            if remote && !options.allowRemote {
+                throw SetupError(
+                    "the socket passed by systemd listens on \(address), not a loopback address: pass --allow-remote to expose the server"
+                )
+            }
+        } else {
+            endpoint = options.unixSocket.map { .unix(path: $0) } ?? .tcp(host: options.bind, port: options.port)
+            remote = !ServeOptions.isLoopback(options.bind) && options.unixSocket == nil
+            if remote && !options.allowRemote {
+                throw SetupError(
+                    "--bind \(options.bind) is not a loopback address: pass --allow-remote to expose the server")
+            }
         }
         if remote && options.readTokenFile == nil {
             throw SetupError(
@@ -95,7 +115,7 @@ public final class ShmAdminApp: Sendable {
         let tokenPath = options.tokenFile ?? options.stateDirectory + "/admin-token"
         adminToken = try Security.loadOrCreateToken(at: tokenPath, create: options.tokenFile == nil)
         let readToken = try options.readTokenFile.map { try Security.loadOrCreateToken(at: $0, create: false) }
-        let staticDirectory = Self.resolved(options.staticDirectory)
+        let staticDirectory = options.staticDirectory.map(Self.resolved)
         // A bounded queue per client: bursts of a few thousand changes pass, a stalled client is dropped.
         let events = EventBroadcaster(queueCapacity: 4096)
         let metrics = Metrics(sectionCap: options.metricsSectionCap)
@@ -109,8 +129,7 @@ public final class ShmAdminApp: Sendable {
                     shmDirectory: registry.directory.path)))
         bridge = EventBridge.connect(registry, to: events)
 
-        var configuration = HTTPServerConfiguration(
-            endpoint: options.unixSocket.map { .unix(path: $0) } ?? .tcp(host: options.bind, port: options.port))
+        var configuration = HTTPServerConfiguration(endpoint: endpoint)
         if let certificate = options.tlsCertificate, let key = options.tlsKey {
             guard let certificatePEM = readWholeFile(certificate), let keyPEM = readWholeFile(key) else {
                 throw SetupError("cannot read --tls-cert \(certificate) or --tls-key \(key)")
@@ -146,11 +165,16 @@ public final class ShmAdminApp: Sendable {
 
     /// What the server prints at start: where it listens and the dashboard URL with the admin token.
     public var bannerLines: [String] {
-        if let path = options.unixSocket {
+        let address = server.listeningAddress ?? .tcp(host: options.bind, port: port)
+        let bind: String
+        switch address {
+        case .unix(let path):
             return ["shm-admin listening on unix:\(path)", "dashboard: (over the Unix socket) /#token=\(adminToken)"]
+        case .tcp(let host, _): bind = host
+        case .inherited: bind = options.bind
         }
         let scheme = options.tlsCertificate == nil ? "http" : "https"
-        let host = options.bind.contains(":") ? "[\(options.bind)]" : options.bind
+        let host = bind.contains(":") ? "[\(bind)]" : bind
         let base = "\(scheme)://\(host):\(port)/"
         return ["shm-admin listening on \(base)", "dashboard: \(base)#token=\(adminToken)"]
     }

@@ -8,13 +8,6 @@ import ShmAdmin
     import Glibc
 #endif
 
-/// The checkout this binary was built from: `static/` and `openapi.json` live there.
-private func checkoutRoot() -> String {
-    var path = #filePath
-    for _ in 0..<3 { path = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) }
-    return path
-}
-
 struct ShmAdminCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shm-admin",
@@ -28,7 +21,10 @@ struct Serve: ParsableCommand {
         abstract: "Serve the HTTP API and the dashboard.",
         discussion: """
             Prints the address it listens on and a dashboard URL carrying the admin token. \
-            SIGINT or SIGTERM stop it gracefully (requests in flight finish; exit 0).
+            SIGINT or SIGTERM stop it gracefully (requests in flight finish; exit 0). \
+            Under systemd it takes the socket of socket activation (LISTEN_FDS) instead of binding one, \
+            and reports READY=1 and STOPPING=1 (sd_notify) when the unit is Type=notify. \
+            The dashboard and openapi.json are built into the binary.
             """)
 
     @Option(help: "Address to listen on. Anything but loopback also needs --allow-remote and --read-token-file.")
@@ -49,7 +45,7 @@ struct Serve: ParsableCommand {
     @Option(help: "File holding a read token: metadata endpoints then need it (or the admin token).")
     var readTokenFile: String?
 
-    @Option(help: "The dashboard's files (default: the checkout's static/ directory).")
+    @Option(help: "Serve the dashboard's files from this directory instead of the copy built into the binary.")
     var staticDir: String?
 
     @Option(help: "PEM certificate for HTTPS (with --tls-key).")
@@ -116,10 +112,8 @@ struct Serve: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "shm-admin")
-        let root = checkoutRoot()
         var options = ServeOptions(
-            stateDirectory: stateDir ?? ServeOptions.defaultStateDirectory(),
-            staticDirectory: staticDir ?? root + "/static", openAPIPath: root + "/openapi.json")
+            stateDirectory: stateDir ?? ServeOptions.defaultStateDirectory(), staticDirectory: staticDir)
         options.bind = bind
         options.port = port
         options.tokenFile = tokenFile
@@ -127,6 +121,16 @@ struct Serve: ParsableCommand {
         options.tlsCertificate = tlsCert
         options.tlsKey = tlsKey
         options.unixSocket = unix
+        do {
+            options.listenDescriptor = try Systemd.takeListeningSocket()
+        } catch {
+            logger.critical("shm-admin could not start: \(error)")
+            throw ExitCode(1)
+        }
+        if let descriptor = options.listenDescriptor {
+            logger.notice(
+                "listening on the socket systemd passed (fd \(descriptor)); --bind, --port and --unix are not used")
+        }
         options.allowRemote = allowRemote
         options.maxBody = maxBodyBytes
         options.metricsSectionCap = metricsSectionCap
@@ -150,6 +154,8 @@ struct Serve: ParsableCommand {
         }
         LogSink.standardError.flush()  // the start's lines before the banner that says it listens
         for line in app.bannerLines { writeLine(line) }
+        // Type=notify: systemd counts the service as started only now, with the socket listening.
+        Systemd.notify("READY=1\nSTATUS=\(app.bannerLines.first ?? "listening")")
         Shutdown.wait(stopping: app, logger: logger)
     }
 }
@@ -188,6 +194,7 @@ enum Shutdown {
         var number: Int32 = 0
         while sigwait(&set, &number) != 0 {}
         logger.notice("signal \(number): stopping")
+        Systemd.notify("STOPPING=1")
         app.stop()
         LogSink.standardError.flush()
         exit(0)

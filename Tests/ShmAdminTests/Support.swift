@@ -38,7 +38,8 @@ final class APIHarness: @unchecked Sendable {
     let router: Router
     private var closed = false
 
-    init(readToken: String? = nil, loopbackBind: Bool = true) throws {
+    /// `embedded`: serve the dashboard and openapi.json built into the binary, not the checkout's files.
+    init(readToken: String? = nil, loopbackBind: Bool = true, embedded: Bool = false) throws {
         _ = sweptCrashedRuns
         let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         prefix = "t-api-\(getpid())-\(token)-"
@@ -48,8 +49,9 @@ final class APIHarness: @unchecked Sendable {
         api = API(
             registry: registry,
             security: Security(adminToken: Self.adminToken, readToken: readToken, loopbackBind: loopbackBind),
-            metrics: Metrics(sectionCap: 1000), events: Self.events, staticDirectory: repositoryRoot + "/static",
-            openAPIPath: repositoryRoot + "/openapi.json", version: "0.0.0-test",
+            metrics: Metrics(sectionCap: 1000), events: Self.events,
+            staticDirectory: embedded ? nil : repositoryRoot + "/static",
+            openAPIPath: embedded ? nil : repositoryRoot + "/openapi.json", version: "0.0.0-test",
             logger: Logger(label: "shm-admin-test"))
         router = api.router()
     }
