@@ -56,7 +56,8 @@ final class API: Sendable {
         add("GET", "/healthz", .public) { _ in .json(["status": "ok"]) }
         add("GET", "/metrics", .read) { [self] _ in
             .text(
-                metrics.render(registry: registry) + HostMetrics.render(host.snapshot(), version: version),
+                metrics.render(registry: registry)
+                    + HostMetrics.render(host.snapshot(), version: version, sectionCap: metrics.sectionCap),
                 contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         add("GET", "/openapi.json", .read) { [self] _ in try openAPI() }

@@ -3,7 +3,7 @@ import HostScan
 /// The series API-HOST.md adds to /metrics ("Metrics (additions)") that the host scan gives, in
 /// the Prometheus text format, after version 1's.
 enum HostMetrics {
-    static func render(_ snapshot: HostSnapshot, version: String) -> String {
+    static func render(_ snapshot: HostSnapshot, version: String, sectionCap: Int = 1000) -> String {
         var out = ""
         func header(_ name: String, _ help: String) { out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n" }
         header("shm_admin_build_info", "Always 1; the version and revision of this build.")
@@ -44,6 +44,25 @@ enum HostMetrics {
         for (key, (count, _)) in sortedCounts { out += "shm_admin_objects{\(kindMount(key))} \(count)\n" }
         header("shm_admin_object_bytes", "Memory in use by shared-memory objects, by kind and mount.")
         for (key, (_, bytes)) in sortedCounts { out += "shm_admin_object_bytes{\(kindMount(key))} \(bytes)\n" }
+
+        let files = snapshot.mounts.flatMap { HostObjects.files(of: $0, snapshot) }
+        header(
+            "shm_admin_orphan_bytes", "Memory held by objects no process but shm-admin maps, holds or locks, by mount.")
+        var orphanBytes = Dictionary(uniqueKeysWithValues: snapshot.mounts.map { ($0.device, Int64(0)) })
+        for object in files where object.orphan { orphanBytes[object.mount!, default: 0] += object.allocatedBytes }
+        for (device, bytes) in orphanBytes.sorted(by: { $0.key < $1.key }) {
+            out += "shm_admin_orphan_bytes{mount=\"\(device)\"} \(bytes)\n"
+        }
+        header(
+            "shm_admin_unbacked_bytes",
+            "Bytes of an object with no memory behind them (size - allocated), for objects that have some; largest first, capped like the per-section series."
+        )
+        let unbacked = files.filter { $0.unbackedBytes > 0 }.sorted { $0.unbackedBytes > $1.unbackedBytes }
+        for object in unbacked.prefix(sectionCap) {
+            out +=
+                "shm_admin_unbacked_bytes{section=\"\(Metrics.escape(object.name ?? ""))\",mount=\"\(object.mount!)\"} "
+            out += "\(object.unbackedBytes)\n"
+        }
 
         header("shm_admin_sysv_segments", "System V segments on the host, in every IPC namespace seen.")
         out += "shm_admin_sysv_segments \(snapshot.sysv.count)\n"

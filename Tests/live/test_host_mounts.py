@@ -129,6 +129,8 @@ def test_mount_metrics_carry_the_namespace_tmpfs(admin, container_shm, prefix):
     assert exposure and exposure[0].endswith(f" {128 * MiB}")
     assert f'shm_admin_objects{{kind="shm",mount="{device}"}} 2' in text
     assert f'shm_admin_object_bytes{{kind="shm",mount="{device}"}} 65536' in text
+    assert f'shm_admin_orphan_bytes{{mount="{device}"}} 0' in text, "the sparse orphan holds no memory"
+    assert f'shm_admin_unbacked_bytes{{section="{prefix}obj-sparse",mount="{device}"}} {128 * MiB}' in text
 
 
 def test_the_mount_goes_with_its_namespace(admin, host_children, prefix):
