@@ -81,7 +81,8 @@ let package = Package(
         .testTarget(
             name: "ShmAdminTests",
             dependencies: [
-                "ShmAdmin", "SectionRegistry", "HTTPServer", .product(name: "SystemPackage", package: "swift-system"),
+                "ShmAdmin", "SectionRegistry", "HTTPServer", "HostScan",
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
     ],
