@@ -7,6 +7,7 @@ import PackageDescription
 //                                                                     → CShmLinux (GNU calls)
 //                                                                 ↘ HostScan (the whole host, read-only from /proc)
 // SectionRegistry and HostScan make their system calls through SystemSeam.
+// JSON (the one writer, the strict parser, the value model) sits under SectionRegistry, HTTPServer and ShmAdmin.
 let package = Package(
     name: "shm-admin",
     platforms: [.macOS(.v15)],
@@ -29,11 +30,12 @@ let package = Package(
             name: "CShmLinux",
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        .target(name: "JSON"),
         // The system-call seam (`syscall`, `SystemCallError`, the test faults) shared by the registry and the host scan.
         .target(name: "SystemSeam", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         .target(
             name: "SectionRegistry",
-            dependencies: ["CShmLinux", "SystemSeam", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["CShmLinux", "JSON", "SystemSeam", .product(name: "SystemPackage", package: "swift-system")]
         ),
         // Read-only observation of the whole host from /proc: mounts, containers, System V, memfd and
         // unlinked objects, one shared snapshot at most a second old.
@@ -44,14 +46,14 @@ let package = Package(
         .target(
             name: "HTTPServer",
             dependencies: [
-                "CHttpd", .product(name: "Logging", package: "swift-log"),
+                "CHttpd", "JSON", .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .target(
             name: "ShmAdmin",
             dependencies: [
-                "HTTPServer", "SectionRegistry", "HostScan", "CShmLinux",
+                "HTTPServer", "JSON", "SectionRegistry", "HostScan", "CShmLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -72,16 +74,17 @@ let package = Package(
             // prints on every link although nothing here calls it; lld does not.
             linkerSettings: [.unsafeFlags(["-use-ld=lld"])]
         ),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(
             name: "SectionRegistryTests",
             dependencies: ["SectionRegistry", .product(name: "SystemPackage", package: "swift-system")]
         ),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "JSON"]),
         .testTarget(name: "HostScanTests", dependencies: ["HostScan"]),
         .testTarget(
             name: "ShmAdminTests",
             dependencies: [
-                "ShmAdmin", "SectionRegistry", "HTTPServer", "HostScan",
+                "ShmAdmin", "SectionRegistry", "HTTPServer", "JSON", "HostScan",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

@@ -1,8 +1,4 @@
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
+import JSON
 
 extension HTTPResponse {
     /// `Content-Type` of JSON bodies.
@@ -10,20 +6,17 @@ extension HTTPResponse {
     /// `Content-Type` of problem bodies (RFC 9457).
     public static let problemContentType = "application/problem+json"
 
-    /// A JSON body encoded with `JSONEncoder` (keys sorted). If encoding fails, a 500 problem instead.
-    public static func json<Value: Encodable>(
-        status: Int = 200, _ value: Value, encoder: JSONEncoder = HTTPResponse.defaultEncoder()
-    ) -> HTTPResponse {
-        do {
-            return json(status: status, encoded: Array(try encoder.encode(value)))
-        } catch {
-            return problem(.internalError("the response could not be encoded as JSON"))
-        }
+    /// A JSON body written by `value` itself, handed to the server in the writer's memory (no copy);
+    /// `capacity` is a first guess at its size.
+    public static func json(status: Int = 200, _ value: some JSONRepresentable, capacity: Int = 512) -> HTTPResponse {
+        var json = JSONWriter(capacity: capacity)
+        value.write(to: &json)
+        return self.json(status: status, shared: json.finishShared())
     }
 
-    /// A JSON body from a `JSONValue`.
+    /// A JSON body from a `JSONValue` (`.json(["status": "ok"])`).
     public static func json(status: Int = 200, _ value: JSONValue) -> HTTPResponse {
-        json(status: status, encoded: value.serialized())
+        json(status: status, encoded: value.jsonBytes())
     }
 
     /// A body that is already JSON text.
@@ -54,7 +47,7 @@ extension HTTPResponse {
     public static func problem(_ problem: ProblemDetails) -> HTTPResponse {
         HTTPResponse(
             status: problem.status, headers: ["Content-Type": problemContentType],
-            body: .bytes(problem.json.serialized()))
+            body: .bytes(problem.json.jsonBytes()))
     }
 
     /// An RFC 9457 problem built in place.
@@ -82,12 +75,5 @@ extension HTTPResponse {
     /// No body; 204 unless told otherwise.
     public static func empty(status: Int = 204, headers: HTTPHeaders = [:]) -> HTTPResponse {
         HTTPResponse(status: status, headers: headers, body: .empty)
-    }
-
-    /// The encoder `json(_:)` uses by default: sorted keys, slashes unescaped.
-    public static func defaultEncoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
     }
 }

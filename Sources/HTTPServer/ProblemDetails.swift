@@ -1,3 +1,5 @@
+import JSON
+
 /// An RFC 9457 problem: the body of every error response (`application/problem+json`).
 ///
 /// `type` is a relative URI such as `/problems/not-found`; `extras` are further members

@@ -1,3 +1,5 @@
+import JSON
+
 /// Immutable bytes in memory of their own, shared by reference.
 ///
 /// A response body of `SharedBytes` is handed to libmicrohttpd without a copy: the response keeps the
@@ -24,4 +26,11 @@ public final class SharedBytes: @unchecked Sendable {
 
     /// A copy of the bytes, mostly for tests.
     public var array: [UInt8] { Array(storage) }
+}
+
+extension JSONWriter {
+    /// The text as `SharedBytes`, which takes the writer's memory over: no copy.
+    public consuming func finishShared() -> SharedBytes {
+        SharedBytes(adopting: finishBuffer())
+    }
 }

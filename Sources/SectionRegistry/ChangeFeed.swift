@@ -51,7 +51,7 @@ public final class ChangeFeed: Sendable {
 
     func publish(
         _ kind: SectionEvent.Kind, _ section: String?, source: SectionEvent.Source = .api,
-        _ details: [String: String] = [:]
+        _ details: SectionEvent.Details = .none
     ) {
         if source == .api, let section {
             let now = monotonicNow()

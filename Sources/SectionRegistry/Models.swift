@@ -1,5 +1,5 @@
 /// Who may open a managed section: `local` (0600, the server's user) or `global` (0666, any user).
-public enum Namespace: String, Sendable, Codable {
+public enum Namespace: String, Sendable {
     case local, global
 
     public var mode: UInt32 { self == .local ? 0o600 : 0o666 }
@@ -204,6 +204,27 @@ public struct SectionEvent: Sendable {
     }
     public enum Source: String, Sendable { case api, external }
 
+    /// What an event tells beyond its kind and section.
+    public enum Details: Sendable, Equatable {
+        case none
+        /// `created`: the new section's size and reserve.
+        case created(commit: Int64, reserve: Int64)
+        /// `grown`: the new size and the one before.
+        case grown(commit: Int64, previous: Int64)
+        /// `written`, `reset`: the bytes touched, as offsets in the section; `view` when written through one.
+        case range(offset: Int64, length: Int64, view: String? = nil)
+        /// `adopted`: the reserve it was given.
+        case adopted(reserve: Int64)
+        /// `view-mapped`, `view-unmapped`: which view.
+        case view(id: String)
+        /// `view-moved`: which view, and where it is now.
+        case viewMoved(id: String, address: UInt)
+        /// `locked`: the lease and its mode.
+        case locked(lease: String, mode: LockMode)
+        /// `unlocked`: the lease; `expired` when its time ran out instead of being released.
+        case unlocked(lease: String, expired: Bool = false)
+    }
+
     public var id: UInt64
     public var kind: Kind
     /// nil for `rescan`.
@@ -211,8 +232,7 @@ public struct SectionEvent: Sendable {
     public var source: Source
     /// Seconds since the epoch.
     public var time: Double
-    /// Extra members: commit, view, lease, …
-    public var details: [String: String]
+    public var details: Details
 }
 
 /// What the registry found when it started.

@@ -1,4 +1,3 @@
-import FoundationEssentials
 import Synchronization
 import SystemSeam
 
@@ -194,11 +193,10 @@ final class RecordStore: Sendable {
     func loadAll() -> (records: [SectionRecord], corrupt: [String]) {
         var records: [SectionRecord] = []
         var corrupt: [String] = []
-        let decoder = JSONDecoder()
         for file in recordFiles() where !file.hasPrefix(".") {
             let filePath = recordsPath + "/" + file
             if let bytes = readSmallFile(filePath, limit: 1 << 20),
-                let record = try? decoder.decode(SectionRecord.self, from: Data(bytes)),
+                let record = try? SectionRecord(decoding: bytes),
                 fileName(for: record.name) == file, SectionName.problem(with: record.name) == nil
             {
                 records.append(record)

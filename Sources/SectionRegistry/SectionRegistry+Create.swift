@@ -78,7 +78,7 @@ extension SectionRegistry {
             }
             published = true
             records.withLock { $0[name.value] = record }
-            changes.publish(.created, name.value, ["commit": String(commit), "reserve": String(reserve)])
+            changes.publish(.created, name.value, .created(commit: commit, reserve: reserve))
             return (try section(named: name, open: (object, record.inode ?? 0)), true)
         }
     }

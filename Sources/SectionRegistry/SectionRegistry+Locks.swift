@@ -16,7 +16,7 @@ extension SectionRegistry {
             throw withHolders(error, name)
         }
         let lease = leases.add(section: name.value, mode: mode, ttl: ttl, descriptor: object)
-        changes.publish(.locked, name.value, ["lease": lease.id, "mode": mode.rawValue])
+        changes.publish(.locked, name.value, .locked(lease: lease.id, mode: mode))
         return lease
     }
 
@@ -24,7 +24,7 @@ extension SectionRegistry {
         guard leases.take(id, section: name.value) != nil else {
             throw SectionError(.leaseNotFound, "section '\(name.value)' has no lease '\(id)'", section: name.value)
         }
-        changes.publish(.unlocked, name.value, ["lease": id])
+        changes.publish(.unlocked, name.value, .unlocked(lease: id))
     }
 
     /// Runs `body` holding the section's lock (shared for reading, exclusive for writing).

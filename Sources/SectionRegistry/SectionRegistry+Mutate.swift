@@ -48,7 +48,7 @@ extension SectionRegistry {
                     () throws(SystemCallError) in
                     try object.allocate(offset: size, length: commit - size)
                 }
-                changes.publish(.grown, name.value, ["commit": String(commit), "previous": String(size)])
+                changes.publish(.grown, name.value, .grown(commit: commit, previous: size))
             }
             return try section(named: name, open: (object, UInt64(status.st_ino)))
         }
@@ -72,7 +72,7 @@ extension SectionRegistry {
                 try performing("reset a range of", on: name.value) { () throws(SystemCallError) in
                     try object.punchHole(offset: offset, length: length)
                 }
-                changes.publish(.reset, name.value, ["offset": String(offset), "length": String(length)])
+                changes.publish(.reset, name.value, .range(offset: offset, length: length))
             }
             return try section(named: name, open: (object, UInt64(status.st_ino)))
         }
@@ -98,7 +98,7 @@ extension SectionRegistry {
             if result == 0 { break }
             done += Int64(result)
         }
-        if done > 0 { changes.publish(.written, name.value, ["offset": String(offset), "length": String(done)]) }
+        if done > 0 { changes.publish(.written, name.value, .range(offset: offset, length: done)) }
         return WriteResult(offset: offset, written: done, requested: Int64(bytes.count))
     }
 
@@ -186,7 +186,7 @@ extension SectionRegistry {
                 throw error
             }
             records.withLock { $0[name.value] = record }
-            changes.publish(.adopted, name.value, ["reserve": String(paged)])
+            changes.publish(.adopted, name.value, .adopted(reserve: paged))
             return try section(named: name)
         }
     }
@@ -223,7 +223,7 @@ extension SectionRegistry {
             // directory (even when its unlink fails) before the delete is acknowledged.
             record.phase = .deleting
             try store.save(record, durable: false)
-            for id in views.removeAll(of: name.value) { changes.publish(.viewUnmapped, name.value, ["view": id]) }
+            for id in views.removeAll(of: name.value) { changes.publish(.viewUnmapped, name.value, .view(id: id)) }
             _ = leases.removeAll(of: name.value)
             changes.noteOwnChange(name.value)
             do throws(SystemCallError) { try directory.remove(name) } catch  where error.errno == .noSuchFileOrDirectory

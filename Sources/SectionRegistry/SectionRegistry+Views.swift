@@ -59,7 +59,7 @@ extension SectionRegistry {
             address: UInt(bitPattern: base))
         views.add(view)
         claimed = false
-        changes.publish(.viewMapped, name.value, ["view": view.id])
+        changes.publish(.viewMapped, name.value, .view(id: view.id))
         return view.info!
     }
 
@@ -67,7 +67,7 @@ extension SectionRegistry {
         let view = try views.view(id, of: name.value)
         _ = views.remove(id)
         _ = view.unmap()
-        changes.publish(.viewUnmapped, name.value, ["view": id])
+        changes.publish(.viewUnmapped, name.value, .view(id: id))
     }
 
     /// Moves a view to `newAddress` (nil: wherever the kernel likes) without copying a byte.
@@ -79,7 +79,7 @@ extension SectionRegistry {
         }
         let view = try views.view(id, of: name.value)
         let address = try view.move(from: oldAddress, to: newAddress)
-        changes.publish(.viewMoved, name.value, ["view": id, "address": "0x" + String(address, radix: 16)])
+        changes.publish(.viewMoved, name.value, .viewMoved(id: id, address: address))
         guard let info = view.info else {
             throw SectionError(.viewNotFound, "view \(id) of section '\(name.value)' is unmapped", section: name.value)
         }
@@ -120,8 +120,7 @@ extension SectionRegistry {
             offset: offset, length: Int64(bytes.count), commit: usable, partial: partial, section: name.value)
         try view.copyIn(at: offset, from: UnsafeRawBufferPointer(rebasing: bytes[0..<Int(count)]))
         if count > 0 {
-            changes.publish(
-                .written, name.value, ["offset": String(view.offset + offset), "length": String(count), "view": id])
+            changes.publish(.written, name.value, .range(offset: view.offset + offset, length: count, view: id))
         }
         return WriteResult(offset: offset, written: count, requested: Int64(bytes.count))
     }

@@ -60,7 +60,7 @@ public final class SectionRegistry: Sendable {
             procRoot: configuration.procRoot, device: directory.device, maximumAge: configuration.scanMaximumAge)
         let feed = ChangeFeed()
         changes = feed
-        leases = LeaseTable { lease in feed.publish(.unlocked, lease.section, ["lease": lease.id, "reason": "expired"])
+        leases = LeaseTable { lease in feed.publish(.unlocked, lease.section, .unlocked(lease: lease.id, expired: true))
         }
         var report = StartupReport()
         let recovered = Self.reconcile(store: store, directory: directory, report: &report)

@@ -1,4 +1,5 @@
 import HTTPServer
+import JSON
 import SectionRegistry
 
 extension API {
@@ -159,11 +160,7 @@ extension API {
                 return try self.registry.write(named: name, offset: offset, bytes: buffer, partial: partial)
             }
         }
-        return .json(
-            .object([
-                ("offset", .int(result.offset)), ("written", .int(result.written)),
-                ("requested", .int(result.requested)),
-            ]))
+        return .json(WriteResultJSON(result: result))
     }
 
     /// Seconds to wait for the section lock when `?lock=true`, else nil.

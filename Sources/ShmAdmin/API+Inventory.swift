@@ -1,5 +1,6 @@
 import HTTPServer
 import HostScan
+import JSON
 import SectionRegistry
 
 /// `GET /api/v1/inventory`: every shared-memory object on the host, all kinds and mounts.
@@ -30,20 +31,34 @@ extension API {
                 byMount[device, default: (0, 0)].1 += object.allocatedBytes
             }
         }
-        var json = JSONWriter(capacity: 256 + min(limit, objects.count) * 640)
+        let page = objects.dropFirst(offset).prefix(limit)
+        return .json(
+            InventoryJSON(
+                objects: page, total: objects.count,
+                byKind: HostObject.Kind.allCases.map { ($0.rawValue, byKind[$0.rawValue]!) },
+                byMount: byMount.sorted { $0.key < $1.key }.map { ($0.key.description, $0.value) }),
+            capacity: 256 + page.count * 640)
+    }
+}
+
+/// `{"objects":[OBJECT…],"total":N,"byKind":{KIND:{"count","bytes"}},"byMount":{ID:{"count","bytes"}}}`.
+struct InventoryJSON: JSONRepresentable {
+    var objects: ArraySlice<HostObject>
+    var total: Int
+    var byKind: [(String, (Int, Int64))]
+    var byMount: [(String, (Int, Int64))]
+
+    func write(to json: inout JSONWriter) {
         json.beginObject()
         json.key("objects")
-        json.beginArray()
-        for object in objects.dropFirst(offset).prefix(limit) { object.write(to: &json) }
-        json.endArray()
+        json.array(objects)
         json.key("total")
-        json.int(Int64(objects.count))
+        json.int(Int64(total))
         json.key("byKind")
-        Self.counts(HostObject.Kind.allCases.map { ($0.rawValue, byKind[$0.rawValue]!) }, to: &json)
+        Self.counts(byKind, to: &json)
         json.key("byMount")
-        Self.counts(byMount.sorted { $0.key < $1.key }.map { ($0.key.description, $0.value) }, to: &json)
+        Self.counts(byMount, to: &json)
         json.endObject()
-        return .json(encoded: json.finish())
     }
 
     /// `{KEY:{"count","bytes"}…}`.

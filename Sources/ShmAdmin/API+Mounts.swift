@@ -1,26 +1,16 @@
 import HTTPServer
 import HostScan
+import JSON
 import SectionRegistry
 
 /// API-HOST.md's mounts: every tmpfs some process sees at /dev/shm, and the server's own directory.
 extension API {
-    func listMounts(_ request: HTTPRequest) throws -> HTTPResponse {
-        let snapshot = host.snapshot()
-        var json = JSONWriter(capacity: 512 * (snapshot.mounts.count + 1))
-        json.beginObject()
-        json.key("mounts")
-        json.beginArray()
-        for mount in snapshot.mounts { HostJSON.mount(mount, to: &json) }
-        json.endArray()
-        json.endObject()
-        return .json(encoded: json.finish())
+    func listMounts(_ request: HTTPRequest) throws -> MountListJSON {
+        MountListJSON(mounts: host.snapshot().mounts)
     }
 
-    func mountDetail(_ request: HTTPRequest) throws -> HTTPResponse {
-        let (mount, _) = try requestedMount(request)
-        var json = JSONWriter(capacity: 512)
-        HostJSON.mount(mount, to: &json)
-        return .json(encoded: json.finish())
+    func mountDetail(_ request: HTTPRequest) throws -> MountJSON {
+        MountJSON(mount: try requestedMount(request).0)
     }
 
     /// The server's own mount answers as `GET /api/v1/sections`; another mount's files in the same
@@ -40,23 +30,16 @@ extension API {
                 && (orphan == nil || object.orphan == orphan)
                 && (text == nil || object.name?.contains(text!) == true)
         }
-        var json = JSONWriter(capacity: 64 + min(limit, objects.count) * 600)
-        json.beginObject()
-        json.key("sections")
-        json.beginArray()
-        for object in objects.dropFirst(offset).prefix(limit) { object.write(to: &json) }
-        json.endArray()
-        json.key("total")
-        json.int(Int64(objects.count))
-        json.endObject()
-        return .json(encoded: json.finish())
+        return .json(
+            HostObjectListJSON(objects: objects.dropFirst(offset).prefix(limit), total: objects.count),
+            capacity: 64 + min(limit, objects.count) * 600)
     }
 
     /// The server's own mount answers as `GET /api/v1/sections/{name}`; another mount's file with
     /// its mappers (and their memory), holders and locks, pids as the host sees them.
     func mountSectionDetail(_ request: HTTPRequest) throws -> HTTPResponse {
         let (mount, snapshot) = try requestedMount(request)
-        if mount.isServer { return try sectionDetail(request) }
+        if mount.isServer { return try sectionDetail(request).response() }
         let name = request.parameter("name") ?? ""
         guard let entry = mount.entries.first(where: { $0.name == name }) else {
             throw APIFailure(
@@ -65,11 +48,11 @@ extension API {
         }
         let object = HostObjects.file(mount, entry, snapshot)
         let seen = object.objectID.flatMap { snapshot.objects[$0] }
-        return .json(
-            encoded: HostJSON.detail(
-                object, mappers: seen?.mappers ?? [], holders: seen?.holders ?? [],
-                locks: object.objectID.flatMap { snapshot.locks[$0] } ?? [], snapshot,
-                procDirectory: host.configuration.procDirectory))
+        return HostObjectDetailJSON(
+            object, mappers: seen?.mappers ?? [], holders: seen?.holders ?? [],
+            locks: object.objectID.flatMap { snapshot.locks[$0] } ?? [], snapshot,
+            procDirectory: host.configuration.procDirectory
+        ).response()
     }
 
     /// The server's own mount: as `DELETE /api/v1/sections/{name}` (adoption rules included).

@@ -1,4 +1,5 @@
 import HTTPServer
+import JSON
 import SectionRegistry
 
 extension API {
@@ -18,11 +19,7 @@ extension API {
             }
             let rendered = parts.concurrentMap(minimumCount: 2) { part in
                 var json = JSONWriter(capacity: part.count * 360)
-                for section in part {
-                    json.beginObject()
-                    Render.sectionMembers(section, to: &json)
-                    json.endObject()
-                }
+                for section in part { SectionJSON(section).write(to: &json) }
                 return json.finish()
             }
             var json = JSONWriter(capacity: 64 + rendered.reduce(0) { $0 + $1.count + 1 })
@@ -51,11 +48,7 @@ extension API {
             creator: "api \(request.remoteAddress)")
         let make = { @Sendable [self] () throws -> HTTPResponse in
             let (section, created) = try registry.create(create)
-            let rendered = Render.section(section) { json in
-                json.key("created")
-                json.bool(created)
-            }
-            return .json(status: created ? 201 : 200, encoded: rendered)
+            return .json(status: created ? 201 : 200, SectionJSON(section, created: created))
         }
         if (create.commit ?? create.reserve) >= Self.deferredCommitBytes {
             return offTheWorkers(request, make)
@@ -68,8 +61,8 @@ extension API {
     /// they do not stop the server answering others meanwhile.
     static let deferredCommitBytes: Int64 = 64 << 20
 
-    func sectionDetail(_ request: HTTPRequest) throws -> HTTPResponse {
-        .json(encoded: Render.detail(try registry.detail(named: try sectionName(request))))
+    func sectionDetail(_ request: HTTPRequest) throws -> SectionDetailJSON {
+        SectionDetailJSON(detail: try registry.detail(named: try sectionName(request)))
     }
 
     func deleteSection(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -78,14 +71,14 @@ extension API {
         return .empty()
     }
 
-    func adoptSection(_ request: HTTPRequest) throws -> HTTPResponse {
+    func adoptSection(_ request: HTTPRequest) throws -> SectionJSON {
         let name = try sectionName(request)
         let body = try JSONBody(request, allowed: ["reserve", "namespace", "labels"], optional: true)
         let section = try registry.adopt(
             named: name, reserve: try body.size("reserve"),
             namespace: body.has("namespace") ? try namespace(body) : nil,
             labels: try body.labels("labels") ?? [:], creator: "api \(request.remoteAddress)")
-        return .json(encoded: Render.section(section))
+        return SectionJSON(section)
     }
 
     func growSection(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -98,7 +91,7 @@ extension API {
         default: throw APIFailure(Problems.invalid("give exactly one of 'commit' and 'by'"))
         }
         let grow = { @Sendable [self] () throws -> HTTPResponse in
-            .json(encoded: Render.section(try registry.grow(named: name, target)))
+            SectionJSON(try registry.grow(named: name, target)).response()
         }
         let asked: Int64 =
             switch target {
@@ -109,51 +102,29 @@ extension API {
         return try grow()
     }
 
-    func resetSection(_ request: HTTPRequest) throws -> HTTPResponse {
+    func resetSection(_ request: HTTPRequest) throws -> SectionJSON {
         let name = try sectionName(request)
         let body = try JSONBody(request, allowed: ["offset", "length"])
         guard let offset = try body.integer("offset"), let length = try body.integer("length") else {
             throw APIFailure(Problems.invalid("'offset' and 'length' are required"))
         }
-        return .json(encoded: Render.section(try registry.reset(named: name, offset: offset, length: length)))
+        return SectionJSON(try registry.reset(named: name, offset: offset, length: length))
     }
 
-    func pages(_ request: HTTPRequest) throws -> HTTPResponse {
+    func pages(_ request: HTTPRequest) throws -> PageMapJSON {
         let name = try sectionName(request)
         let query = Query(request: request)
         let from = try query.integer("from", range: 0...Int64.max)
         let to = try query.integer("to", range: 0...Int64.max)
         if let from, let to, from > to { throw APIFailure(Problems.badRequest("'from' must not be past 'to'")) }
         let maxRuns = try query.integer("maxRuns", default: 10_000, range: 1...1_000_000)!
-        return .json(
-            encoded: Render.pageMap(try registry.pageMap(named: name, from: from, to: to, maxRuns: Int(maxRuns))))
+        return PageMapJSON(map: try registry.pageMap(named: name, from: from, to: to, maxRuns: Int(maxRuns)))
     }
 
-    func system() -> HTTPResponse {
-        let info = registry.systemInfo()
-        let counts = info.counts
-        return .json(
-            .object([
-                ("pageSize", .int(info.pageSize)),
-                (
-                    "shm",
-                    .object([
-                        ("path", .string(info.shmPath)), ("sizeBytes", .int(info.shmSize)),
-                        ("usedBytes", .int(info.shmUsed)), ("freeBytes", .int(info.shmFree)),
-                    ])
-                ),
-                ("shmmax", .int(Int64(clamping: info.shmmax))), ("shmall", .int(Int64(clamping: info.shmall))),
-                ("kernel", .string(info.kernel)), ("version", .string(version)),
-                ("uptimeSeconds", .double(((monotonicSeconds() - startedAt) * 1000).rounded() / 1000)),
-                (
-                    "counts",
-                    .object([
-                        ("sections", .int(Int64(counts.sections))), ("managed", .int(Int64(counts.managed))),
-                        ("foreign", .int(Int64(counts.foreign))), ("orphan", .int(Int64(counts.orphan))),
-                        ("semaphores", .int(Int64(counts.semaphores))), ("missing", .int(Int64(counts.missing))),
-                    ])
-                ),
-            ]))
+    func system() -> SystemJSON {
+        SystemJSON(
+            info: registry.systemInfo(), version: version,
+            uptimeSeconds: ((monotonicSeconds() - startedAt) * 1000).rounded() / 1000)
     }
 
     private func namespace(_ body: JSONBody) throws(APIFailure) -> Namespace {

@@ -1,37 +1,20 @@
 import HTTPServer
 import HostScan
+import JSON
 import SectionRegistry
 
 /// `GET` and `DELETE /api/v1/sysv/{ipc}/{shmid}`: one System V segment of any IPC namespace some
 /// process is in.
 extension API {
-    func sysvDetail(_ request: HTTPRequest) throws -> HTTPResponse {
+    func sysvDetail(_ request: HTTPRequest) throws -> HostObjectDetailJSON {
         let snapshot = host.snapshot()
         let segment = try requestedSegment(request, snapshot)
         guard let object = HostObjects.sysv(snapshot).first(where: { $0.sysv?.id == segment.id }) else {
             throw APIFailure(Problems.make(404, "not-found", "Not found", "no such System V segment"))
         }
-        let detail = HostJSON.detail(
+        return HostObjectDetailJSON(
             object, mappers: snapshot.sysvMappers[segment.id] ?? [], holders: [], locks: [], snapshot,
-            procDirectory: host.configuration.procDirectory
-        ) { json in
-            json.key("cpid")
-            json.int(Int64(segment.cpid))
-            json.key("lpid")
-            json.int(Int64(segment.lpid))
-            json.key("rssBytes")
-            json.int(segment.rssBytes)
-            json.key("swapBytes")
-            json.int(segment.swapBytes)
-            for (key, seconds) in [
-                ("attachedAt", segment.attachedAt), ("detachedAt", segment.detachedAt),
-                ("changedAt", segment.changedAt),
-            ] {
-                json.key(data: key)
-                if seconds > 0 { json.string(Render.timestamp(Double(seconds))) } else { json.null() }
-            }
-        }
-        return .json(encoded: detail)
+            procDirectory: host.configuration.procDirectory)
     }
 
     /// `IPC_RMID`, decided on a pass made for it: 409 with the attaching pids while `nattch` > 0,

@@ -1,16 +1,16 @@
 import HTTPServer
 import HostScan
+import JSON
 
 /// `GET /api/v1/unlinked/{device}:{inode}[/data]`: a memfd or an unlinked object, by device
 /// (`MAJ-MIN`) and inode, with the processes that keep it, and its bytes.
 extension API {
-    func unlinkedDetail(_ request: HTTPRequest) throws -> HTTPResponse {
+    func unlinkedDetail(_ request: HTTPRequest) throws -> HostObjectDetailJSON {
         let snapshot = host.snapshot()
         let seen = try requestedUnlinked(request, snapshot)
-        return .json(
-            encoded: HostJSON.detail(
-                HostObjects.unlinked(seen, snapshot), mappers: seen.mappers, holders: seen.holders,
-                locks: snapshot.locks[seen.id] ?? [], snapshot, procDirectory: host.configuration.procDirectory))
+        return HostObjectDetailJSON(
+            HostObjects.unlinked(seen, snapshot), mappers: seen.mappers, holders: seen.holders,
+            locks: snapshot.locks[seen.id] ?? [], snapshot, procDirectory: host.configuration.procDirectory)
     }
 
     /// Read through a holder's `/proc/PID/fd/N` or a mapper's `/proc/PID/map_files/…`; 404 once no

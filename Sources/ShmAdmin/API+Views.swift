@@ -1,8 +1,9 @@
 import HTTPServer
+import JSON
 import SectionRegistry
 
 extension API {
-    func mapView(_ request: HTTPRequest) throws -> HTTPResponse {
+    func mapView(_ request: HTTPRequest) throws -> JSONResponse<ViewJSON> {
         let name = try sectionName(request)
         let body = try JSONBody(request, allowed: ["offset", "length", "access"])
         guard let accessText = try body.string("access") else {
@@ -13,15 +14,14 @@ extension API {
         }
         let view = try registry.mapView(
             named: name, offset: try body.integer("offset") ?? 0, length: try body.integer("length"), access: access)
-        return .json(status: 201, Render.view(view))
+        return JSONResponse(status: 201, ViewJSON(view: view))
     }
 
-    func listViews(_ request: HTTPRequest) throws -> HTTPResponse {
+    func listViews(_ request: HTTPRequest) throws -> ViewsJSON {
         let name = try sectionName(request)
         let views = try registry.views(of: name)
         let mappers = try registry.mappers(of: name)
-        return .json(
-            .object([("views", .array(views.map(Render.view))), ("mappers", .array(mappers.map(Render.mapper)))]))
+        return ViewsJSON(views: views, mappers: mappers)
     }
 
     func unmapView(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -29,7 +29,7 @@ extension API {
         return .empty()
     }
 
-    func moveView(_ request: HTTPRequest) throws -> HTTPResponse {
+    func moveView(_ request: HTTPRequest) throws -> ViewJSON {
         let name = try sectionName(request)
         let body = try JSONBody(request, allowed: ["oldAddress", "newAddress"])
         guard let old = try body.string("oldAddress") else {
@@ -38,7 +38,7 @@ extension API {
         let target = try body.string("newAddress").map(Self.address)
         let view = try registry.moveView(
             named: name, id: request.parameter("id") ?? "", from: try Self.address(old), to: target)
-        return .json(Render.view(view))
+        return ViewJSON(view: view)
     }
 
     /// `"0x7f12a4000000"` → the address; 422 for anything else.
@@ -71,10 +71,10 @@ extension API {
             return offTheWorkers(request) { [self] in
                 let lease = try registry.acquireLease(
                     named: name, mode: mode, timeout: Double(timeout) / 1000, ttl: Double(ttl) / 1000)
-                return .json(status: 201, Render.lease(lease))
+                return .json(status: 201, LeaseJSON(lease: lease))
             }
         }
-        return .json(status: 201, Render.lease(lease))
+        return .json(status: 201, LeaseJSON(lease: lease))
     }
 
     func unlock(_ request: HTTPRequest) throws -> HTTPResponse {

@@ -45,24 +45,26 @@ final class API: Sendable {
             if let problem = security.check(request, level: .public) { return .problem(problem) }
             return next(request)
         }
-        func add(
+        func add<Answer: ResponseRepresentable>(
             _ method: String, _ pattern: String, _ level: AccessLevel,
-            _ handler: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse
+            _ handler: @escaping @Sendable (HTTPRequest) throws -> Answer
         ) {
-            router.add(method, pattern) { [self] request in respond(request, level: level, handler) }
+            router.add(method, pattern) { [self] request in
+                respond(request, level: level) { try handler($0).response() }
+            }
         }
         add("GET", "/", .public) { [self] _ in try staticFile("index.html") }
         add("GET", "/static/{path...}", .public) { [self] in try staticFile($0.parameter("path") ?? "") }
-        add("GET", "/healthz", .public) { _ in .json(["status": "ok"]) }
+        add("GET", "/healthz", .public) { _ in HTTPResponse.json(["status": "ok"]) }
         add("GET", "/metrics", .read) { [self] _ in
-            .text(
+            HTTPResponse.text(
                 metrics.render(registry: registry)
                     + HostMetrics.render(host.snapshot(), version: version, sectionCap: metrics.sectionCap),
                 contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         add("GET", "/openapi.json", .read) { [self] _ in try openAPI() }
         add("GET", "/api/v1/system", .read) { [self] _ in system() }
-        add("GET", "/api/v1/events", .read) { [self] _ in .eventStream(events) }
+        add("GET", "/api/v1/events", .read) { [self] _ in HTTPResponse.eventStream(events) }
         add("GET", "/api/v1/sections", .read) { [self] in try listSections($0) }
         add("POST", "/api/v1/sections", .admin) { [self] in try createSection($0) }
         add("GET", "/api/v1/sections/{name}", .read) { [self] in try sectionDetail($0) }

@@ -1,4 +1,5 @@
 import HTTPServer
+import JSON
 
 /// The access log: one line per finished request, in the format of every other log line
 /// (`2026-11-23T19:34:45.123Z info shm-admin: GET /api/v1/sections 200 bytes=35526 duration_us=412

@@ -1,4 +1,5 @@
 import HTTPServer
+import JSON
 
 #if canImport(Glibc)
     import Glibc

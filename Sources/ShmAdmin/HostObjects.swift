@@ -1,10 +1,11 @@
 import HTTPServer
 import HostScan
+import JSON
 import SectionRegistry
 
 /// An object of the inventory (API-HOST.md "An object in the inventory"), of any kind: a file of
 /// some shared-memory mount, a System V segment, a memfd or an unlinked object.
-struct HostObject: Sendable {
+struct HostObject: Sendable, JSONRepresentable {
     enum Kind: String, CaseIterable { case shm, semaphore, sysv, memfd, unlinked }
 
     var kind: Kind
@@ -36,7 +37,7 @@ struct HostObject: Sendable {
     /// The members of "A section in JSON" (null where one does not apply), then the inventory's.
     func writeMembers(to json: inout JSONWriter) {
         if let section {
-            Render.sectionMembers(section, to: &json)
+            SectionJSON.members(of: section, to: &json)
         } else {
             json.key("name")
             if let name { json.string(name) } else { json.null() }
@@ -63,20 +64,14 @@ struct HostObject: Sendable {
             json.key("dataBytes")
             json.null()
             json.key("mode")
-            json.asciiString(maximumLength: 12) { Render.writeOctal(mode, at: $0) }
+            json.octal(mode)
             json.key("uid")
             json.int(Int64(uid))
             json.key("gid")
             json.int(Int64(gid))
             for (key, seconds) in [("createdAt", createdAt), ("modifiedAt", modifiedAt)] {
                 json.key(data: key)
-                if let seconds {
-                    json.asciiString(maximumLength: Render.timestampBound) {
-                        Render.writeTimestamp(seconds, milliseconds: false, at: $0)
-                    }
-                } else {
-                    json.null()
-                }
+                if let seconds { json.timestamp(seconds) } else { json.null() }
             }
             json.key("views")
             json.int(0)
@@ -99,7 +94,7 @@ struct HostObject: Sendable {
         json.key("holders")
         json.int(Int64(holders))
         json.key("container")
-        HostJSON.container(container, memoryMax: false, to: &json)
+        json.value(ContainerJSON(container: container, memoryMax: false))
         if let sysv {
             json.key("ipc")
             json.int(Int64(clamping: sysv.ipc))
@@ -236,25 +231,32 @@ enum HostObjects {
     }
 }
 
-/// The JSON of the host's other values: mounts, containers, mapper and holder lists.
-enum HostJSON {
-    static func container(_ container: Container, memoryMax: Bool, to json: inout JSONWriter) {
+/// A container (API-HOST.md "More words"); mounts carry its `memoryMax`, objects do not.
+struct ContainerJSON: JSONRepresentable {
+    var container: Container
+    var memoryMax: Bool
+
+    func write(to json: inout JSONWriter) {
         json.beginObject()
         json.key("runtime")
         json.string(container.runtime.rawValue)
         json.key("id")
-        if let id = container.id { json.string(id) } else { json.null() }
+        json.string(container.id)
         json.key("pod")
-        if let pod = container.pod { json.string(pod) } else { json.null() }
+        json.string(container.pod)
         if memoryMax {
             json.key("memoryMax")
             if let limit = container.memoryMax { json.int(limit) } else { json.null() }
         }
         json.endObject()
     }
+}
 
-    /// API-HOST.md "A mount in JSON". Capacity members are null when the mount could not be reached.
-    static func mount(_ mount: ShmMount, to json: inout JSONWriter) {
+/// API-HOST.md "A mount in JSON". Capacity members are null when the mount could not be reached.
+struct MountJSON: JSONRepresentable, ResponseRepresentable {
+    var mount: ShmMount
+
+    func write(to json: inout JSONWriter) {
         let exposure = mount.entries.reduce(Int64(0)) { $0 + max(0, $1.facts.size - $1.facts.allocatedBytes) }
         json.beginObject()
         json.key("id")
@@ -284,87 +286,151 @@ enum HostJSON {
         for pid in mount.pids.prefix(16) { json.int(Int64(pid)) }
         json.endArray()
         json.key("container")
-        container(mount.container, memoryMax: true, to: &json)
+        json.value(ContainerJSON(container: mount.container, memoryMax: true))
         json.endObject()
     }
+}
 
-    /// `mapperList` entries: version 1's members plus the mapping's memory from smaps.
-    static func mappers(
-        _ mappings: [Mapping], _ snapshot: HostSnapshot, procDirectory: String, to json: inout JSONWriter
-    ) {
-        json.beginArray()
-        for mapping in mappings {
-            let memory = MappingMemory.read(procDirectory: procDirectory, pid: mapping.pid, start: mapping.start)
-            json.beginObject()
-            json.key("pid")
-            json.int(Int64(mapping.pid))
-            json.key("command")
-            json.string(snapshot.commands[mapping.pid] ?? "")
-            json.key("start")
-            json.string(Render.hex(mapping.start))
-            json.key("end")
-            json.string(Render.hex(mapping.end))
-            json.key("offset")
-            json.int(mapping.offset)
-            json.key("access")
-            json.string(mapping.writable ? "rw" : "ro")
-            for (key, value) in [
-                ("rssBytes", memory?.rssBytes), ("pssBytes", memory?.pssBytes), ("swapBytes", memory?.swapBytes),
-            ] {
-                json.key(data: key)
-                if let value { json.int(value) } else { json.null() }
-            }
-            json.endObject()
-        }
-        json.endArray()
+/// `{"mounts":[MOUNT…]}`.
+struct MountListJSON: JSONRepresentable, ResponseRepresentable {
+    var mounts: [ShmMount]
+
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("mounts")
+        json.array(mounts.lazy.map(MountJSON.init))
+        json.endObject()
     }
+}
 
-    static func holders(_ holdings: [Holding], _ snapshot: HostSnapshot, to json: inout JSONWriter) {
-        json.beginArray()
-        for holding in holdings {
-            json.beginObject()
-            json.key("pid")
-            json.int(Int64(holding.pid))
-            json.key("command")
-            json.string(snapshot.commands[holding.pid] ?? "")
-            json.key("fd")
-            json.int(Int64(holding.fd))
-            json.endObject()
-        }
-        json.endArray()
+/// `{"sections":[OBJECT…],"total":N}`: another mount's objects, in the shape of a section listing.
+struct HostObjectListJSON: JSONRepresentable, ResponseRepresentable {
+    var objects: ArraySlice<HostObject>
+    var total: Int
+
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("sections")
+        json.array(objects)
+        json.key("total")
+        json.int(Int64(total))
+        json.endObject()
     }
+}
 
-    static func locks(_ locks: [LockEntry], to json: inout JSONWriter) {
-        json.beginArray()
-        for lock in locks {
-            json.beginObject()
-            json.key("pid")
-            json.int(Int64(lock.pid ?? -1))
-            json.key("mode")
-            json.string(lock.exclusive ? "exclusive" : "shared")
-            json.key("type")
-            json.string(lock.type)
-            json.endObject()
+/// A `mapperList` entry: version 1's members plus the mapping's memory from smaps (null when
+/// unreadable).
+struct HostMapperJSON: JSONRepresentable {
+    var mapping: Mapping
+    var command: String
+    var memory: MappingMemory?
+
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("pid")
+        json.int(Int64(mapping.pid))
+        json.key("command")
+        json.string(command)
+        json.key("start")
+        json.hex(mapping.start)
+        json.key("end")
+        json.hex(mapping.end)
+        json.key("offset")
+        json.int(mapping.offset)
+        json.key("access")
+        json.string(mapping.writable ? "rw" : "ro")
+        for (key, value) in [
+            ("rssBytes", memory?.rssBytes), ("pssBytes", memory?.pssBytes), ("swapBytes", memory?.swapBytes),
+        ] {
+            json.key(data: key)
+            if let value { json.int(value) } else { json.null() }
         }
-        json.endArray()
+        json.endObject()
     }
+}
 
-    /// An object with its lists: `mapperList`, `holderList`, `lockHolders` (a detail, any `href`).
-    static func detail(
+/// A `holderList` entry.
+struct HostHolderJSON: JSONRepresentable {
+    var holding: Holding
+    var command: String
+
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("pid")
+        json.int(Int64(holding.pid))
+        json.key("command")
+        json.string(command)
+        json.key("fd")
+        json.int(Int64(holding.fd))
+        json.endObject()
+    }
+}
+
+/// A `lockHolders` entry; `pid` -1 for an OFD lock.
+struct HostLockJSON: JSONRepresentable {
+    var lock: LockEntry
+
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("pid")
+        json.int(Int64(lock.pid ?? -1))
+        json.key("mode")
+        json.string(lock.exclusive ? "exclusive" : "shared")
+        json.key("type")
+        json.string(lock.type)
+        json.endObject()
+    }
+}
+
+/// An object with its lists (a detail, any `href`): `mapperList` (with each mapping's memory,
+/// read from smaps when this value is made), `holderList`, `lockHolders`; a System V segment's
+/// own members too.
+struct HostObjectDetailJSON: JSONRepresentable, ResponseRepresentable {
+    var object: HostObject
+    var mappers: [HostMapperJSON]
+    var holders: [HostHolderJSON]
+    var locks: [LockEntry]
+
+    init(
         _ object: HostObject, mappers: [Mapping], holders: [Holding], locks: [LockEntry], _ snapshot: HostSnapshot,
-        procDirectory: String, extra: (inout JSONWriter) -> Void = { _ in }
-    ) -> [UInt8] {
-        var json = JSONWriter(capacity: 1024)
+        procDirectory: String
+    ) {
+        self.object = object
+        self.mappers = mappers.map {
+            HostMapperJSON(
+                mapping: $0, command: snapshot.commands[$0.pid] ?? "",
+                memory: MappingMemory.read(procDirectory: procDirectory, pid: $0.pid, start: $0.start))
+        }
+        self.holders = holders.map { HostHolderJSON(holding: $0, command: snapshot.commands[$0.pid] ?? "") }
+        self.locks = locks
+    }
+
+    func write(to json: inout JSONWriter) {
         json.beginObject()
         object.writeMembers(to: &json)
-        extra(&json)
+        if let segment = object.sysv {
+            json.key("cpid")
+            json.int(Int64(segment.cpid))
+            json.key("lpid")
+            json.int(Int64(segment.lpid))
+            json.key("rssBytes")
+            json.int(segment.rssBytes)
+            json.key("swapBytes")
+            json.int(segment.swapBytes)
+            for (key, seconds) in [
+                ("attachedAt", segment.attachedAt), ("detachedAt", segment.detachedAt),
+                ("changedAt", segment.changedAt),
+            ] {
+                json.key(data: key)
+                if seconds > 0 { json.timestamp(Double(seconds)) } else { json.null() }
+            }
+        }
         json.key("mapperList")
-        HostJSON.mappers(mappers, snapshot, procDirectory: procDirectory, to: &json)
+        json.array(mappers)
         json.key("holderList")
-        HostJSON.holders(holders, snapshot, to: &json)
+        json.array(holders)
         json.key("lockHolders")
-        HostJSON.locks(locks, to: &json)
+        json.array(locks.lazy.map(HostLockJSON.init))
         json.endObject()
-        return json.finish()
     }
 }

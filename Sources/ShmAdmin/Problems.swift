@@ -1,4 +1,5 @@
 import HTTPServer
+import JSON
 import SectionRegistry
 
 /// The one place where failures become HTTP statuses and RFC 9457 bodies.

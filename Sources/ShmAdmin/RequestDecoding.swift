@@ -1,4 +1,5 @@
 import HTTPServer
+import JSON
 import SectionRegistry
 
 /// A JSON request body, checked: JSON content type, an object, only the allowed members.

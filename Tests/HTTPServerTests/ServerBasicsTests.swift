@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import JSON
 import Testing
 
 /// Echoes what the server parsed, so tests can check request building end to end.

@@ -36,19 +36,19 @@ struct ChangeFeedTests {
         _ = try? registry.write(named: box.sectionName("foreign"), offset: 100, Array("x"))
         try registry.write(named: box.sectionName("foreign"), offset: 0, [])
         let seen = events.all.filter { $0.section?.hasPrefix(box.prefix) == true }
-        let expected: [(SectionEvent.Kind, String, [String: String])] = [
-            (.created, "feed", ["commit": "\(page)", "reserve": "\(8 * page)"]),
-            (.written, "feed", ["offset": "10", "length": "3"]),
-            (.grown, "feed", ["commit": "\(2 * page)", "previous": "\(page)"]),
-            (.reset, "feed", ["offset": "0", "length": "\(page)"]),
-            (.viewMapped, "feed", ["view": view.id]),
-            (.written, "feed", ["offset": "\(page + 4)", "length": "2", "view": view.id]),
-            (.viewMoved, "feed", ["view": view.id, "address": "0x" + String(moved.address, radix: 16)]),
-            (.viewUnmapped, "feed", ["view": view.id]),
-            (.locked, "feed", ["lease": lease.id, "mode": "shared"]),
-            (.unlocked, "feed", ["lease": lease.id]),
-            (.adopted, "foreign", ["reserve": "\(page)"]),
-            (.deleted, "feed", [:]),
+        let expected: [(SectionEvent.Kind, String, SectionEvent.Details)] = [
+            (.created, "feed", .created(commit: page, reserve: 8 * page)),
+            (.written, "feed", .range(offset: 10, length: 3)),
+            (.grown, "feed", .grown(commit: 2 * page, previous: page)),
+            (.reset, "feed", .range(offset: 0, length: page)),
+            (.viewMapped, "feed", .view(id: view.id)),
+            (.written, "feed", .range(offset: page + 4, length: 2, view: view.id)),
+            (.viewMoved, "feed", .viewMoved(id: view.id, address: moved.address)),
+            (.viewUnmapped, "feed", .view(id: view.id)),
+            (.locked, "feed", .locked(lease: lease.id, mode: .shared)),
+            (.unlocked, "feed", .unlocked(lease: lease.id)),
+            (.adopted, "foreign", .adopted(reserve: page)),
+            (.deleted, "feed", .none),
         ]
         #expect(seen.map(\.kind) == expected.map(\.0))
         for (event, (kind, suffix, details)) in zip(seen, expected) {
@@ -72,7 +72,7 @@ struct ChangeFeedTests {
         defer { events.stop() }
         try registry.delete(named: name)
         #expect(events.about(name.value).map(\.kind) == [.viewUnmapped, .deleted])
-        #expect(events.about(name.value).first?.details["view"] == view.id)
+        #expect(events.about(name.value).first?.details == .view(id: view.id))
     }
 
     @Test("another process's create, change and delete arrive as external events within a bounded wait")
@@ -163,7 +163,10 @@ struct ChangeFeedTests {
         try registry.unmapView(named: name, id: view.id)
         usleep(UInt32(ChangeFeed.echoWindow * 1_000_000) + 300_000)
         _ = try registry.withLock(named: name, mode: .exclusive, timeout: 1) { 0 }
-        #expect(eventually { events.about(other.value).contains { $0.details["lease"] == expiring.id } })
+        #expect(
+            eventually {
+                events.about(other.value).contains { $0.details == .unlocked(lease: expiring.id, expired: true) }
+            })
         usleep(500_000)
         #expect(events.about(name.value).map { "\($0.kind) \($0.source)" } == ["unlocked api", "viewUnmapped api"])
         #expect(events.about(other.value).map { "\($0.kind) \($0.source)" } == ["unlocked api"])

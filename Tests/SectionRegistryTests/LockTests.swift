@@ -145,7 +145,7 @@ struct LockTests {
         #expect(
             eventually(timeout: 5) {
                 events.contains {
-                    $0.kind == .unlocked && $0.details["lease"] == lease.id && $0.details["reason"] == "expired"
+                    $0.kind == .unlocked && $0.details == .unlocked(lease: lease.id, expired: true)
                 }
             })
         expectError(.leaseNotFound) { try registry.releaseLease(named: name, lease: lease.id) }

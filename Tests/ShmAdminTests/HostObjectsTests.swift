@@ -1,4 +1,4 @@
-import HTTPServer
+import JSON
 import Testing
 
 @testable import HostScan
@@ -102,9 +102,7 @@ import Testing
     @Test func objectJSONHasTheSectionMembersAndTheInventorys() {
         let snapshot = Self.snapshot()
         let sparse = HostObjects.files(of: snapshot.mounts[1], snapshot)[1]
-        var json = JSONWriter(capacity: 512)
-        sparse.write(to: &json)
-        let text = String(decoding: json.finish(), as: UTF8.self)
+        let text = String(decoding: sparse.jsonBytes(), as: UTF8.self)
         for member in [
             "\"name\":\"sparse\"", "\"kind\":\"shm\"", "\"managed\":false", "\"namespace\":\"global\"",
             "\"reserve\":null", "\"commit\":4194304", "\"dataBytes\":null", "\"mode\":\"0644\"",
@@ -117,16 +115,13 @@ import Testing
     }
 
     @Test func mountJSONSumsExposureAndSaysExposed() {
-        var json = JSONWriter(capacity: 512)
-        HostJSON.mount(Self.snapshot().mounts[1], to: &json)
-        let text = String(decoding: json.finish(), as: UTF8.self)
+        let text = String(decoding: MountJSON(mount: Self.snapshot().mounts[1]).jsonBytes(), as: UTF8.self)
         #expect(text.contains("\"objects\":3"))
         #expect(text.contains("\"exposureBytes\":4194304,\"exposed\":true"), "4 MiB unbacked, 1 MiB free")
         #expect(text.contains("\"processes\":2,\"pids\":[200,201]"))
         #expect(text.contains("\"memoryMax\":1073741824"))
-        var unreachable = JSONWriter(capacity: 512)
-        HostJSON.mount(Self.snapshot().mounts[0], to: &unreachable)
-        #expect(String(decoding: unreachable.finish(), as: UTF8.self).contains("\"sizeBytes\":null"))
+        let unreachable = MountJSON(mount: Self.snapshot().mounts[0]).jsonBytes()
+        #expect(String(decoding: unreachable, as: UTF8.self).contains("\"sizeBytes\":null"))
     }
 
     @Test func hostMetricsCountByKindAndMountAndCapTheUnbackedSeries() {

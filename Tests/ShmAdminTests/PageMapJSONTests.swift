@@ -1,4 +1,5 @@
 import HTTPServer
+import JSON
 import Testing
 
 @testable import SectionRegistry
@@ -47,7 +48,7 @@ import Testing
         let map = PageMap(
             pageSize: 4096, reserve: Int64.max, commit: 0, allocatedBytes: 1 << 40, dataBytes: 999_999,
             runs: runs, truncated: truncated)
-        let ours = Render.pageMap(map)
+        let ours = PageMapJSON(map: map).response().bodyBytes
         #expect(String(decoding: ours, as: UTF8.self) == String(decoding: Self.viaTree(map), as: UTF8.self))
     }
 
@@ -56,7 +57,7 @@ import Testing
             let map = PageMap(
                 pageSize: value, reserve: value, commit: value, allocatedBytes: value, dataBytes: value, runs: [],
                 truncated: false)
-            #expect(Render.pageMap(map) == Self.viaTree(map))
+            #expect(PageMapJSON(map: map).response().bodyBytes == Self.viaTree(map))
         }
     }
 }

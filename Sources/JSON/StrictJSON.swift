@@ -1,20 +1,19 @@
-import HTTPServer
-
 /// A JSON parser for request bodies that refuses what a lenient one lets through: duplicate
 /// keys, nesting deeper than `maximumDepth`, trailing bytes, invalid UTF-8. Integers that fit
-/// an Int64 stay exact; any other number becomes a Double.
-struct StrictJSON {
-    struct Failure: Error {
-        var message: String
+/// an Int64 stay exact; any other number becomes a Double. Request bodies and the registry's
+/// records are read with it.
+public struct StrictJSON {
+    public struct Failure: Error {
+        public var message: String
     }
 
-    static let maximumDepth = 32
+    public static let maximumDepth = 32
     private static let hexDigits = Set("0123456789abcdefABCDEF".utf8)
 
     private let bytes: [UInt8]
     private var index = 0
 
-    static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
         var parser = StrictJSON(bytes: bytes)
         parser.skipSpace()
         let value = try parser.value(depth: 0)

@@ -1,0 +1,198 @@
+import HTTPServer
+import JSON
+import SectionRegistry
+
+/// A section as the API shows it (API.md "A section in JSON"); `created` is added after the section's
+/// own members when a create answers.
+struct SectionJSON: JSONRepresentable, ResponseRepresentable {
+    var info: SectionInfo
+    var created: Bool? = nil
+
+    init(_ info: SectionInfo, created: Bool? = nil) {
+        self.info = info
+        self.created = created
+    }
+
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        Self.members(of: info, to: &json)
+        if let created {
+            json.key("created")
+            json.bool(created)
+        }
+        json.endObject()
+    }
+
+    /// The members of a section, written straight to bytes: a listing holds up to 10,000 of them.
+    static func members(of info: SectionInfo, to json: inout JSONWriter) {
+        json.key("name")
+        json.string(info.name)
+        json.key("kind")
+        json.string(info.kind.rawValue)
+        json.key("managed")
+        json.bool(info.managed)
+        json.key("namespace")
+        json.string(info.namespace.rawValue)
+        json.key("path")
+        json.string(info.path)
+        json.key("state")
+        json.string(info.state.rawValue)
+        json.key("reserve")
+        if let reserve = info.reserve { json.int(reserve) } else { json.null() }
+        json.key("commit")
+        json.int(info.commit)
+        json.key("allocatedBytes")
+        json.int(info.allocatedBytes)
+        json.key("dataBytes")
+        json.int(info.dataBytes)
+        json.key("mode")
+        json.octal(info.mode)
+        json.key("uid")
+        json.int(Int64(info.uid))
+        json.key("gid")
+        json.int(Int64(info.gid))
+        json.key("createdAt")
+        json.timestamp(info.createdAt)
+        json.key("modifiedAt")
+        json.timestamp(info.modifiedAt)
+        json.key("views")
+        json.int(Int64(info.views))
+        json.key("mappers")
+        json.int(Int64(info.mappers))
+        json.key("orphan")
+        json.bool(info.orphan)
+        json.key("labels")
+        json.beginObject()
+        for (key, value) in info.labels.sorted(by: { $0.key < $1.key }) {
+            json.key(data: key)
+            json.string(value)
+        }
+        json.endObject()
+    }
+}
+
+/// A section with its views, mappers, holders, locks and leases (`GET /api/v1/sections/{name}`).
+struct SectionDetailJSON: JSONRepresentable, ResponseRepresentable {
+    var detail: SectionDetail
+
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        SectionJSON.members(of: detail.section, to: &json)
+        json.key("viewList")
+        json.array(detail.views.lazy.map(ViewJSON.init))
+        json.key("mapperList")
+        json.array(detail.mappers.lazy.map(MapperJSON.init))
+        json.key("holderList")
+        json.array(detail.holders.lazy.map(HolderJSON.init))
+        json.key("lockHolders")
+        json.array(detail.lockHolders.lazy.map(LockHolderJSON.init))
+        json.key("leases")
+        json.array(detail.leases.lazy.map(LeaseJSON.init))
+        json.endObject()
+    }
+}
+
+/// One of the server's views.
+struct ViewJSON: JSONRepresentable, ResponseRepresentable {
+    var view: ViewInfo
+
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("id")
+        json.string(view.id)
+        json.key("offset")
+        json.int(view.offset)
+        json.key("length")
+        json.int(view.length)
+        json.key("access")
+        json.string(view.access.rawValue)
+        json.key("address")
+        json.hex(UInt64(view.address))
+        json.endObject()
+    }
+}
+
+/// A section's views and the other processes mapping it (`GET …/views`).
+struct ViewsJSON: JSONRepresentable, ResponseRepresentable {
+    var views: [ViewInfo]
+    var mappers: [Mapper]
+
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("views")
+        json.array(views.lazy.map(ViewJSON.init))
+        json.key("mappers")
+        json.array(mappers.lazy.map(MapperJSON.init))
+        json.endObject()
+    }
+}
+
+/// A mapping of the section in another process.
+struct MapperJSON: JSONRepresentable {
+    var mapper: Mapper
+
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("pid")
+        json.int(Int64(mapper.pid))
+        json.key("command")
+        json.string(mapper.command)
+        json.key("start")
+        json.hex(mapper.start)
+        json.key("end")
+        json.hex(mapper.end)
+        json.key("offset")
+        json.int(mapper.offset)
+        json.key("access")
+        json.string(mapper.access.rawValue)
+        json.endObject()
+    }
+}
+
+/// A process holding the section open.
+struct HolderJSON: JSONRepresentable {
+    var holder: Holder
+
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("pid")
+        json.int(Int64(holder.pid))
+        json.key("command")
+        json.string(holder.command)
+        json.key("fd")
+        json.int(Int64(holder.fd))
+        json.endObject()
+    }
+}
+
+/// A record lock on the section; `pid` is -1 for an OFD lock no readable process holds.
+struct LockHolderJSON: JSONRepresentable {
+    var holder: LockHolder
+
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("pid")
+        json.int(Int64(holder.pid ?? -1))
+        json.key("mode")
+        json.string(holder.mode.rawValue)
+        json.key("type")
+        json.string(holder.type)
+        json.endObject()
+    }
+}
+
+/// A lease of the section lock.
+struct LeaseJSON: JSONRepresentable, ResponseRepresentable {
+    var lease: LeaseInfo
+
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("lease")
+        json.string(lease.id)
+        json.key("mode")
+        json.string(lease.mode.rawValue)
+        json.key("expiresAt")
+        json.timestamp(lease.expiresAt, milliseconds: true)
+        json.endObject()
+    }
+}

@@ -1,0 +1,118 @@
+import JSON
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The text forms the API gives numbers and times (API.md "A section in JSON"): RFC 3339 times,
+/// octal modes, hexadecimal addresses. The log lines use the timestamps too.
+enum Render {
+    static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+
+    /// `0x` and the lower-case hexadecimal digits of `value` at `at`; returns how many (at most 18).
+    static func writeHex(_ value: UInt64, at: UnsafeMutablePointer<UInt8>) -> Int {
+        let digits: StaticString = "0123456789abcdef"
+        var width = 1
+        while width < 16 && value >> (4 * UInt64(width)) != 0 { width += 1 }
+        at[0] = UInt8(ascii: "0")
+        at[1] = UInt8(ascii: "x")
+        var rest = value
+        for index in stride(from: width + 1, through: 2, by: -1) {
+            at[index] = digits.utf8Start[Int(rest & 15)]
+            rest >>= 4
+        }
+        return width + 2
+    }
+
+    /// At least four octal digits (`0600`, `1777`) at `at`; returns how many (at most 11).
+    static func writeOctal(_ mode: UInt32, at: UnsafeMutablePointer<UInt8>) -> Int {
+        var width = 4
+        while width < 11 && mode >> (3 * UInt32(width)) != 0 { width += 1 }
+        var rest = mode
+        for index in stride(from: width - 1, through: 0, by: -1) {
+            at[index] = UInt8(ascii: "0") + UInt8(rest & 7)
+            rest >>= 3
+        }
+        return width
+    }
+
+    /// The longest text `writeTimestamp` writes: a 20-character year, the rest of the date and time (15),
+    /// milliseconds (4) and `Z`.
+    static let timestampBound = 40
+
+    /// RFC 3339 in UTC: `2026-11-23T10:00:00Z`.
+    static func timestamp(_ seconds: Double, milliseconds: Bool = false) -> String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: timestampBound) { buffer in
+            let count = writeTimestamp(seconds, milliseconds: milliseconds, at: buffer.baseAddress!)
+            return String(decoding: buffer[0..<count], as: UTF8.self)
+        }
+    }
+
+    /// RFC 3339 in UTC at `at`; returns how many bytes (at most `timestampBound`).
+    static func writeTimestamp(_ seconds: Double, milliseconds: Bool, at start: UnsafeMutablePointer<UInt8>) -> Int {
+        // Civil date from the day number (H. Hinnant's algorithm), not gmtime_r: a listing writes two
+        // timestamps for each of up to 10,000 sections.
+        var at = start
+        func digits(_ value: Int64, _ width: Int) {
+            var rest = value
+            for index in stride(from: width - 1, through: 0, by: -1) {
+                at[index] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+            }
+            at += width
+        }
+        func byte(_ value: UInt8) {
+            at.pointee = value
+            at += 1
+        }
+        let finite = seconds.isFinite && abs(seconds) < 1e15
+        let whole = finite ? Int64(seconds.rounded(.down)) : 0
+        let days = whole >= 0 ? whole / 86_400 : (whole - 86_399) / 86_400
+        let secondOfDay = whole - days * 86_400
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        if (0...9999).contains(year) { digits(year, 4) } else { at = JSONWriter.writeInteger(year, at: at) }
+        byte(UInt8(ascii: "-"))
+        digits(month, 2)
+        byte(UInt8(ascii: "-"))
+        digits(day, 2)
+        byte(UInt8(ascii: "T"))
+        digits(secondOfDay / 3_600, 2)
+        byte(UInt8(ascii: ":"))
+        digits(secondOfDay / 60 % 60, 2)
+        byte(UInt8(ascii: ":"))
+        digits(secondOfDay % 60, 2)
+        if milliseconds && finite {
+            byte(UInt8(ascii: "."))
+            digits(min(999, Int64((seconds - seconds.rounded(.down)) * 1000)), 3)
+        }
+        byte(UInt8(ascii: "Z"))
+        return at - start
+    }
+}
+
+extension JSONWriter {
+    /// An RFC 3339 time in UTC as a JSON string (`Render.writeTimestamp`).
+    mutating func timestamp(_ seconds: Double, milliseconds: Bool = false) {
+        asciiString(maximumLength: Render.timestampBound) {
+            Render.writeTimestamp(seconds, milliseconds: milliseconds, at: $0)
+        }
+    }
+
+    /// A file mode as a JSON string of octal digits (`"0600"`).
+    mutating func octal(_ mode: UInt32) {
+        asciiString(maximumLength: 12) { Render.writeOctal(mode, at: $0) }
+    }
+
+    /// An address as a JSON string (`"0x7f12a4000000"`).
+    mutating func hex(_ value: UInt64) {
+        asciiString(maximumLength: 18) { Render.writeHex(value, at: $0) }
+    }
+}
