@@ -59,6 +59,20 @@ struct HostPass {
         return snapshot
     }
 
+    /// The tmpfs each mount namespace sees at `/dev/shm`, with the namespaces' processes (a light
+    /// pass: `HostScanner.shmMountMembers`).
+    func mountMembers() -> [DeviceID: [Int32]] {
+        var snapshot = HostSnapshot()
+        snapshot.ownMountNamespace = namespaceInode(ProcFiles.linkTarget(proc + "/self/ns/mnt"))
+        readNamespaces(ProcFiles.entries(proc).compactMap { Int32($0) }.sorted(), into: &snapshot)
+        var members: [DeviceID: [Int32]] = [:]
+        for namespace in snapshot.namespaces.values {
+            guard let device = namespace.shmDevice else { continue }
+            members[device, default: []] += namespace.pids
+        }
+        return members.mapValues { $0.sorted() }
+    }
+
     /// Each process's mount and IPC namespace; for each new mount namespace, its `/dev/shm` and container.
     private func readNamespaces(_ pids: [Int32], into snapshot: inout HostSnapshot) {
         // The host's namespace is init's; where init's may not be read (a sandbox), the server's own.

@@ -43,6 +43,13 @@ public final class HostScanner: Sendable {
         return fresh
     }
 
+    /// The tmpfs mounts some namespace sees at `/dev/shm` now, each with the processes of those
+    /// namespaces: a light pass (two links per process, one mountinfo per namespace), for noticing
+    /// containers that start and stop without walking every maps file.
+    public func shmMountMembers() -> [DeviceID: [Int32]] {
+        HostPass(configuration).mountMembers()
+    }
+
     /// Forgets the snapshot: the next reader gets a fresh pass (after the server changed something).
     public func invalidate() { state.withLock { $0.takenAt = -.infinity } }
 

@@ -62,6 +62,12 @@ public final class ChangeFeed: Sendable {
         for handler in subscribers.withLock({ Array($0.values) }) { handler(event) }
     }
 
+    /// Publishes that a shared-memory mount appeared on the host or went (the host scan sees
+    /// them), in the same sequence of ids as the sections' events.
+    public func publishMount(added: Bool, id: String, pids: [Int32]) {
+        publish(added ? .mountAdded : .mountRemoved, nil, source: .external, .mount(id: id, pids: pids))
+    }
+
     /// Starts the inotify watcher on `directory` (a thread of its own, blocked in poll).
     func watch(_ directory: String) throws(SectionError) {
         let (inotify, stopPipe) = try performing("watch the shared-memory directory of", on: nil) {

@@ -201,6 +201,8 @@ public struct SectionEvent: Sendable {
         case created, deleted, grown, written, reset, adopted, modified
         case viewMapped = "view-mapped", viewUnmapped = "view-unmapped", viewMoved = "view-moved"
         case locked, unlocked, rescan
+        /// A shared-memory mount appeared on the host or went (API-HOST.md: a container started or stopped).
+        case mountAdded = "mount-added", mountRemoved = "mount-removed"
     }
     public enum Source: String, Sendable { case api, external }
 
@@ -223,11 +225,13 @@ public struct SectionEvent: Sendable {
         case locked(lease: String, mode: LockMode)
         /// `unlocked`: the lease; `expired` when its time ran out instead of being released.
         case unlocked(lease: String, expired: Bool = false)
+        /// `mount-added`, `mount-removed`: the mount's id (`MAJ:MIN`) and up to 16 processes of its namespaces.
+        case mount(id: String, pids: [Int32])
     }
 
     public var id: UInt64
     public var kind: Kind
-    /// nil for `rescan`.
+    /// nil for `rescan`, `mount-added` and `mount-removed`.
     public var section: String?
     public var source: Source
     /// Seconds since the epoch.

@@ -66,6 +66,7 @@ public final class ShmAdminApp: Sendable {
     let options: ServeOptions
     let adminToken: String
     let bridge: UInt64
+    let mountEvents: MountEvents
 
     public init(options: ServeOptions, logger: Logger) throws {
         self.options = options
@@ -128,6 +129,7 @@ public final class ShmAdminApp: Sendable {
                     procDirectory: options.procDirectory, rootDirectory: options.rootDirectory,
                     shmDirectory: registry.directory.path)))
         bridge = EventBridge.connect(registry, to: events)
+        mountEvents = MountEvents(host: api.host, feed: registry.changes, broadcaster: events)
 
         var configuration = HTTPServerConfiguration(endpoint: endpoint)
         if let certificate = options.tlsCertificate, let key = options.tlsKey {
@@ -157,6 +159,7 @@ public final class ShmAdminApp: Sendable {
     public func stop() {
         api.events.finishAll()
         server.stop()
+        mountEvents.stop()
         registry.changes.unsubscribe(bridge)
         registry.close()
     }

@@ -212,3 +212,26 @@ def test_dumps_of_another_mounts_object(admin, container_shm, prefix):
     time.sleep(1.2)  # answers are at most a second old
     sparse = admin.get(f"/api/v1/mounts/{device}/sections/{prefix}obj-sparse").json
     assert sparse["allocatedBytes"] == 0, "read with pread: a dump allocates no hole of the container's tmpfs"
+
+
+def test_a_container_starting_and_stopping_is_an_event(server, host_children, prefix):
+    from support.sse import EventStream
+
+    stream = EventStream(server.port, token=server.admin_token)
+    try:
+        assert stream.status == 200
+        time.sleep(2.5)  # the first check after a stream opens only takes the baseline
+        child = host_children("mount", prefix + "ev", 4096, wrap=UNSHARE_TMPFS)
+        device = child.info["device"]
+        added = stream.wait_event(lambda e: e["event"] == "mount-added" and e["json"]["mount"] == device,
+                                  timeout=8, what=f"mount-added {device}")
+        assert added["json"]["section"] is None and added["json"]["source"] == "external"
+        assert child.pid in added["json"]["pids"]
+        assert int(added["id"]) == added["json"]["id"]
+        child.kill()
+        removed = stream.wait_event(lambda e: e["event"] == "mount-removed" and e["json"]["mount"] == device,
+                                    timeout=8, what=f"mount-removed {device}")
+        assert child.pid in removed["json"]["pids"], "the processes it had when last seen"
+        assert removed["json"]["id"] > added["json"]["id"]
+    finally:
+        stream.close()
