@@ -1,3 +1,4 @@
+import CShmLinux
 import SystemSeam
 
 #if canImport(Glibc)
@@ -41,6 +42,45 @@ extension OpenedHostObject {
         -> Int
     {
         try syscall(.pread) { pread(descriptor, buffer.baseAddress, min(count, buffer.count), off_t(offset)) }
+    }
+}
+
+extension OpenedHostObject {
+    /// The extents of `[from, to)` (within the size): data where SEEK_DATA finds some, holes
+    /// between; at most `maxRuns`, `truncated` when more follow: lseek(2) SEEK_DATA, SEEK_HOLE.
+    public func extents(from: Int64, to: Int64, maxRuns: Int) throws(SystemCallError) -> (
+        runs: [(offset: Int64, length: Int64, data: Bool)], truncated: Bool
+    ) {
+        var runs: [(offset: Int64, length: Int64, data: Bool)] = []
+        let end = min(to, size)
+        var at = max(0, from)
+        while at < end {
+            if runs.count == maxRuns { return (runs, true) }
+            guard let data = try seek(.seekData, at), data < end else {
+                runs.append((at, end - at, false))
+                break
+            }
+            if data > at {
+                runs.append((at, data - at, false))
+                at = data
+                continue
+            }
+            let hole = min(try seek(.seekHole, at) ?? end, end)
+            runs.append((at, hole - at, true))
+            at = hole
+        }
+        return (runs, false)
+    }
+
+    /// The next data (or hole) offset at or after `offset`; nil past the end (ENXIO).
+    private func seek(_ call: SystemCall, _ offset: Int64) throws(SystemCallError) -> Int64? {
+        do throws(SystemCallError) {
+            return try syscall(call) {
+                call == .seekData ? cshm_seek_data(descriptor, offset) : cshm_seek_hole(descriptor, offset)
+            }
+        } catch  where error.errno == .noSuchAddressOrDevice {
+            return nil
+        }
     }
 }
 

@@ -105,6 +105,12 @@ public struct PageRun: Sendable, Equatable {
     public var offset: Int64
     public var length: Int64
     public var state: PageState
+
+    public init(offset: Int64, length: Int64, state: PageState) {
+        self.offset = offset
+        self.length = length
+        self.state = state
+    }
 }
 
 public struct PageMap: Sendable {
@@ -116,6 +122,20 @@ public struct PageMap: Sendable {
     public var dataBytes: Int64
     public var runs: [PageRun]
     public var truncated: Bool
+
+    /// A page map made elsewhere (the host's other mounts' objects).
+    public init(
+        pageSize: Int64, reserve: Int64, commit: Int64, allocatedBytes: Int64, dataBytes: Int64, runs: [PageRun],
+        truncated: Bool
+    ) {
+        self.pageSize = pageSize
+        self.reserve = reserve
+        self.commit = commit
+        self.allocatedBytes = allocatedBytes
+        self.dataBytes = dataBytes
+        self.runs = runs
+        self.truncated = truncated
+    }
 }
 
 public struct WriteResult: Sendable {

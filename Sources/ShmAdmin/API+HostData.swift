@@ -21,6 +21,38 @@ extension API {
         return try dump(request, object)
     }
 
+    /// The server's own mount: as `GET /api/v1/sections/{name}/pages`. Another mount's object:
+    /// its data extents and holes (SEEK_DATA/SEEK_HOLE on a read-only descriptor); its reserve is
+    /// its size (it has no record).
+    func mountSectionPages(_ request: HTTPRequest) throws -> HTTPResponse {
+        let (mount, _) = try requestedMount(request)
+        if mount.isServer { return try pages(request).response() }
+        let query = Query(request: request)
+        let from = try query.integer("from", range: 0...Int64.max)
+        let to = try query.integer("to", range: 0...Int64.max)
+        if let from, let to, from > to { throw APIFailure(Problems.badRequest("'from' must not be past 'to'")) }
+        let maxRuns = Int(try query.integer("maxRuns", default: 10_000, range: 1...1_000_000)!)
+        let name = request.parameter("name") ?? ""
+        guard let entry = mount.entries.first(where: { $0.name == name }),
+            let object = ObjectReader.open(name, in: mount, inode: entry.inode)
+        else {
+            throw APIFailure(
+                Problems.make(
+                    404, "not-found", "Not found", "mount \(mount.device) has no object '\(name.prefix(256))'"))
+        }
+        let start = from ?? 0
+        let (extents, truncated) = try object.extents(from: start, to: to ?? object.size, maxRuns: maxRuns)
+        let whole = start == 0 && (to ?? object.size) >= object.size && !truncated
+        let dataBytes = try (whole ? extents : object.extents(from: 0, to: object.size, maxRuns: .max).runs)
+            .reduce(Int64(0)) { $0 + ($1.data ? $1.length : 0) }
+        let map = PageMap(
+            pageSize: Int64(sysconf(Int32(_SC_PAGESIZE))), reserve: object.size, commit: object.size,
+            allocatedBytes: entry.facts.allocatedBytes, dataBytes: dataBytes,
+            runs: extents.map { PageRun(offset: $0.offset, length: $0.length, state: $0.data ? .data : .committed) },
+            truncated: truncated)
+        return PageMapJSON(map: map).response()
+    }
+
     /// Attached read-only by the server for the copy and detached at once; every format (raw too)
     /// is copied whole before it is sent, so at most 64 MiB a request for raw, as through a view.
     func sysvData(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -162,3 +194,7 @@ final class PreadWriter: BodyWriter {
         return got
     }
 }
+
+#if canImport(Glibc)
+    import Glibc
+#endif

@@ -93,6 +93,7 @@ final class API: Sendable {
         add("GET", "/api/v1/mounts/{mount}/sections", .read) { [self] in try listMountSections($0) }
         add("GET", "/api/v1/mounts/{mount}/sections/{name}", .read) { [self] in try mountSectionDetail($0) }
         add("DELETE", "/api/v1/mounts/{mount}/sections/{name}", .admin) { [self] in try deleteMountSection($0) }
+        add("GET", "/api/v1/mounts/{mount}/sections/{name}/pages", .read) { [self] in try mountSectionPages($0) }
         add("GET", "/api/v1/mounts/{mount}/sections/{name}/data", .admin) { [self] in try mountSectionData($0) }
         add("GET", "/api/v1/inventory", .read) { [self] in try inventory($0) }
         add("GET", "/api/v1/sysv/{ipc}/{shmid}", .read) { [self] in try sysvDetail($0) }

@@ -235,3 +235,21 @@ def test_a_container_starting_and_stopping_is_an_event(server, host_children, pr
         assert removed["json"]["id"] > added["json"]["id"]
     finally:
         stream.close()
+
+
+def test_page_maps_of_another_mounts_objects(admin, container_shm, prefix):
+    device = container_shm.info["device"]
+    wait_for_mount(admin, container_shm, prefix + "obj")
+    full = admin.get(f"/api/v1/mounts/{device}/sections/{prefix}obj/pages")
+    assert full.status == 200, full.describe()
+    assert full.json["commit"] == full.json["reserve"] == 65536 and full.json["dataBytes"] == 65536
+    assert full.json["runs"] == [{"offset": 0, "length": 65536, "state": "data"}]
+    sparse = admin.get(f"/api/v1/mounts/{device}/sections/{prefix}obj-sparse/pages")
+    assert sparse.json["runs"] == [{"offset": 0, "length": 128 * MiB, "state": "committed"}]
+    assert sparse.json["dataBytes"] == 0 and sparse.json["allocatedBytes"] == 0
+    part = admin.get(f"/api/v1/mounts/{device}/sections/{prefix}obj/pages", query={"from": "4096", "to": "8192"})
+    assert part.json["runs"] == [{"offset": 4096, "length": 4096, "state": "data"}]
+    assert part.json["dataBytes"] == 65536, "dataBytes is the whole object's"
+    assert_problem(admin.get(f"/api/v1/mounts/{device}/sections/{prefix}obj/pages", query={"from": "2", "to": "1"}),
+                   400)
+    assert admin.get(f"/api/v1/mounts/host/sections/{prefix}absent/pages").status == 404
