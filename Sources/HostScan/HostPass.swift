@@ -182,6 +182,7 @@ struct HostPass {
     /// memfds, System V attachments.
     private func readProcesses(_ pids: [Int32], into snapshot: inout HostSnapshot) {
         let devices = Set(snapshot.mounts.map { Maps.hexText($0.device) })
+        let needles = Maps.needles(devices)
         let prefixes = ["/memfd:", "/dev/shm/", configuration.shmDirectory + "/"]
         var kernelThreads: Set<Int32> = []
         for pid in pids {
@@ -189,7 +190,7 @@ struct HostPass {
             var seen = false
             if let bytes = reader.read(base + "/maps") {
                 if bytes.isEmpty { kernelThreads.insert(pid) }
-                for line in Maps.parse(bytes, devices: devices) {
+                for line in Maps.parse(bytes, devices: devices, needles: needles) {
                     seen = true
                     let mapping = Mapping(
                         pid: pid, start: line.start, end: line.end, offset: line.offset, writable: line.writable)

@@ -1,3 +1,5 @@
+import CShmLinux
+
 /// /proc/PID/maps lines that concern shared memory.
 enum Maps {
     struct Line: Equatable {
@@ -14,7 +16,12 @@ enum Maps {
 
     /// The lines whose device is one of `devices` (hex `maj:min`, as maps prints it) or whose path
     /// is a memfd's or a System V segment's. Every other line is skipped before it is split.
-    static func parse(_ bytes: UnsafeRawBufferPointer, devices: Set<String>) -> [Line] {
+    static func parse(_ bytes: UnsafeRawBufferPointer, devices: Set<String>, needles: [[UInt8]]? = nil) -> [Line] {
+        // Most processes map nothing of this: one memmem per needle over the whole file rules them
+        // out before any line is split (a host has thousands of maps files).
+        guard let base = bytes.baseAddress,
+            (needles ?? Self.needles(devices)).contains(where: { cshm_contains(base, bytes.count, $0, $0.count) != 0 })
+        else { return [] }
         var result: [Line] = []
         var lineStart = 0
         let count = bytes.count
@@ -32,6 +39,11 @@ enum Maps {
     static func parse(_ text: String, devices: Set<String>) -> [Line] {
         var text = text
         return text.withUTF8 { parse(UnsafeRawBufferPointer($0), devices: devices) }
+    }
+
+    /// What a line of interest contains: ` MAJ:MIN ` of a device, or a memfd's or segment's path.
+    static func needles(_ devices: Set<String>) -> [[UInt8]] {
+        [Array("/memfd:".utf8), Array("/SYSV".utf8)] + devices.map { Array((" " + $0 + " ").utf8) }
     }
 
     /// `start-end perms offset dev inode   path`; the path may hold spaces.
