@@ -1,4 +1,5 @@
 import HTTPServer
+import HostScan
 import JSON
 import SectionRegistry
 
@@ -11,6 +12,7 @@ extension API {
             limit: Int(try query.integer("limit", default: 1000, range: 0...10_000)!),
             offset: Int(try query.integer("offset", default: 0, range: 0...Int64.max)!))
         let key = request.query.items.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+        let mount = ownMount
         let bytes = try listings.bytes(for: key) {
             let (sections, total) = try registry.list(filter)
             // Parts of the array rendered on several cores, then joined: 10,000 sections are 3 MB of JSON.
@@ -19,7 +21,7 @@ extension API {
             }
             let rendered = parts.concurrentMap(minimumCount: 2) { part in
                 var json = JSONWriter(capacity: part.count * 360)
-                for section in part { SectionJSON(section).write(to: &json) }
+                for section in part { SectionJSON(section, mount: mount).write(to: &json) }
                 return json.finish()
             }
             var json = JSONWriter(capacity: 64 + rendered.reduce(0) { $0 + $1.count + 1 })
@@ -48,7 +50,7 @@ extension API {
             creator: "api \(request.remoteAddress)")
         let make = { @Sendable [self] () throws -> HTTPResponse in
             let (section, created) = try registry.create(create)
-            return .json(status: created ? 201 : 200, SectionJSON(section, created: created))
+            return .json(status: created ? 201 : 200, SectionJSON(section, created: created, mount: ownMount))
         }
         if (create.commit ?? create.reserve) >= Self.deferredCommitBytes {
             return offTheWorkers(request, make)
@@ -62,7 +64,11 @@ extension API {
     static let deferredCommitBytes: Int64 = 64 << 20
 
     func sectionDetail(_ request: HTTPRequest) throws -> SectionDetailJSON {
-        SectionDetailJSON(detail: try registry.detail(named: try sectionName(request)))
+        let detail = try registry.detail(named: try sectionName(request))
+        let proc = host.configuration.procDirectory
+        return SectionDetailJSON(
+            detail: detail, mount: ownMount,
+            memory: detail.mappers.map { MappingMemory.read(procDirectory: proc, pid: $0.pid, start: $0.start) })
     }
 
     func deleteSection(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -78,7 +84,7 @@ extension API {
             named: name, reserve: try body.size("reserve"),
             namespace: body.has("namespace") ? try namespace(body) : nil,
             labels: try body.labels("labels") ?? [:], creator: "api \(request.remoteAddress)")
-        return SectionJSON(section)
+        return SectionJSON(section, mount: ownMount)
     }
 
     func growSection(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -91,7 +97,7 @@ extension API {
         default: throw APIFailure(Problems.invalid("give exactly one of 'commit' and 'by'"))
         }
         let grow = { @Sendable [self] () throws -> HTTPResponse in
-            SectionJSON(try registry.grow(named: name, target)).response()
+            SectionJSON(try registry.grow(named: name, target), mount: ownMount).response()
         }
         let asked: Int64 =
             switch target {
@@ -108,7 +114,7 @@ extension API {
         guard let offset = try body.integer("offset"), let length = try body.integer("length") else {
             throw APIFailure(Problems.invalid("'offset' and 'length' are required"))
         }
-        return SectionJSON(try registry.reset(named: name, offset: offset, length: length))
+        return SectionJSON(try registry.reset(named: name, offset: offset, length: length), mount: ownMount)
     }
 
     func pages(_ request: HTTPRequest) throws -> PageMapJSON {

@@ -36,6 +36,9 @@ final class API: Sendable {
         self.logger = logger
     }
 
+    /// The server's own mount as the API names it (`MAJ:MIN`), in every section since version 1.1.
+    var ownMount: String { DeviceID(registry.directory.device).description }
+
     /// The route table of API.md, each with its access level.
     func router() -> Router {
         var router = Router()

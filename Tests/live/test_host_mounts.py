@@ -253,3 +253,20 @@ def test_page_maps_of_another_mounts_objects(admin, container_shm, prefix):
     assert_problem(admin.get(f"/api/v1/mounts/{device}/sections/{prefix}obj/pages", query={"from": "2", "to": "1"}),
                    400)
     assert admin.get(f"/api/v1/mounts/host/sections/{prefix}absent/pages").status == 404
+
+
+def test_version_1_sections_gain_the_host_members(admin, peers, prefix):
+    """API-HOST.md: sections gain href, mount, size and unbackedBytes; mapper entries of a detail
+    gain rssBytes, pssBytes and swapBytes."""
+    admin.create(prefix + "sp ace", 65536, commit=16384)
+    own = admin.get("/api/v1/mounts/host").json["id"]
+    [s] = admin.get("/api/v1/sections", query={"q": prefix + "sp ace"}).json["sections"]
+    assert s["href"] == f"/api/v1/sections/{prefix}sp%20ace" and s["mount"] == own
+    assert s["size"] == s["commit"] == 16384 and s["unbackedBytes"] == 0, "the commit is allocated up front"
+    peer = peers()
+    peer.attach(prefix + "sp ace")
+    peer.write(prefix + "sp ace", 0, b"x")
+    d = wait_until(lambda: (r := admin.get(s["href"]).json)["mapperList"] and r, timeout=5, what="the peer mapping")
+    [m] = d["mapperList"]
+    assert m["pid"] == peer.pid and m["rssBytes"] >= 4096 and m["pssBytes"] is not None and m["swapBytes"] == 0
+    assert d["href"] == s["href"] and d["mount"] == own
