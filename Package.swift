@@ -5,6 +5,8 @@ import PackageDescription
 // shm-admin (CLI) → ShmAdmin (routes, auth, JSON, metrics, events) → HTTPServer (libmicrohttpd in Swift)
 //                                                                 ↘ SectionRegistry (core; System/ the syscalls)
 //                                                                     → CShmLinux (GNU calls)
+//                                                                 ↘ HostScan (the whole host, read-only from /proc)
+// SectionRegistry and HostScan make their system calls through SystemSeam.
 // JSON (the one writer, the strict parser, the value model) sits under SectionRegistry, HTTPServer and ShmAdmin.
 let package = Package(
     name: "shm-admin",
@@ -35,9 +37,17 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")]
         ),
         .target(name: "JSON"),
+        // The system-call seam (`syscall`, `SystemCallError`, the test faults) shared by the registry and the host scan.
+        .target(name: "SystemSeam", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         .target(
             name: "SectionRegistry",
-            dependencies: ["CShmLinux", "JSON", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["CShmLinux", "JSON", "SystemSeam", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+        // Read-only observation of the whole host from /proc: mounts, containers, System V, memfd and
+        // unlinked objects, one shared snapshot at most a second old.
+        .target(
+            name: "HostScan",
+            dependencies: ["CShmLinux", "SystemSeam", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .target(
             name: "HTTPServer",
@@ -49,7 +59,7 @@ let package = Package(
         .target(
             name: "ShmAdmin",
             dependencies: [
-                "HTTPServer", "JSON", "SectionRegistry", "CShmLinux",
+                "HTTPServer", "JSON", "SectionRegistry", "HostScan", "CShmLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -77,10 +87,11 @@ let package = Package(
         ),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "JSON"]),
         .testTarget(name: "CommandLineTests", dependencies: ["shm-admin"]),
+        .testTarget(name: "HostScanTests", dependencies: ["HostScan"]),
         .testTarget(
             name: "ShmAdminTests",
             dependencies: [
-                "ShmAdmin", "SectionRegistry", "HTTPServer", "JSON",
+                "ShmAdmin", "SectionRegistry", "HTTPServer", "JSON", "HostScan",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

@@ -106,6 +106,7 @@ const S = (name) => `/api/v1/sections/${enc(name)}`;
 
 export const api = {
   system: () => request('GET', '/api/v1/system'),
+  mounts: () => request('GET', '/api/v1/mounts'),
   sections: () => request('GET', '/api/v1/sections', { query: { limit: 10000 } }),
   section: (name) => request('GET', S(name)),
   pages: (name, query) => request('GET', `${S(name)}/pages`, { query }),

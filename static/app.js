@@ -2,6 +2,7 @@
 import { $ } from './dom.js';
 import { api, takeTokenFromFragment, hasToken, setToken, getToken } from './api.js';
 import { renderOverview } from './overview.js';
+import { renderMounts } from './mounts.js';
 import { initSections, renderSections } from './sections.js';
 import { renderDetail } from './detail.js';
 import { PageMap } from './pagemap.js';
@@ -23,6 +24,8 @@ const BACKGROUND_MS = 10000; // mapper counts and orphan state change without ev
 async function loadSystem() {
   state.system = await api.system();
   renderOverview(state.system);
+  // The mounts of the whole host (version 1.1); a server without them keeps the strip hidden.
+  api.mounts().then((r) => renderMounts(r.mounts), () => renderMounts(null));
   $('footer').textContent = `shm-admin ${state.system.version ?? ''} · kernel ${state.system.kernel ?? ''} · API: /openapi.json`;
 }
 

@@ -15,7 +15,7 @@ function svg(tag, attrs) {
 }
 
 /** A ring gauge: used share of the filesystem. */
-function gauge(used, size, low) {
+export function gauge(used, size, low) {
   const pct = percent(used, size);
   const r = 42;
   const c = 2 * Math.PI * r;

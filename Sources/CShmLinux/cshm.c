@@ -14,6 +14,7 @@
 #include <sys/inotify.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
+#include <sched.h>
 
 int cshm_fallocate(int fd, int64_t offset, int64_t length) {
     return fallocate(fd, 0, (off_t)offset, (off_t)length);
@@ -134,4 +135,8 @@ int cshm_volatile_file_system(int fd) {
     default:
         return 0;
     }
+}
+
+int cshm_enter_ipc_namespace(int fd) {
+    return setns(fd, CLONE_NEWIPC);
 }

@@ -1,6 +1,7 @@
 import CShmLinux
 import Dispatch
 import Synchronization
+import SystemSeam
 
 #if canImport(Glibc)
     import Glibc
@@ -59,6 +60,12 @@ public final class ChangeFeed: Sendable {
         let event = SectionEvent(
             id: counter.next(), kind: kind, section: section, source: source, time: wallClockNow(), details: details)
         for handler in subscribers.withLock({ Array($0.values) }) { handler(event) }
+    }
+
+    /// Publishes that a shared-memory mount appeared on the host or went (the host scan sees
+    /// them), in the same sequence of ids as the sections' events.
+    public func publishMount(added: Bool, id: String, pids: [Int32]) {
+        publish(added ? .mountAdded : .mountRemoved, nil, source: .external, .mount(id: id, pids: pids))
     }
 
     /// Starts the inotify watcher on `directory` (a thread of its own, blocked in poll).

@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import SystemSeam
 
 #if canImport(Glibc)
     import Glibc

@@ -105,6 +105,12 @@ public struct PageRun: Sendable, Equatable {
     public var offset: Int64
     public var length: Int64
     public var state: PageState
+
+    public init(offset: Int64, length: Int64, state: PageState) {
+        self.offset = offset
+        self.length = length
+        self.state = state
+    }
 }
 
 public struct PageMap: Sendable {
@@ -116,6 +122,20 @@ public struct PageMap: Sendable {
     public var dataBytes: Int64
     public var runs: [PageRun]
     public var truncated: Bool
+
+    /// A page map made elsewhere (the host's other mounts' objects).
+    public init(
+        pageSize: Int64, reserve: Int64, commit: Int64, allocatedBytes: Int64, dataBytes: Int64, runs: [PageRun],
+        truncated: Bool
+    ) {
+        self.pageSize = pageSize
+        self.reserve = reserve
+        self.commit = commit
+        self.allocatedBytes = allocatedBytes
+        self.dataBytes = dataBytes
+        self.runs = runs
+        self.truncated = truncated
+    }
 }
 
 public struct WriteResult: Sendable {
@@ -201,6 +221,8 @@ public struct SectionEvent: Sendable {
         case created, deleted, grown, written, reset, adopted, modified
         case viewMapped = "view-mapped", viewUnmapped = "view-unmapped", viewMoved = "view-moved"
         case locked, unlocked, rescan
+        /// A shared-memory mount appeared on the host or went (API-HOST.md: a container started or stopped).
+        case mountAdded = "mount-added", mountRemoved = "mount-removed"
     }
     public enum Source: String, Sendable { case api, external }
 
@@ -223,11 +245,13 @@ public struct SectionEvent: Sendable {
         case locked(lease: String, mode: LockMode)
         /// `unlocked`: the lease; `expired` when its time ran out instead of being released.
         case unlocked(lease: String, expired: Bool = false)
+        /// `mount-added`, `mount-removed`: the mount's id (`MAJ:MIN`) and up to 16 processes of its namespaces.
+        case mount(id: String, pids: [Int32])
     }
 
     public var id: UInt64
     public var kind: Kind
-    /// nil for `rescan`.
+    /// nil for `rescan`, `mount-added` and `mount-removed`.
     public var section: String?
     public var source: Source
     /// Seconds since the epoch.

@@ -1,4 +1,5 @@
 import SystemPackage
+@_exported import SystemSeam
 
 /// Every failure of the registry: what went wrong (a code, with what the caller needs to act on
 /// it), an operator-readable message naming the section, and, when the kernel said no, the

@@ -1,4 +1,5 @@
 import SystemPackage
+import SystemSeam
 
 #if canImport(Glibc)
     import Glibc

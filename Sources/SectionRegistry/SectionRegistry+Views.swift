@@ -1,3 +1,5 @@
+import SystemSeam
+
 #if canImport(Glibc)
     import Glibc
 #endif

@@ -1,4 +1,5 @@
 import Synchronization
+import SystemSeam
 
 #if canImport(Glibc)
     import Glibc

@@ -1,4 +1,5 @@
 import HTTPServer
+import HostScan
 import JSON
 import SectionRegistry
 
@@ -11,9 +12,10 @@ extension API {
             limit: Int(try query.integer("limit", default: 1000, range: 0...10_000)!),
             offset: Int(try query.integer("offset", default: 0, range: 0...Int64.max)!))
         let key = request.query.items.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+        let mount = ownMount
         let bytes = try listings.bytes(for: key) {
             let (sections, total) = try registry.list(filter)
-            return SectionListJSON.write(sections, total: total).finishShared()
+            return SectionListJSON.write(sections, total: total, mount: mount).finishShared()
         }
         return .json(shared: bytes)
     }
@@ -30,7 +32,7 @@ extension API {
             creator: "api \(request.remoteAddress)")
         let make = { @Sendable [self] () throws -> HTTPResponse in
             let (section, created) = try registry.create(create)
-            return .json(status: created ? 201 : 200, SectionJSON(section, created: created))
+            return .json(status: created ? 201 : 200, SectionJSON(section, created: created, mount: ownMount))
         }
         if (create.commit ?? create.reserve) >= Self.deferredCommitBytes {
             return offTheWorkers(request, make)
@@ -44,7 +46,8 @@ extension API {
     static let deferredCommitBytes: Int64 = 64 << 20
 
     func sectionDetail(_ request: HTTPRequest) throws -> SectionDetailJSON {
-        SectionDetailJSON(detail: try registry.detail(named: try sectionName(request)))
+        let detail = try registry.detail(named: try sectionName(request))
+        return SectionDetailJSON(detail, mount: ownMount, procDirectory: host.configuration.procDirectory)
     }
 
     func deleteSection(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -60,7 +63,7 @@ extension API {
             named: name, reserve: try body.size("reserve"),
             namespace: body.has("namespace") ? try namespace(body) : nil,
             labels: try body.labels("labels") ?? [:], creator: "api \(request.remoteAddress)")
-        return SectionJSON(section)
+        return SectionJSON(section, mount: ownMount)
     }
 
     func growSection(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -73,7 +76,7 @@ extension API {
         default: throw APIFailure(Problems.invalid("give exactly one of 'commit' and 'by'"))
         }
         let grow = { @Sendable [self] () throws -> HTTPResponse in
-            SectionJSON(try registry.grow(named: name, target)).response()
+            SectionJSON(try registry.grow(named: name, target), mount: ownMount).response()
         }
         let asked: Int64 =
             switch target {
@@ -90,7 +93,7 @@ extension API {
         guard let offset = try body.integer("offset"), let length = try body.integer("length") else {
             throw APIFailure(Problems.invalid("'offset' and 'length' are required"))
         }
-        return SectionJSON(try registry.reset(named: name, offset: offset, length: length))
+        return SectionJSON(try registry.reset(named: name, offset: offset, length: length), mount: ownMount)
     }
 
     func pages(_ request: HTTPRequest) throws -> PageMapJSON {

@@ -1,10 +1,13 @@
 import HTTPServer
+import HostScan
 import Logging
 import SectionRegistry
 
 /// Everything a handler needs: the registry, the exposure rules, metrics, the event stream.
 final class API: Sendable {
     let registry: SectionRegistry
+    /// The whole host (API-HOST.md): one shared scan of /proc.
+    let host: HostScanner
     let security: Security
     let metrics: Metrics
     let events: EventBroadcaster
@@ -19,9 +22,10 @@ final class API: Sendable {
 
     init(
         registry: SectionRegistry, security: Security, metrics: Metrics, events: EventBroadcaster,
-        staticDirectory: String?, openAPIPath: String?, version: String, logger: Logger
+        staticDirectory: String?, openAPIPath: String?, version: String, logger: Logger, host: HostScanner? = nil
     ) {
         self.registry = registry
+        self.host = host ?? HostScanner(HostScanConfiguration(shmDirectory: registry.directory.path))
         self.security = security
         self.metrics = metrics
         self.events = events
@@ -31,6 +35,9 @@ final class API: Sendable {
         self.version = version
         self.logger = logger
     }
+
+    /// The server's own mount as the API names it (`MAJ:MIN`), in every section since version 1.1.
+    var ownMount: String { DeviceID(registry.directory.device).description }
 
     /// The route table of API.md, each with its access level.
     func router() -> Router {
@@ -54,7 +61,9 @@ final class API: Sendable {
         add("GET", "/healthz", .public) { _ in HTTPResponse.json(["status": "ok"]) }
         add("GET", "/metrics", .read) { [self] _ in
             HTTPResponse.text(
-                metrics.render(registry: registry), contentType: "text/plain; version=0.0.4; charset=utf-8")
+                metrics.render(registry: registry)
+                    + HostMetrics.render(host.snapshot(), version: version, sectionCap: metrics.sectionCap),
+                contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         add("GET", "/openapi.json", .read) { [self] _ in try openAPI() }
         add("GET", "/api/v1/system", .read) { [self] _ in system() }
@@ -81,6 +90,20 @@ final class API: Sendable {
         }
         add("POST", "/api/v1/sections/{name}/lock", .admin) { [self] in try lock($0) }
         add("DELETE", "/api/v1/sections/{name}/lock/{lease}", .admin) { [self] in try unlock($0) }
+        // The whole host (API-HOST.md).
+        add("GET", "/api/v1/mounts", .read) { [self] in try listMounts($0) }
+        add("GET", "/api/v1/mounts/{mount}", .read) { [self] in try mountDetail($0) }
+        add("GET", "/api/v1/mounts/{mount}/sections", .read) { [self] in try listMountSections($0) }
+        add("GET", "/api/v1/mounts/{mount}/sections/{name}", .read) { [self] in try mountSectionDetail($0) }
+        add("DELETE", "/api/v1/mounts/{mount}/sections/{name}", .admin) { [self] in try deleteMountSection($0) }
+        add("GET", "/api/v1/mounts/{mount}/sections/{name}/pages", .read) { [self] in try mountSectionPages($0) }
+        add("GET", "/api/v1/mounts/{mount}/sections/{name}/data", .admin) { [self] in try mountSectionData($0) }
+        add("GET", "/api/v1/inventory", .read) { [self] in try inventory($0) }
+        add("GET", "/api/v1/sysv/{ipc}/{shmid}", .read) { [self] in try sysvDetail($0) }
+        add("DELETE", "/api/v1/sysv/{ipc}/{shmid}", .admin) { [self] in try deleteSysV($0) }
+        add("GET", "/api/v1/sysv/{ipc}/{shmid}/data", .admin) { [self] in try sysvData($0) }
+        add("GET", "/api/v1/unlinked/{object}", .read) { [self] in try unlinkedDetail($0) }
+        add("GET", "/api/v1/unlinked/{object}/data", .admin) { [self] in try unlinkedData($0) }
         return router
     }
 

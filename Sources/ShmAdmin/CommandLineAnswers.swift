@@ -1,4 +1,5 @@
 import HTTPServer
+import HostScan
 import JSON
 import SectionRegistry
 
@@ -6,19 +7,23 @@ import SectionRegistry
 /// (`SectionJSON`, `PageMapJSON`, …) written by the same writer, so `shm-admin ls -J` here prints the
 /// bytes `GET /api/v1/sections` sends (docs CLI.md "-J").
 public enum CommandLineAnswers {
+    /// The mount the API names a registry's sections with (`MAJ:MIN` of its directory): every
+    /// section member version 1.1 adds depends on it.
+    public static func mount(of registry: SectionRegistry) -> String { DeviceID(registry.directory.device).description }
+
     /// `GET /api/v1/sections`: `{"sections":[…],"total":N}`.
-    public static func sectionList(_ sections: [SectionInfo], total: Int) -> [UInt8] {
-        SectionListJSON.write(sections, total: total).finish()
+    public static func sectionList(_ sections: [SectionInfo], total: Int, mount: String) -> [UInt8] {
+        SectionListJSON.write(sections, total: total, mount: mount).finish()
     }
 
     /// One section (grow, reset, adopt); a create adds `created`.
-    public static func section(_ info: SectionInfo, created: Bool? = nil) -> [UInt8] {
-        SectionJSON(info, created: created).jsonBytes(capacity: 512)
+    public static func section(_ info: SectionInfo, created: Bool? = nil, mount: String) -> [UInt8] {
+        SectionJSON(info, created: created, mount: mount).jsonBytes(capacity: 512)
     }
 
-    /// `GET /api/v1/sections/{name}`.
-    public static func detail(_ detail: SectionDetail) -> [UInt8] {
-        SectionDetailJSON(detail: detail).jsonBytes(capacity: 1024)
+    /// `GET /api/v1/sections/{name}`, each mapper's memory read from smaps under `procDirectory`.
+    public static func detail(_ detail: SectionDetail, mount: String, procDirectory: String = "/proc") -> [UInt8] {
+        SectionDetailJSON(detail, mount: mount, procDirectory: procDirectory).jsonBytes(capacity: 1024)
     }
 
     /// `GET …/pages`.

@@ -69,6 +69,13 @@ struct EventJSON: JSONRepresentable {
             json.string(lease)
             json.key("mode")
             json.string(mode.rawValue)
+        case .mount(let id, let pids):
+            json.key("mount")
+            json.string(id)
+            json.key("pids")
+            json.beginArray()
+            for pid in pids { json.int(Int64(pid)) }
+            json.endArray()
         case .unlocked(let lease, let expired):
             json.key("lease")
             json.string(lease)

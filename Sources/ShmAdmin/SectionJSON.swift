@@ -1,4 +1,5 @@
 import HTTPServer
+import HostScan
 import JSON
 import SectionRegistry
 
@@ -7,15 +8,19 @@ import SectionRegistry
 struct SectionJSON: JSONRepresentable, ResponseRepresentable {
     var info: SectionInfo
     var created: Bool? = nil
+    /// The server's own mount (`MAJ:MIN`): with it, the members version 1.1 adds (`hostMembers`).
+    var mount: String? = nil
 
-    init(_ info: SectionInfo, created: Bool? = nil) {
+    init(_ info: SectionInfo, created: Bool? = nil, mount: String? = nil) {
         self.info = info
         self.created = created
+        self.mount = mount
     }
 
     func write(to json: inout JSONWriter) {
         json.beginObject()
         Self.members(of: info, to: &json)
+        if let mount { Self.hostMembers(of: info, mount: mount, to: &json) }
         if let created {
             json.key("created")
             json.bool(created)
@@ -71,17 +76,90 @@ struct SectionJSON: JSONRepresentable, ResponseRepresentable {
     }
 }
 
+extension SectionJSON {
+    /// The members version 1.1 adds to a section (API-HOST.md "An object in the inventory"):
+    /// `href`, `mount`, `size` (its commit) and `unbackedBytes`. The href is written straight into
+    /// the writer, the name percent-encoded: a listing holds up to 10,000 of them.
+    static func hostMembers(of info: SectionInfo, mount: String, to json: inout JSONWriter) {
+        json.key("href")
+        json.asciiString(maximumLength: hrefPrefix.count + 3 * info.name.utf8.count) { start in
+            var at = start
+            for byte in hrefPrefix {
+                at.pointee = byte
+                at += 1
+            }
+            for byte in info.name.utf8 {
+                if isUnreserved(byte) {
+                    at.pointee = byte
+                    at += 1
+                } else {
+                    at[0] = UInt8(ascii: "%")
+                    at[1] = hexDigits[Int(byte >> 4)]
+                    at[2] = hexDigits[Int(byte & 15)]
+                    at += 3
+                }
+            }
+            return at - start
+        }
+        json.key("mount")
+        json.string(mount)
+        json.key("size")
+        json.int(info.commit)
+        json.key("unbackedBytes")
+        json.int(max(0, info.commit - info.allocatedBytes))
+    }
+
+    private static let hrefPrefix = Array("/api/v1/sections/".utf8)
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
+
+    /// RFC 3986's unreserved characters: letters, digits, `-`, `.`, `_`, `~`.
+    private static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+            UInt8(ascii: "~"):
+            return true
+        default: return false
+        }
+    }
+}
+
 /// A section with its views, mappers, holders, locks and leases (`GET /api/v1/sections/{name}`).
 struct SectionDetailJSON: JSONRepresentable, ResponseRepresentable {
     var detail: SectionDetail
+    /// The server's own mount: with it, the members version 1.1 adds.
+    var mount: String? = nil
+    /// Each mapper's memory from smaps (version 1.1), in the order of `detail.mappers`; empty: none written.
+    var memory: [MappingMemory?] = []
+
+    init(detail: SectionDetail, mount: String? = nil, memory: [MappingMemory?] = []) {
+        self.detail = detail
+        self.mount = mount
+        self.memory = memory
+    }
+
+    /// The detail as `GET /api/v1/sections/{name}` gives it (and `shm-admin show` in local mode):
+    /// with the host members and each mapper's memory read from smaps under `procDirectory`.
+    init(_ detail: SectionDetail, mount: String, procDirectory: String) {
+        self.init(
+            detail: detail, mount: mount,
+            memory: detail.mappers.map {
+                MappingMemory.read(procDirectory: procDirectory, pid: $0.pid, start: $0.start)
+            })
+    }
 
     func write(to json: inout JSONWriter) {
         json.beginObject()
         SectionJSON.members(of: detail.section, to: &json)
+        if let mount { SectionJSON.hostMembers(of: detail.section, mount: mount, to: &json) }
         json.key("viewList")
         json.array(detail.views.lazy.map(ViewJSON.init))
         json.key("mapperList")
-        json.array(detail.mappers.lazy.map(MapperJSON.init))
+        if memory.count == detail.mappers.count && !memory.isEmpty {
+            json.array(zip(detail.mappers, memory).lazy.map { MapperJSON(mapper: $0, memory: $1, withMemory: true) })
+        } else {
+            json.array(detail.mappers.lazy.map { MapperJSON(mapper: $0) })
+        }
         json.key("holderList")
         json.array(detail.holders.lazy.map(HolderJSON.init))
         json.key("lockHolders")
@@ -122,14 +200,17 @@ struct ViewsJSON: JSONRepresentable, ResponseRepresentable {
         json.key("views")
         json.array(views.lazy.map(ViewJSON.init))
         json.key("mappers")
-        json.array(mappers.lazy.map(MapperJSON.init))
+        json.array(mappers.lazy.map { MapperJSON(mapper: $0) })
         json.endObject()
     }
 }
 
-/// A mapping of the section in another process.
+/// A mapping of the section in another process; in a detail, with its memory from smaps (null
+/// when unreadable).
 struct MapperJSON: JSONRepresentable {
     var mapper: Mapper
+    var memory: MappingMemory? = nil
+    var withMemory = false
 
     func write(to json: inout JSONWriter) {
         json.beginObject()
@@ -145,6 +226,14 @@ struct MapperJSON: JSONRepresentable {
         json.int(mapper.offset)
         json.key("access")
         json.string(mapper.access.rawValue)
+        if withMemory {
+            for (key, value) in [
+                ("rssBytes", memory?.rssBytes), ("pssBytes", memory?.pssBytes), ("swapBytes", memory?.swapBytes),
+            ] {
+                json.key(data: key)
+                if let value { json.int(value) } else { json.null() }
+            }
+        }
         json.endObject()
     }
 }

@@ -6,13 +6,13 @@ import SectionRegistry
 enum SectionListJSON {
     /// The listing, its parts rendered on several cores and then joined: 10,000 sections are 3 MB of
     /// JSON. The route hands the writer's memory to the response (`finishShared`), the CLI prints it.
-    static func write(_ sections: [SectionInfo], total: Int) -> JSONWriter {
+    static func write(_ sections: [SectionInfo], total: Int, mount: String) -> JSONWriter {
         let parts = stride(from: 0, to: sections.count, by: 1_024).map {
             sections[$0..<min($0 + 1_024, sections.count)]
         }
         let rendered = parts.concurrentMap(minimumCount: 2) { part in
             var json = JSONWriter(capacity: part.count * 360)
-            for section in part { SectionJSON(section).write(to: &json) }
+            for section in part { SectionJSON(section, mount: mount).write(to: &json) }
             return json.finish()
         }
         var json = JSONWriter(capacity: 64 + rendered.reduce(0) { $0 + $1.count + 1 })

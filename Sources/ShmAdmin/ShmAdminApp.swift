@@ -1,4 +1,5 @@
 import HTTPServer
+import HostScan
 import Logging
 import SectionRegistry
 
@@ -29,6 +30,9 @@ public struct ServeOptions: Sendable {
     /// runnable threads than CPUs queue requests behind one another; bench/ANALYSIS.md).
     public var threads = max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     public var shmDirectory = "/dev/shm"
+    /// The host's /proc and root (API-HOST.md "Server options"): where the host scan looks.
+    public var procDirectory = "/proc"
+    public var rootDirectory = "/"
     public var recordSync = RecordSync.auto
     /// Where the access log's lines go, written directly (`AccessLog`); nil: through the logger.
     public var accessLog: LogSink?
@@ -62,6 +66,7 @@ public final class ShmAdminApp: Sendable {
     let options: ServeOptions
     let adminToken: String
     let bridge: UInt64
+    let mountEvents: MountEvents
 
     public init(options: ServeOptions, logger: Logger) throws {
         self.options = options
@@ -96,7 +101,7 @@ public final class ShmAdminApp: Sendable {
         registry = try SectionRegistry(
             configuration: .init(
                 shmDirectory: options.shmDirectory, stateDirectory: options.stateDirectory,
-                recordSync: options.recordSync))
+                procRoot: options.procDirectory, recordSync: options.recordSync))
         if registry.syncsRecords {
             logger.info("records in \(options.stateDirectory) are fsynced before each change is acknowledged")
         } else {
@@ -118,8 +123,13 @@ public final class ShmAdminApp: Sendable {
         api = API(
             registry: registry, security: Security(adminToken: adminToken, readToken: readToken, loopbackBind: !remote),
             metrics: metrics, events: events, staticDirectory: staticDirectory, openAPIPath: options.openAPIPath,
-            version: options.version, logger: logger)
+            version: options.version, logger: logger,
+            host: HostScanner(
+                HostScanConfiguration(
+                    procDirectory: options.procDirectory, rootDirectory: options.rootDirectory,
+                    shmDirectory: registry.directory.path)))
         bridge = EventBridge.connect(registry, to: events)
+        mountEvents = MountEvents(host: api.host, feed: registry.changes, broadcaster: events)
 
         var configuration = HTTPServerConfiguration(endpoint: endpoint)
         if let certificate = options.tlsCertificate, let key = options.tlsKey {
@@ -149,6 +159,7 @@ public final class ShmAdminApp: Sendable {
     public func stop() {
         api.events.finishAll()
         server.stop()
+        mountEvents.stop()
         registry.changes.unsubscribe(bridge)
         registry.close()
     }

@@ -85,6 +85,13 @@ struct Serve: ParsableCommand {
     var shmDir = "/dev/shm"
 
     @Option(
+        help: "The host's /proc: the whole-host views read it (a host's /proc mounted elsewhere, or a test's tree).")
+    var procDir = "/proc"
+
+    @Option(help: "The host's root, where sys/fs/cgroup is read for containers' memory limits.")
+    var rootDir = "/"
+
+    @Option(
         help: """
             When to fsync the state directory's records: auto (only when the shared-memory directory \
             keeps its objects over a power loss, which tmpfs does not) or always.
@@ -135,6 +142,8 @@ struct Serve: ParsableCommand {
             options.threads = threads
         }
         options.shmDirectory = shmDir
+        options.procDirectory = procDir
+        options.rootDirectory = rootDir
         options.recordSync = recordSync
         if level <= .info { options.accessLog = LogSink.standardError }
 

@@ -10,6 +10,7 @@ import Testing
     @Test func listingDetailPagesAndSectionAreTheRoutesBytes() throws {
         let box = try APIHarness()
         defer { box.close() }
+        let mount = CommandLineAnswers.mount(of: box.registry)
         box.create("one")
         box.create("two", reserve: "\"1MiB\"", commit: "65536")
         let written = box.call(
@@ -20,17 +21,17 @@ import Testing
         let listed = box.call("GET", "/api/v1/sections", query: [("q", box.prefix), ("limit", "10000")])
         let (sections, total) = try box.registry.list(ListFilter(query: box.prefix, limit: .max))
         #expect(total == 2)
-        #expect(listed.bodyBytes == CommandLineAnswers.sectionList(sections, total: total))
+        #expect(listed.bodyBytes == CommandLineAnswers.sectionList(sections, total: total, mount: mount))
 
         let two = try SectionName(box.name("two"))
         let detail = box.call("GET", "/api/v1/sections/\(two)")
-        #expect(detail.bodyBytes == CommandLineAnswers.detail(try box.registry.detail(named: two)))
+        #expect(detail.bodyBytes == CommandLineAnswers.detail(try box.registry.detail(named: two), mount: mount))
 
         let pages = box.call("GET", "/api/v1/sections/\(two)/pages")
         #expect(pages.bodyBytes == CommandLineAnswers.pageMap(try box.registry.pageMap(named: two)))
 
         let grown = box.call("POST", "/api/v1/sections/\(two)/grow", json: #"{"by":0}"#)
-        #expect(grown.bodyBytes == CommandLineAnswers.section(try box.registry.section(named: two)))
+        #expect(grown.bodyBytes == CommandLineAnswers.section(try box.registry.section(named: two), mount: mount))
     }
 
     @Test func dumpsAreTheRoutesBytes() throws {

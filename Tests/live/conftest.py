@@ -16,6 +16,9 @@ Fixtures (names kept specific so other live-test files can share this conftest):
   shm_track       registers extra /dev/shm names (e.g. generated ones) for removal
   peers           starts python3 peer processes (shared_memory, mmap, fcntl) for this test
   private_tmpfs   an 8 MiB tmpfs of this test's own (a server's --shm-dir); skips without root
+  host_children   starts processes that keep shared memory elsewhere (another mount namespace's
+                  /dev/shm, System V, memfd, unlinked); kills them and their groups after the test
+  sysv_segments   makes System V segments (ctypes shmget); removes them (IPC_RMID) after the test
 """
 
 from __future__ import annotations
@@ -163,3 +166,37 @@ def private_tmpfs(tmp_path):
         if not mounted:
             pytest.skip("mounting a tmpfs needs root")
         yield path
+
+
+@pytest.fixture
+def host_children():
+    """start(kind, *args, wrap=()) -> HostChild; every child (and its process group) is killed after the test."""
+    from support.host import HostChild
+
+    started = []
+
+    def start(kind, *args, wrap=()):
+        child = HostChild(kind, *args, wrap=wrap)
+        started.append(child)
+        return child
+
+    yield start
+    for child in started:
+        child.kill()
+
+
+@pytest.fixture
+def sysv_segments():
+    """make(size, key=0) -> shmid; every segment made is removed (IPC_RMID) after the test."""
+    from support.host import sysv_create, sysv_remove
+
+    made = []
+
+    def make(size, key=0):
+        shmid = sysv_create(size, key)
+        made.append(shmid)
+        return shmid
+
+    yield make
+    for shmid in made:
+        sysv_remove(shmid)

@@ -390,6 +390,21 @@ def test_loads_with_token(browser, dash_server):
     wait_for(browser, lambda d: css(d, '[data-testid="capacity"]'), "the capacity gauge")
 
 
+def test_mounts_strip_shows_the_servers_mount(browser, dash_server):
+    """The whole host (API-HOST.md): one gauge per shared-memory mount, the server's own first."""
+    open_dashboard(browser, dash_server)
+    status, body = dash_server.api("GET", "/api/v1/mounts")
+    assert status == 200
+    mounts = body["mounts"]
+    # The strip is redrawn with each refresh: read it in one script, not through element handles.
+    shown = wait_for(browser, lambda d: d.execute_script(
+        "const items = [...document.querySelectorAll('[data-testid=mounts] li')];"
+        "return items.length ? items.map(e => [e.dataset.mount, e.dataset.host, e.innerText]) : null;"),
+        "the mounts strip")
+    assert shown[0][0] == mounts[0]["id"] and shown[0][1] == "true" and "server" in shown[0][2]
+    assert {m[0] for m in shown} <= {m["id"] for m in mounts} | {shown[0][0]}
+
+
 def test_create_section_through_ui(browser, dash_server):
     click(browser, '[data-testid="create-button"]')
     wait_for(browser, lambda d: css(d, 'dialog[open] [data-testid="create-form"]'), "the create dialog")

@@ -1,7 +1,9 @@
-"""openapi.json describes exactly the contract in shared/design/API.md (no server needed).
+"""openapi.json describes exactly the contract in shared/design/API.md, and of API-HOST.md (version
+1.1) the endpoints built so far (no server needed).
 
 - the document is valid OpenAPI 3.1;
-- the (method, path) set of API.md's endpoint table equals the document's operations;
+- the (method, path) set of API.md's endpoint table is in the document, and every other operation
+  is a row of API-HOST.md's endpoint table (at that row's level);
 - each table row's level equals the operations' `x-shm-admin-level`, and `security` agrees with it;
 - every metric API.md names is in the /metrics operation's description;
 - error statuses are the ones API.md's status table knows, and the ones every level / body kind needs;
@@ -19,6 +21,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 REPO = Path(__file__).resolve().parents[2]
 OPENAPI = REPO / "openapi.json"
 API_MD = REPO.parent / "shared/design/API.md"
+API_HOST_MD = REPO.parent / "shared/design/API-HOST.md"
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 LEVELS = {"public", "read", "admin"}
@@ -35,6 +38,13 @@ def api_md():
     if not API_MD.is_file():
         pytest.skip(f"the API contract {API_MD} is absent (shared/ is not checked out next to the repo)")
     return API_MD.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def api_host_md():
+    if not API_HOST_MD.is_file():
+        pytest.skip(f"the API contract {API_HOST_MD} is absent (shared/ is not checked out next to the repo)")
+    return API_HOST_MD.read_text(encoding="utf-8")
 
 
 def section(md, heading):
@@ -54,6 +64,8 @@ def table_rows(text):
 def norm_path(p):
     p = p.split("?", 1)[0]
     p = re.sub(r"\{[^}]*\}", "{}", p)
+    # A segment made of parameters only (API-HOST.md's `{device}:{inode}`) is one parameter.
+    p = re.sub(r"(?<=/)\{\}(?::\{\})+(?=/|$)", "{}", p)
     p = re.sub(r"(…|\.\.\.)$", "{}", p)
     return p
 
@@ -108,18 +120,25 @@ def test_valid_openapi_31(doc):
     validate(doc, cls=OpenAPIV31SpecValidator)
 
 
-def test_endpoints_match_api_md(doc, api_md):
+def test_endpoints_match_api_md(doc, api_md, api_host_md):
     want = set(md_endpoints(api_md))
+    host = set(md_endpoints(api_host_md))
     have = set(doc_operations(doc))
-    assert want == have, (
-        f"in API.md only: {sorted(want - have)}; in openapi.json only: {sorted(have - want)}"
-    )
+    assert not want & host, f"API-HOST.md repeats endpoints of API.md: {sorted(want & host)}"
+    assert want <= have, f"in API.md only: {sorted(want - have)}"
+    assert have - want <= host, f"in openapi.json only: {sorted(have - want - host)}"
 
 
-def test_levels_match_api_md(doc, api_md):
+def test_host_endpoints_are_tagged(doc, api_host_md):
+    host = set(md_endpoints(api_host_md))
+    for key, (path, op) in doc_operations(doc).items():
+        assert (key in host) == ("host" in op.get("tags", [])), f"{key}: tag host iff an API-HOST.md endpoint"
+
+
+def test_levels_match_api_md(doc, api_md, api_host_md):
     ops = doc_operations(doc)
     wrong = {}
-    for key, level in md_endpoints(api_md).items():
+    for key, level in {**md_endpoints(api_md), **md_endpoints(api_host_md)}.items():
         if key in ops and ops[key][1].get("x-shm-admin-level") != level:
             wrong[key] = (level, ops[key][1].get("x-shm-admin-level"))
     assert not wrong, f"level in API.md vs x-shm-admin-level: {wrong}"
@@ -152,6 +171,15 @@ def test_metrics_named_in_description(doc, api_md):
     assert not missing_labels, f"metric label sets not in the /metrics description: {missing_labels}"
     content = doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
     assert list(content) == ["text/plain; version=0.0.4"]
+
+
+def test_host_metrics_in_description_are_api_host_md_names(doc, api_md, api_host_md):
+    """Every metric the description names is API.md's or API-HOST.md's (the built part of 1.1)."""
+    known = set(re.findall(r"shm_admin_\w+", section(api_md, "Metrics")))
+    known |= set(re.findall(r"shm_admin_\w+", section(api_host_md, "Metrics (additions)")))
+    desc = doc["paths"]["/metrics"]["get"]["description"]
+    unknown = sorted(set(re.findall(r"shm_admin_\w+", desc)) - known)
+    assert not unknown, f"/metrics names metrics no contract has: {unknown}"
 
 
 def test_error_statuses_are_api_md_statuses(doc, api_md):

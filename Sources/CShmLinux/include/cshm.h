@@ -67,4 +67,8 @@ int cshm_sole_open(int fd);
 /// loss or a reboot empties it): 1 yes, 0 no, -1 unknown (errno set by fstatfs).
 int cshm_volatile_file_system(int fd);
 
+/// setns(fd, CLONE_NEWIPC): moves the calling thread (only it) into the IPC namespace of `fd` (a
+/// /proc/PID/ns/ipc descriptor). Only ever called on a thread made for it (HostScan's IPC thread).
+int cshm_enter_ipc_namespace(int fd);
+
 #endif

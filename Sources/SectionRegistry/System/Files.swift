@@ -1,5 +1,6 @@
 import CShmLinux
 import SystemPackage
+import SystemSeam
 
 #if canImport(Glibc)
     import Glibc

@@ -1,4 +1,5 @@
 import CShmLinux
+import SystemSeam
 
 #if canImport(Glibc)
     import Glibc

@@ -9,6 +9,8 @@ import ShmAdmin
 /// same shared-memory directory, same state directory, same renderers (`CommandLineAnswers`).
 struct LocalHost: HostAPI {
     let registry: SectionRegistry
+    /// The mount the API names these sections with (`MAJ:MIN`).
+    let mount: String
 
     init(shmDirectory: String, stateDirectory: String, watch: Bool) throws(Problem) {
         do throws(SectionError) {
@@ -17,6 +19,7 @@ struct LocalHost: HostAPI {
         } catch {
             throw CommandLineAnswers.problem(error)
         }
+        mount = CommandLineAnswers.mount(of: registry)
     }
 
     /// Runs `body`, the registry's errors turned into the problems the API would answer.
@@ -37,12 +40,13 @@ struct LocalHost: HostAPI {
                     managed: filter.managed, kind: filter.kind, orphan: filter.orphan, query: filter.query,
                     limit: Int.max))
         }
-        return CommandLineAnswers.sectionList(sections, total: total)
+        return CommandLineAnswers.sectionList(sections, total: total, mount: mount)
     }
 
     func section(_ name: String) throws(Problem) -> [UInt8] {
         let name = try named(name)
-        return CommandLineAnswers.detail(try answer { () throws(SectionError) in try registry.detail(named: name) })
+        return CommandLineAnswers.detail(
+            try answer { () throws(SectionError) in try registry.detail(named: name) }, mount: mount)
     }
 
     func create(_ request: CreateArguments) throws(Problem) -> [UInt8] {
@@ -53,20 +57,21 @@ struct LocalHost: HostAPI {
                     name: name, reserve: request.reserve, commit: request.commit, namespace: request.namespace,
                     exclusive: request.exclusive, labels: request.labels, creator: creator))
         }
-        return CommandLineAnswers.section(info, created: created)
+        return CommandLineAnswers.section(info, created: created, mount: mount)
     }
 
     func grow(_ name: String, to commit: Int64?, by amount: Int64?) throws(Problem) -> [UInt8] {
         let name = try named(name)
         let target: GrowTarget = commit.map { .commit($0) } ?? .by(amount ?? 0)
         return CommandLineAnswers.section(
-            try answer { () throws(SectionError) in try registry.grow(named: name, target) })
+            try answer { () throws(SectionError) in try registry.grow(named: name, target) }, mount: mount)
     }
 
     func reset(_ name: String, offset: Int64, length: Int64) throws(Problem) -> [UInt8] {
         let name = try named(name)
         return CommandLineAnswers.section(
-            try answer { () throws(SectionError) in try registry.reset(named: name, offset: offset, length: length) })
+            try answer { () throws(SectionError) in try registry.reset(named: name, offset: offset, length: length) },
+            mount: mount)
     }
 
     func adopt(_ name: String, reserve: Int64?, labels: [String: String]) throws(Problem) -> [UInt8] {
@@ -74,7 +79,7 @@ struct LocalHost: HostAPI {
         return CommandLineAnswers.section(
             try answer { () throws(SectionError) in
                 try registry.adopt(named: name, reserve: reserve, labels: labels, creator: creator)
-            })
+            }, mount: mount)
     }
 
     func delete(_ name: String, force: Bool) throws(Problem) {

@@ -5,9 +5,9 @@ import SystemPackage
     import Glibc
 #endif
 
-/// The kernel calls the registry makes, by name: what an error's cause names, a trace records and
-/// a test fault targets.
-package enum SystemCall: String, Sendable, Hashable, CaseIterable {
+/// The kernel calls the registry and the host scan make, by name: what an error's cause names, a
+/// trace records and a test fault targets.
+@usableFromInline package enum SystemCall: String, Sendable, Hashable, CaseIterable {
     case open, openat, stat, fstat, fstatat, fstatvfs, fstatfs, read, pread, pwrite, write
     case unlink, unlinkat, rename, renameat2, mkdir, fchmod, fsync, opendir
     case fallocate, punchHole = "fallocate(PUNCH_HOLE)"
@@ -16,6 +16,7 @@ package enum SystemCall: String, Sendable, Hashable, CaseIterable {
     case lock = "fcntl(F_OFD_SETLK)", probeLock = "fcntl(F_OFD_GETLK)", lease = "fcntl(F_SETLEASE)"
     case duplicate = "fcntl(F_DUPFD_CLOEXEC)"
     case inotifyAddWatch = "inotify_add_watch", pipe, kill
+    case readlink, statvfs, setns, shmctlRemove = "shmctl(IPC_RMID)", shmat, shmdt
 }
 
 /// A system call that failed: which one, and the errno it set.
@@ -24,7 +25,7 @@ public struct SystemCallError: Error, Sendable, Equatable, CustomStringConvertib
     public let call: String
     public let errno: Errno
 
-    package init(_ call: SystemCall, _ errno: Errno) {
+    @usableFromInline package init(_ call: SystemCall, _ errno: Errno) {
         self.call = call.rawValue
         self.errno = errno
     }
@@ -35,9 +36,9 @@ public struct SystemCallError: Error, Sendable, Equatable, CustomStringConvertib
 /// Runs one system call: `body` returns the kernel's result, -1 (or `failure`) with errno set when
 /// it failed. EINTR is retried here, in one place, unless the caller says otherwise. Every call
 /// passes the test seam (`SystemCallSeam`) first, which may record it or fail it with an errno.
-@inline(__always)
+@inlinable
 @discardableResult
-func syscall<T: Equatable>(
+package func syscall<T: Equatable>(
     _ call: SystemCall, retryOnInterrupt: Bool = true, failure: T, _ body: () -> T
 ) throws(SystemCallError) -> T {
     while true {
@@ -57,9 +58,9 @@ func syscall<T: Equatable>(
 }
 
 /// `syscall` for the calls that return -1 on failure.
-@inline(__always)
+@inlinable
 @discardableResult
-func syscall<T: FixedWidthInteger>(
+package func syscall<T: FixedWidthInteger>(
     _ call: SystemCall, retryOnInterrupt: Bool = true, _ body: () -> T
 ) throws(SystemCallError) -> T {
     try syscall(call, retryOnInterrupt: retryOnInterrupt, failure: -1, body)
@@ -69,7 +70,7 @@ func syscall<T: FixedWidthInteger>(
 /// and fails chosen ones with chosen errnos, without the kernel being asked. Scripts are scoped to
 /// the task that runs them, so tests running in parallel do not see each other's faults; with no
 /// script running anywhere the cost per call is one relaxed atomic load.
-package enum SystemCallSeam {
+@usableFromInline package enum SystemCallSeam {
     private static let scriptsRunning = Atomic<Int>(0)
     @TaskLocal private static var script: Script?
 
@@ -110,7 +111,7 @@ package enum SystemCallSeam {
         return try outcome.get()
     }
 
-    @inline(__always) static var isActive: Bool { scriptsRunning.load(ordering: .relaxed) > 0 }
+    @usableFromInline package static var isActive: Bool { scriptsRunning.load(ordering: .relaxed) > 0 }
 
-    static func intercept(_ call: SystemCall) -> Errno? { script?.next(call) }
+    @usableFromInline package static func intercept(_ call: SystemCall) -> Errno? { script?.next(call) }
 }

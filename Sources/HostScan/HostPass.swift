@@ -1,0 +1,278 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Where a pass looks.
+public struct HostScanConfiguration: Sendable {
+    /// The host's /proc (`--proc-dir`).
+    public var procDirectory: String
+    /// Where `sys/fs/cgroup` is read (`--root-dir`).
+    public var rootDirectory: String
+    /// The server's own shared-memory directory (`--shm-dir`).
+    public var shmDirectory: String
+    /// Answers are at most this many seconds old.
+    public var maximumAge: Double
+    /// Whether System V segments of other IPC namespaces are read (a thread enters each: setns).
+    public var otherIPCNamespaces: Bool
+
+    public init(
+        procDirectory: String = "/proc", rootDirectory: String = "/", shmDirectory: String = "/dev/shm",
+        maximumAge: Double = 1.0, otherIPCNamespaces: Bool = true
+    ) {
+        self.procDirectory = procDirectory
+        self.rootDirectory = rootDirectory
+        self.shmDirectory = shmDirectory
+        self.maximumAge = maximumAge
+        self.otherIPCNamespaces = otherIPCNamespaces
+    }
+
+    var cgroupDirectory: String {
+        (rootDirectory.hasSuffix("/") ? rootDirectory : rootDirectory + "/") + "sys/fs/cgroup"
+    }
+}
+
+/// One pass over /proc: namespaces first (a few links and one mountinfo and cgroup per mount
+/// namespace), then every process's maps and descriptors, then each mount's directory, System V
+/// and locks. Read-only; whatever cannot be read is left out.
+struct HostPass {
+    let configuration: HostScanConfiguration
+    private let reader = FileReader()
+    private var proc: String { configuration.procDirectory }
+
+    init(_ configuration: HostScanConfiguration) { self.configuration = configuration }
+
+    func run() -> HostSnapshot {
+        var snapshot = HostSnapshot()
+        snapshot.ownPid = ProcFiles.linkTarget(proc + "/self").flatMap { Int32($0) } ?? getpid()
+        snapshot.ownMountNamespace = namespaceInode(ProcFiles.linkTarget(proc + "/self/ns/mnt"))
+        snapshot.ownIPCNamespace = namespaceInode(ProcFiles.linkTarget(proc + "/self/ns/ipc"))
+        let pids = ProcFiles.entries(proc).compactMap { Int32($0) }.sorted()
+        readNamespaces(pids, into: &snapshot)
+        collectMounts(into: &snapshot)
+        readProcesses(pids, into: &snapshot)
+        readSysV(into: &snapshot)
+        if let text = ProcFiles.text(proc + "/locks") {
+            for (id, lock) in Locks.parse(text) { snapshot.locks[id, default: []].append(lock) }
+        }
+        snapshot.takenAt = monotonicNow()
+        snapshot.wallTime = wallClockNow()
+        return snapshot
+    }
+
+    /// The tmpfs each mount namespace sees at `/dev/shm`, with the namespaces' processes (a light
+    /// pass: `HostScanner.shmMountMembers`).
+    func mountMembers() -> [DeviceID: [Int32]] {
+        var snapshot = HostSnapshot()
+        snapshot.ownMountNamespace = namespaceInode(ProcFiles.linkTarget(proc + "/self/ns/mnt"))
+        readNamespaces(ProcFiles.entries(proc).compactMap { Int32($0) }.sorted(), into: &snapshot)
+        var members: [DeviceID: [Int32]] = [:]
+        for namespace in snapshot.namespaces.values {
+            guard let device = namespace.shmDevice else { continue }
+            members[device, default: []] += namespace.pids
+        }
+        return members.mapValues { $0.sorted() }
+    }
+
+    /// Each process's mount and IPC namespace; for each new mount namespace, its `/dev/shm` and container.
+    private func readNamespaces(_ pids: [Int32], into snapshot: inout HostSnapshot) {
+        // The host's namespace is init's; where init's may not be read (a sandbox), the server's own.
+        let hostNamespace =
+            namespaceInode(ProcFiles.linkTarget(proc + "/1/ns/mnt")) ?? snapshot.ownMountNamespace
+        for pid in pids {
+            let base = proc + "/\(pid)"
+            let mount = namespaceInode(ProcFiles.linkTarget(base + "/ns/mnt"))
+            let ipc = namespaceInode(ProcFiles.linkTarget(base + "/ns/ipc"))
+            snapshot.processes[pid] = (mount, ipc)
+            guard let mount else { continue }
+            if snapshot.namespaces[mount] != nil {
+                snapshot.namespaces[mount]!.pids.append(pid)
+                continue
+            }
+            let device = ProcFiles.text(base + "/mountinfo").flatMap { MountInfo.shmDevice($0) }
+            let container = mount == hostNamespace ? Container.none : container(of: pid)
+            snapshot.namespaces[mount] = MountNamespace(
+                inode: mount, pids: [pid], shmDevice: device, container: container)
+        }
+    }
+
+    /// The container of a process: its cgroup's identity and memory limit.
+    func container(of pid: Int32) -> Container {
+        guard let text = ProcFiles.text(proc + "/\(pid)/cgroup") else { return .none }
+        let membership = CGroup.parse(text)
+        var container = CGroup.container(path: membership.identityPath)
+        let root = configuration.cgroupDirectory
+        if let path = membership.unifiedPath, let limit = ProcFiles.text(root + path + "/memory.max") {
+            container.memoryMax = CGroup.memoryLimit(limit)
+        } else if let path = membership.memoryPath,
+            let limit = ProcFiles.text(root + "/memory" + path + "/memory.limit_in_bytes")
+        {
+            container.memoryMax = CGroup.memoryLimit(limit)
+        }
+        return container
+    }
+
+    /// One mount per device: the server's own first, then every tmpfs some namespace sees at
+    /// `/dev/shm`, reached through the first process of the first namespace that sees it.
+    private func collectMounts(into snapshot: inout HostSnapshot) {
+        let serverDevice = ProcFiles.status(configuration.shmDirectory).map { DeviceID(UInt64($0.st_dev)) }
+        var mounts: [DeviceID: ShmMount] = [:]
+        if let serverDevice {
+            mounts[serverDevice] = ShmMount(
+                device: serverDevice, path: configuration.shmDirectory, isServer: true,
+                reachedThrough: configuration.shmDirectory, namespaces: [], pids: [], container: .none,
+                capacity: nil, entries: [])
+        }
+        let ordered = snapshot.namespaces.values.sorted { ($0.pids.first ?? 0) < ($1.pids.first ?? 0) }
+        for namespace in ordered {
+            guard let device = namespace.shmDevice, let first = namespace.pids.first else { continue }
+            if mounts[device] == nil {
+                mounts[device] = ShmMount(
+                    device: device, path: "/dev/shm", isServer: false,
+                    reachedThrough: proc + "/\(first)/root/dev/shm", namespaces: [], pids: [],
+                    container: namespace.container, capacity: nil, entries: [])
+            }
+            mounts[device]!.namespaces.append(namespace.inode)
+            mounts[device]!.pids += namespace.pids
+        }
+        if let serverDevice, mounts[serverDevice]!.namespaces.isEmpty, let own = snapshot.ownMountNamespace,
+            let namespace = snapshot.namespaces[own]
+        {
+            // A --shm-dir that no namespace sees at /dev/shm: the server's own namespace uses it.
+            mounts[serverDevice]!.namespaces = [own]
+            mounts[serverDevice]!.pids = namespace.pids
+        }
+        for device in mounts.keys {
+            mounts[device]!.pids.sort()
+            let directory = mounts[device]!.reachedThrough
+            mounts[device]!.capacity = ProcFiles.fileSystem(directory).map(Self.capacity)
+            mounts[device]!.entries = Self.entries(of: directory, device: device)
+        }
+        let others = mounts.values.filter { $0.device != serverDevice }.sorted { $0.device < $1.device }
+        snapshot.mounts = (serverDevice.flatMap { mounts[$0] }.map { [$0] } ?? []) + others
+    }
+
+    static func capacity(_ info: statvfs) -> Capacity {
+        let unit = Int64(info.f_frsize)
+        let size = Int64(info.f_blocks) * unit
+        let free = Int64(info.f_bavail) * unit
+        return Capacity(
+            sizeBytes: size, freeBytes: free, usedBytes: size - Int64(info.f_bfree) * unit,
+            inodes: Int64(info.f_files), inodesFree: Int64(info.f_ffree))
+    }
+
+    /// The regular files of a mount's directory that are on that mount.
+    static func entries(of directory: String, device: DeviceID) -> [MountEntry] {
+        ProcFiles.entries(directory).sorted().compactMap { name in
+            guard let info = ProcFiles.linkStatus(directory + "/" + name), (info.st_mode & S_IFMT) == S_IFREG,
+                DeviceID(UInt64(info.st_dev)) == device
+            else { return nil }
+            return MountEntry(name: name, inode: UInt64(info.st_ino), facts: facts(info))
+        }
+    }
+
+    static func facts(_ info: stat) -> FileFacts {
+        FileFacts(
+            size: Int64(info.st_size), allocatedBytes: Int64(info.st_blocks) * 512, mode: UInt32(info.st_mode) & 0o7777,
+            uid: info.st_uid, gid: info.st_gid,
+            modifiedAt: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9,
+            changedAt: Double(info.st_ctim.tv_sec) + Double(info.st_ctim.tv_nsec) / 1e9)
+    }
+
+    /// Every process's mappings and descriptors of shared memory: objects on a mount's device,
+    /// memfds, System V attachments.
+    private func readProcesses(_ pids: [Int32], into snapshot: inout HostSnapshot) {
+        let devices = Set(snapshot.mounts.map { Maps.hexText($0.device) })
+        let needles = Maps.needles(devices)
+        let prefixes = ["/memfd:", "/dev/shm/", configuration.shmDirectory + "/"]
+        var kernelThreads: Set<Int32> = []
+        for pid in pids {
+            let base = proc + "/\(pid)"
+            var seen = false
+            if let bytes = reader.read(base + "/maps") {
+                if bytes.isEmpty { kernelThreads.insert(pid) }
+                for line in Maps.parse(bytes, devices: devices, needles: needles) {
+                    seen = true
+                    let mapping = Mapping(
+                        pid: pid, start: line.start, end: line.end, offset: line.offset, writable: line.writable)
+                    if line.path.hasPrefix("/SYSV") {
+                        let ipc = snapshot.processes[pid]?.ipc ?? snapshot.ownIPCNamespace ?? 0
+                        snapshot.sysvMappers[
+                            SysVID(ipc: ipc, shmid: Int32(truncatingIfNeeded: line.inode)), default: []
+                        ]
+                        .append(mapping)
+                        continue
+                    }
+                    let id = ObjectID(device: line.device, inode: line.inode)
+                    if snapshot.objects[id] == nil {
+                        snapshot.objects[id] = SeenObject(
+                            id: id, kind: Self.kind(path: line.path, deleted: line.deleted), path: line.path)
+                    }
+                    snapshot.objects[id]!.mappers.append(mapping)
+                }
+            }
+            for name in ProcFiles.entries(base + "/fd") {
+                guard let fd = Int32(name), let target = ProcFiles.linkTarget(base + "/fd/" + name),
+                    prefixes.contains(where: { target.hasPrefix($0) }),
+                    let info = ProcFiles.status(base + "/fd/" + name), (info.st_mode & S_IFMT) == S_IFREG
+                else { continue }
+                seen = true
+                let deleted = target.hasSuffix(" (deleted)")
+                let path = deleted ? String(target.dropLast(" (deleted)".count)) : target
+                let id = ObjectID(device: DeviceID(UInt64(info.st_dev)), inode: UInt64(info.st_ino))
+                if snapshot.objects[id] == nil {
+                    snapshot.objects[id] = SeenObject(id: id, kind: Self.kind(path: path, deleted: deleted), path: path)
+                }
+                snapshot.objects[id]!.holders.append(Holding(pid: pid, fd: fd))
+                if snapshot.objects[id]!.facts == nil { snapshot.objects[id]!.facts = Self.facts(info) }
+            }
+            if seen {
+                snapshot.commands[pid] =
+                    ProcFiles.text(base + "/comm", limit: 256).map { $0.hasSuffix("\n") ? String($0.dropLast()) : $0 }
+                    ?? ""
+            }
+        }
+        // Kernel threads (no address space: an empty maps file) are no namespace's processes.
+        if !kernelThreads.isEmpty {
+            for (inode, namespace) in snapshot.namespaces {
+                snapshot.namespaces[inode]!.pids = namespace.pids.filter { !kernelThreads.contains($0) }
+            }
+            for index in snapshot.mounts.indices {
+                snapshot.mounts[index].pids.removeAll { kernelThreads.contains($0) }
+            }
+        }
+        // Objects only mapped (their descriptor closed): their status through /proc/PID/map_files.
+        for (id, object) in snapshot.objects where object.facts == nil && object.kind != .named {
+            guard let mapping = object.mappers.first else { continue }
+            let path =
+                proc + "/\(mapping.pid)/map_files/"
+                + String(mapping.start, radix: 16) + "-" + String(mapping.end, radix: 16)
+            snapshot.objects[id]!.facts = ProcFiles.status(path).map(Self.facts)
+        }
+    }
+
+    static func kind(path: String, deleted: Bool) -> SeenObject.Kind {
+        if path.hasPrefix("/memfd:") { return .memfd }
+        return deleted ? .unlinked : .named
+    }
+
+    /// The segments of every IPC namespace some process is in (the server's own directly, the
+    /// others from a thread that enters them: `IPCNamespaces`) and the kernel's limits.
+    private func readSysV(into snapshot: inout HostSnapshot) {
+        if let text = ProcFiles.text(proc + "/sysvipc/shm") {
+            snapshot.sysv = SysVTable.parse(text, ipc: snapshot.ownIPCNamespace ?? 0)
+        }
+        if configuration.otherIPCNamespaces {
+            var others: [UInt64: Int32] = [:]
+            for (pid, namespaces) in snapshot.processes {
+                guard let ipc = namespaces.ipc, ipc != snapshot.ownIPCNamespace else { continue }
+                others[ipc] = min(others[ipc] ?? pid, pid)
+            }
+            snapshot.sysv += IPCNamespaces.segments(
+                of: others.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, procDirectory: proc)
+        }
+        func limit(_ name: String) -> Int64? {
+            ProcFiles.text(proc + "/sys/kernel/" + name, limit: 64).flatMap { Int64($0.filter { !$0.isWhitespace }) }
+        }
+        snapshot.sysvLimits = SysVLimits(shmmni: limit("shmmni"), shmall: limit("shmall"), shmmax: limit("shmmax"))
+    }
+}

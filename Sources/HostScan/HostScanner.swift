@@ -1,0 +1,70 @@
+import Dispatch
+import Synchronization
+
+/// The host's one scan, shared: every reader (endpoints, metrics, later the doctor) asks for a
+/// snapshot, and gets one at most `maximumAge` seconds old; a host with thousands of processes is
+/// walked at most about once a second whatever the load. Never called under the registry's lock
+/// (it takes none of the registry's locks itself).
+public final class HostScanner: Sendable {
+    public let configuration: HostScanConfiguration
+    private let state = Mutex(HostSnapshot())
+    /// Set while a background refresh runs, so at most one does.
+    private let refreshing = Atomic<Bool>(false)
+    private let passes = Atomic<Int>(0)
+
+    public init(_ configuration: HostScanConfiguration) { self.configuration = configuration }
+
+    /// Passes run so far (tests, metrics).
+    public var passesRun: Int { passes.load(ordering: .relaxed) }
+
+    /// A snapshot at most `maximumAge` old. Past half that age a refresh starts in the background,
+    /// so a steady stream of readers never waits; the first after a quiet spell does (and those
+    /// arriving during its pass wait for the same pass).
+    public func snapshot() -> HostSnapshot {
+        let cached = state.withLock { $0 }
+        let age = monotonicNow() - cached.takenAt
+        let maximumAge = configuration.maximumAge
+        if age <= maximumAge {
+            if age > maximumAge / 2 { refreshInBackground() }
+            return cached
+        }
+        return state.withLock { current in
+            if monotonicNow() - current.takenAt <= maximumAge { return current }
+            current = pass()
+            return current
+        }
+    }
+
+    /// A snapshot from a pass that starts now, for decisions that must not rest on a cached view
+    /// (a guarded delete); it becomes the shared one.
+    public func freshSnapshot() -> HostSnapshot {
+        let fresh = pass()
+        state.withLock { current in if fresh.takenAt > current.takenAt { current = fresh } }
+        return fresh
+    }
+
+    /// The tmpfs mounts some namespace sees at `/dev/shm` now, each with the processes of those
+    /// namespaces: a light pass (two links per process, one mountinfo per namespace), for noticing
+    /// containers that start and stop without walking every maps file.
+    public func shmMountMembers() -> [DeviceID: [Int32]] {
+        HostPass(configuration).mountMembers()
+    }
+
+    /// Forgets the snapshot: the next reader gets a fresh pass (after the server changed something).
+    public func invalidate() { state.withLock { $0.takenAt = -.infinity } }
+
+    private func pass() -> HostSnapshot {
+        let snapshot = HostPass(configuration).run()
+        passes.add(1, ordering: .relaxed)
+        return snapshot
+    }
+
+    private func refreshInBackground() {
+        guard !refreshing.exchange(true, ordering: .acquiring) else { return }
+        DispatchQueue.global().async { [self] in
+            let fresh = pass()
+            state.withLock { current in if fresh.takenAt > current.takenAt { current = fresh } }
+            refreshing.store(false, ordering: .releasing)
+        }
+    }
+}

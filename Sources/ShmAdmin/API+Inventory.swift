@@ -1,0 +1,78 @@
+import HTTPServer
+import HostScan
+import JSON
+import SectionRegistry
+
+/// `GET /api/v1/inventory`: every shared-memory object on the host, all kinds and mounts.
+extension API {
+    func inventory(_ request: HTTPRequest) throws -> HTTPResponse {
+        let query = Query(request: request)
+        let kind = try query.choice("kind", HostObject.Kind.allCases.map(\.rawValue))
+        let orphan = try query.bool("orphan")
+        let text = request.query["q"]
+        let uid = try query.integer("uid", range: 0...Int64(UInt32.max))
+        let limit = Int(try query.integer("limit", default: 1000, range: 0...100_000)!)
+        let offset = Int(try query.integer("offset", default: 0, range: 0...Int64.max)!)
+        let snapshot = host.snapshot()
+        let mount = try request.query["mount"].map { text throws(APIFailure) in try mountDevice(text, snapshot) }
+        let sections = try registry.list(ListFilter(limit: .max)).sections
+        let objects = HostObjects.all(snapshot, own: sections).filter { object in
+            (kind == nil || object.kind.rawValue == kind) && (orphan == nil || object.orphan == orphan)
+                && (mount == nil || object.mount == mount!) && (text == nil || object.name?.contains(text!) == true)
+                && (uid == nil || Int64(object.uid) == uid!)
+        }.sorted { ($0.allocatedBytes, $1.href) > ($1.allocatedBytes, $0.href) }
+        var byKind = Dictionary(uniqueKeysWithValues: HostObject.Kind.allCases.map { ($0.rawValue, (0, Int64(0))) })
+        var byMount = Dictionary(uniqueKeysWithValues: snapshot.mounts.map { ($0.device, (0, Int64(0))) })
+        for object in objects {
+            byKind[object.kind.rawValue]!.0 += 1
+            byKind[object.kind.rawValue]!.1 += object.allocatedBytes
+            if let device = object.mount {
+                byMount[device, default: (0, 0)].0 += 1
+                byMount[device, default: (0, 0)].1 += object.allocatedBytes
+            }
+        }
+        let page = objects.dropFirst(offset).prefix(limit)
+        return .json(
+            InventoryJSON(
+                objects: page, total: objects.count,
+                byKind: HostObject.Kind.allCases.map { ($0.rawValue, byKind[$0.rawValue]!) },
+                byMount: byMount.sorted { $0.key < $1.key }.map { ($0.key.description, $0.value) }),
+            capacity: 256 + page.count * 640)
+    }
+}
+
+/// `{"objects":[OBJECT…],"total":N,"byKind":{KIND:{"count","bytes"}},"byMount":{ID:{"count","bytes"}}}`.
+struct InventoryJSON: JSONRepresentable {
+    var objects: ArraySlice<HostObject>
+    var total: Int
+    var byKind: [(String, (Int, Int64))]
+    var byMount: [(String, (Int, Int64))]
+
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("objects")
+        json.array(objects)
+        json.key("total")
+        json.int(Int64(total))
+        json.key("byKind")
+        Self.counts(byKind, to: &json)
+        json.key("byMount")
+        Self.counts(byMount, to: &json)
+        json.endObject()
+    }
+
+    /// `{KEY:{"count","bytes"}…}`.
+    private static func counts(_ entries: [(String, (Int, Int64))], to json: inout JSONWriter) {
+        json.beginObject()
+        for (key, (count, bytes)) in entries {
+            json.key(data: key)
+            json.beginObject()
+            json.key("count")
+            json.int(Int64(count))
+            json.key("bytes")
+            json.int(bytes)
+            json.endObject()
+        }
+        json.endObject()
+    }
+}
