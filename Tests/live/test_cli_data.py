@@ -4,8 +4,10 @@ refuses a terminal; `write` from standard input; `rm` of a mapped section names 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -119,6 +121,12 @@ def test_rm_of_a_mapped_section_names_the_pid_and_refuses(cli, prefix, peers):
     assert r.error.startswith("shm-admin: Section is mapped by other processes: "), r.error
     assert f"(pids: {peer.pid})" in r.error, r.error
     assert os.path.exists(shm_path(name))
+    # show names the mapper, with its memory from smaps (the mapper list is at most a second old)
+    deadline = time.monotonic() + 5
+    while not re.search(rf"(?m)^\s*{peer.pid} python3 ", shown := cli.ok("show", name)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert re.search(r"(?m)^\s*PID COMMAND\s+START\s+END\s+OFFSET ACCESS\s+RSS\s+PSS$", shown), shown
+    assert re.search(rf"(?m)^\s*{peer.pid} python3 .* rw\s+\S+\s+\S+$", shown), shown
     assert cli.run("rm", name, "--force").code == 0
     assert not os.path.exists(shm_path(name))
 

@@ -63,7 +63,9 @@ def mask_age(text: str) -> str:
 
 
 def mask_times(text: str) -> str:
-    return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "<time>", text)
+    """Times, and the private tmpfs's device number (MAJ:MIN), which changes with every mount."""
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "<time>", text)
+    return re.sub(r"(?m)^MOUNT( +)\d+:\d+$", r"MOUNT\1<mount>", text)
 
 
 def test_ls_default_table(host):

@@ -36,6 +36,8 @@ def normalised(lines: list[str]) -> list[list[str]]:
         tokens = line.split()
         if len(tokens) == 10 and tokens[0] != "NAME":  # an ls row: its last column is the age
             tokens[-1] = "<age>"
+        if len(tokens) == 2 and tokens[0] == "MOUNT":  # the machine's /dev/shm device (MAJ:MIN)
+            tokens[1] = "<mount>"
         out.append(tokens)
     return out
 

@@ -94,6 +94,10 @@ enum DetailText {
             ("MAPPERS", detail["mappers"].string ?? "-"),
             ("ORPHAN", (detail["orphan"].bool ?? false) ? "yes" : "no"),
         ]
+        if let mount = detail["mount"].string {
+            fields.append(("MOUNT", Escape.text(mount)))
+            fields.append(("UNBACKED", size("unbackedBytes")))
+        }
         let labels = detail["labels"].members.sorted { $0.key < $1.key }
         if !labels.isEmpty {
             fields.append(
@@ -111,11 +115,13 @@ enum DetailText {
                 rightAligned: columns.map(\.1), aligned: true, colour: Terminal.colour)
         }
         func text(_ key: String) -> (Document) -> String { { Escape.text($0[key].string ?? "-") } }
+        func memory(_ key: String) -> (Document) -> String { { Cell.bytes($0[key].int).rendered(bytes: bytes) } }
         section(
             "mappers", "mapperList",
             [
                 ("PID", true, text("pid")), ("COMMAND", false, text("command")), ("START", false, text("start")),
                 ("END", false, text("end")), ("OFFSET", true, text("offset")), ("ACCESS", false, text("access")),
+                ("RSS", true, memory("rssBytes")), ("PSS", true, memory("pssBytes")),
             ])
         section(
             "holders", "holderList",

@@ -31,6 +31,8 @@ enum SectionColumns {
             .member("CREATED", "createdAt", .text, "creation time (UTC)"),
             .member("MODIFIED", "modifiedAt", .text, "last modification time (UTC)"),
             .member("PATH", "path", .text, "the object's path"),
+            .member("MOUNT", "mount", .text, "the shared-memory mount it lives on (MAJ:MIN)"),
+            .member("UNBACKED", "unbackedBytes", .bytes, "bytes of its size that hold no memory (holes)"),
             Column("LABELS", .text, "labels, KEY=VALUE,…") { row in
                 .text(
                     row["labels"].members.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.string ?? "")" }
