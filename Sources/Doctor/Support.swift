@@ -61,7 +61,8 @@ enum Fixes {
         case .systemd, .none:
             return
                 "Grow the tmpfs: mount -o remount,size=\(size.uppercased()) \(mount.path) (and the size= option in /etc/fstab "
-                + "so it lasts), or move large objects elsewhere."
+                + "so it lasts); if this runs in a container, docker run --shm-size=\(size) (compose shm_size: \(size); "
+                + "Kubernetes: an emptyDir with medium: Memory and sizeLimit at /dev/shm)."
         }
     }
 }

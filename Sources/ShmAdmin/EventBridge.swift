@@ -76,6 +76,9 @@ struct EventJSON: JSONRepresentable {
             json.beginArray()
             for pid in pids { json.int(Int64(pid)) }
             json.endArray()
+        case .finding(let finding):
+            json.key("finding")
+            json.fragment(finding)
         case .unlocked(let lease, let expired):
             json.key("lease")
             json.string(lease)
