@@ -56,6 +56,15 @@ public final class FileRegion: Sendable {
         self.init(adopting: fd, offset: start, length: min(length ?? size - start, size - start))
     }
 
+    /// Whether every byte of the file has memory behind it (`st_blocks` cover `st_size`). Reading
+    /// a hole of a tmpfs file through a mapping allocates a page for it, where pread returns zeros
+    /// and allocates nothing: only a file without holes is sent from a mapping.
+    public var isFullyAllocated: Bool {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return false }
+        return Int64(info.st_blocks) * 512 >= Int64(info.st_size)
+    }
+
     deinit {
         close(descriptor)
     }

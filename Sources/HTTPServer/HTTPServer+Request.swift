@@ -179,7 +179,7 @@ extension HTTPServer {
             if created == nil { Unmanaged<SharedBytes>.fromOpaque(retained).release() }
             return created
         case .file(let region):
-            if region.length >= Self.mappedResponseThreshold,
+            if region.length >= Self.mappedResponseThreshold, region.isFullyAllocated,
                 let mapped = chttpd_response_from_mapping(region.descriptor, region.offset, region.length)
             {
                 return mapped
@@ -212,8 +212,8 @@ extension HTTPServer {
     }
 
     /// File regions from this size on are sent from a mapping (one copy, by the kernel, into the
-    /// socket) instead of through pread into a buffer (two copies). Smaller ones are not worth
-    /// the mmap and munmap.
+    /// socket) instead of through pread into a buffer (two copies), unless the file has holes (see
+    /// `FileRegion.isFullyAllocated`). Smaller ones are not worth the mmap and munmap.
     static let mappedResponseThreshold: UInt64 = 1 << 20
 
     /// The client's address as text and whether it is on this host.

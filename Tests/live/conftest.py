@@ -15,6 +15,10 @@ Fixtures (names kept specific so other live-test files can share this conftest):
   prefix          a unique name prefix for this test; objects with it are removed afterwards
   shm_track       registers extra /dev/shm names (e.g. generated ones) for removal
   peers           starts python3 peer processes (shared_memory, mmap, fcntl) for this test
+  private_tmpfs   an 8 MiB tmpfs of this test's own (a server's --shm-dir); skips without root
+  host_children   starts processes that keep shared memory elsewhere (another mount namespace's
+                  /dev/shm, System V, memfd, unlinked); kills them and their groups after the test
+  sysv_segments   makes System V segments (ctypes shmget); removes them (IPC_RMID) after the test
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ pytest.register_assert_rewrite("support")
 from support.client import Client, sec  # noqa: E402
 from support.peers import Peer  # noqa: E402
 from support.server import ServerStartError, ShmAdminServer, running_servers, stop_checked  # noqa: E402
-from support.shm import RUN_PREFIX, remove_prefixed, unlink_quietly  # noqa: E402
+from support.shm import RUN_PREFIX, private_shm_dir, remove_prefixed, unlink_quietly  # noqa: E402
 
 _test_counter = [0]
 
@@ -154,6 +158,14 @@ def peers(tmp_path):
     yield start
     for p in started:
         p.exit()
+
+
+@pytest.fixture
+def private_tmpfs(tmp_path):
+    with private_shm_dir(tmp_path, "8m") as (path, mounted):
+        if not mounted:
+            pytest.skip("mounting a tmpfs needs root")
+        yield path
 
 
 @pytest.fixture

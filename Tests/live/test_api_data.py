@@ -373,3 +373,20 @@ def test_dump_racing_truncation(admin, prefix):
     assert r.status == 200 and r.json == {"status": "ok"}
     os.truncate(path, size)
     assert admin.get(sec(name)).status == 200
+
+
+def test_raw_dump_of_a_sparse_section_allocates_nothing(admin, prefix):
+    """A raw dump reads holes as zeros without giving them memory: mapping a sparse tmpfs object to
+    send it would allocate every hole it reads (a dump of a reset 8 MiB section filled 8 MiB)."""
+    name = prefix + "sparse"
+    admin.create(name, "8MiB")
+    r = admin.post(sec(name, "reset"), json={"offset": 0, "length": 8 * MiB})
+    assert r.status == 200, r.describe()
+    admin.put(sec(name, "data"), query={"offset": 4 * MiB}, body=b"x" * 4096)
+    before = os.stat(shm_path(name)).st_blocks * 512
+    assert before == 4096, before
+    r = admin.get(sec(name, "data"), query={"format": "raw"})
+    assert r.status == 200, r.describe()
+    assert len(r.body) == 8 * MiB and r.body[4 * MiB:4 * MiB + 4096] == b"x" * 4096
+    assert r.body.count(0) == 8 * MiB - 4096
+    assert os.stat(shm_path(name)).st_blocks * 512 == before, "the dump allocated the holes it read"
