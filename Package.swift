@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(
             name: "ShmAdminTests",
             dependencies: [
-                "ShmAdmin", "SectionRegistry", "HTTPServer", "JSON", "HostScan",
+                "ShmAdmin", "SectionRegistry", "HTTPServer", "JSON", "HostScan", "Doctor",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

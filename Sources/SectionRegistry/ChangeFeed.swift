@@ -73,6 +73,11 @@ public final class ChangeFeed: Sendable {
         publish(.finding, nil, source: .external, .finding(json: json))
     }
 
+    /// Publishes that `section` was unlinked by another process while `pids` mapped it.
+    public func publishDeletedWhileMapped(_ section: String, uid: UInt32?, pids: [Int32]) {
+        publish(.deletedWhileMapped, section, source: .external, .unlinkedWhileMapped(uid: uid, pids: pids))
+    }
+
     /// Starts the inotify watcher on `directory` (a thread of its own, blocked in poll).
     func watch(_ directory: String) throws(SectionError) {
         let (inotify, stopPipe) = try performing("watch the shared-memory directory of", on: nil) {

@@ -225,6 +225,8 @@ public struct SectionEvent: Sendable {
         case mountAdded = "mount-added", mountRemoved = "mount-removed"
         /// A doctor finding appeared or changed severity (API-HOST.md "Events").
         case finding
+        /// An object of the shm directory was unlinked by another process while others mapped it.
+        case deletedWhileMapped = "deleted-while-mapped"
     }
     public enum Source: String, Sendable { case api, external }
 
@@ -251,6 +253,8 @@ public struct SectionEvent: Sendable {
         case mount(id: String, pids: [Int32])
         /// `finding`: the finding as JSON, already written.
         case finding(json: [UInt8])
+        /// `deleted-while-mapped`: the unlinking process's uid when known, the processes still mapping it.
+        case unlinkedWhileMapped(uid: UInt32?, pids: [Int32])
     }
 
     public var id: UInt64

@@ -23,6 +23,9 @@ final class DoctorService: Sendable {
     }
 
     private let timer = Mutex<Timer?>(nil)
+    private let queue = DispatchQueue(label: "shm-admin.doctor")
+    /// The change-feed subscription that notices other processes' unlinks.
+    private let subscription = Mutex<UInt64?>(nil)
 
     init(
         host: HostScanner, registry: SectionRegistry, configuration: DoctorConfiguration,
@@ -52,14 +55,42 @@ final class DoctorService: Sendable {
 
     /// Starts the periodic run: a first one now, then every `interval` seconds.
     func start(interval: Double = HistoryRing.interval) {
-        let source = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "shm-admin.doctor"))
+        let id = registry.changes.subscribe { [weak self] event in
+            guard event.kind == .deleted, event.source == .external, let name = event.section, let service = self
+            else { return }
+            service.queue.async { service.noteUnlink(of: name, at: event.time) }
+        }
+        subscription.withLock { $0 = id }
+        let source = DispatchSource.makeTimerSource(queue: queue)
         source.schedule(deadline: .now(), repeating: interval, leeway: .milliseconds(500))
         source.setEventHandler { [weak self] in self?.tick() }
         timer.withLock { $0 = Timer(source: source) }
         source.resume()
     }
 
-    func stop() { timer.withLock { $0?.source.cancel() } }
+    func stop() {
+        timer.withLock { $0?.source.cancel() }
+        if let id = subscription.withLock({ $0 }) { registry.changes.unsubscribe(id) }
+    }
+
+    /// Another process unlinked `name` from the shm directory (inotify): if processes still map
+    /// the object, it now shows as `unlinked` in a fresh scan; remember it for 24 h and say so.
+    /// inotify does not tell who unlinked, so `uid` stays unknown.
+    func noteUnlink(of name: String, at time: Double) {
+        let snapshot = host.freshSnapshot()
+        guard let mount = snapshot.mounts.first(where: \.isServer) else { return }
+        let known = Set(unlinks.recent(now: time).map(\.object))
+        for object in snapshot.objects.values
+        where object.kind == .unlinked && object.id.device == mount.device && object.name == name
+            && !known.contains(object.id)
+        {
+            let pids = Set(object.mappers.map(\.pid)).subtracting([snapshot.ownPid]).sorted()
+            guard !pids.isEmpty else { continue }
+            unlinks.add(
+                UnlinkRecord(object: object.id, name: name, mount: mount.device, time: time, uid: nil, pids: pids))
+            registry.changes.publishDeletedWhileMapped(name, uid: nil, pids: Array(pids.prefix(16)))
+        }
+    }
 
     /// One periodic run.
     func tick() {

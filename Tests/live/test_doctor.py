@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -150,21 +149,41 @@ def test_sparse_mapped_object_is_sigbus_exposure_and_a_write_into_the_hole_dies(
 
 
 def test_a_filling_tmpfs_is_shm_full_warning_then_critical(server_factory, small_tmpfs, tmp_path):
+    """Each finding that appears or changes severity is a `finding` event of the 10 s run."""
+    from support.sse import EventStream
+
     root = root_tree(tmp_path / "root", {"/etc/systemd/logind.conf": "[Login]\nRemoveIPC=no\n"})
     srv = server_factory(args=["--shm-dir", str(small_tmpfs), "--root-dir", str(root)])
     admin = srv.client()
     mount = device_of(small_tmpfs)
     assert not findings(admin, "shm-full", mount)
-    fill(small_tmpfs / "filler", 7 * MiB)  # 87.5 %
-    [warning] = wait_until(lambda: findings(admin, "shm-full", mount), timeout=5, what="shm-full warning")
-    assert warning["severity"] == "warning", warning
-    assert warning["subjects"][0] == f"/api/v1/mounts/{mount}"
-    assert "/api/v1/sections/filler" in warning["subjects"]
-    fill(small_tmpfs / "filler")
-    crit = wait_until(lambda: [f for f in findings(admin, "shm-full", mount) if f["severity"] == "critical"],
-                      timeout=5, what="shm-full critical")
-    assert crit[0]["evidence"]["usedPercent"] >= 95
-    assert crit[0]["evidence"]["sizeBytes"] == 8 * MiB
+    events = EventStream(srv.port, token=srv.admin_token)
+
+    def shm_full_event(severity):
+        def match(ev):
+            data = ev.get("json") or {}
+            return (ev.get("event") == "finding" and data.get("finding", {}).get("id") == "shm-full"
+                    and data["finding"]["severity"] == severity)
+        return match
+    try:
+        events.wait_comment(": connected", timeout=5)
+        fill(small_tmpfs / "filler", 7 * MiB)  # 87.5 %
+        [warning] = wait_until(lambda: findings(admin, "shm-full", mount), timeout=5, what="shm-full warning")
+        assert warning["severity"] == "warning", warning
+        assert warning["subjects"][0] == f"/api/v1/mounts/{mount}"
+        assert "/api/v1/sections/filler" in warning["subjects"]
+        event = events.wait_event(shm_full_event("warning"), timeout=15, what="the finding event")
+        assert event["json"]["section"] is None and event["json"]["source"] == "external"
+        assert event["json"]["finding"]["evidence"]["mount"] == mount
+        fill(small_tmpfs / "filler")
+        crit = wait_until(lambda: [f for f in findings(admin, "shm-full", mount) if f["severity"] == "critical"],
+                          timeout=5, what="shm-full critical")
+        assert crit[0]["evidence"]["usedPercent"] >= 95
+        assert crit[0]["evidence"]["sizeBytes"] == 8 * MiB
+        later = events.wait_event(shm_full_event("critical"), timeout=15, what="the changed finding's event")
+        assert int(later["id"]) > int(event["id"])
+    finally:
+        events.close()
 
 
 def test_removeipc_read_through_drop_ins_with_objects_of_uid_1234(server_factory, small_tmpfs, tmp_path):
@@ -216,3 +235,38 @@ def test_grace_option_is_validated(shm_admin_bin, tmp_path):
     r = subprocess.run([shm_admin_bin, "serve", "--grace", "soon", "--state-dir", str(tmp_path / "s")],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "--grace" in r.stderr
+
+
+def test_an_unlink_by_another_process_while_a_child_maps_is_deleted_while_mapped(
+        server_factory, small_tmpfs, mappers, tmp_path):
+    from support.sse import EventStream
+
+    target = small_tmpfs / "doctor-mapped"
+    target.write_bytes(b"m" * 65536)
+    inode = os.stat(target).st_ino
+    child = mappers(target, 65536)
+    root = root_tree(tmp_path / "root", {"/etc/systemd/logind.conf": "[Login]\nRemoveIPC=no\n"})
+    srv = server_factory(args=["--shm-dir", str(small_tmpfs), "--root-dir", str(root)])
+    admin = srv.client()
+    mount = device_of(small_tmpfs)
+    events = EventStream(srv.port, token=srv.admin_token)
+    try:
+        events.wait_comment(": connected", timeout=5)
+        assert not findings(admin, "deleted-while-mapped")
+        subprocess.run([sys.executable, "-c", f"import os; os.unlink({str(target)!r})"], check=True)
+        event = events.wait_event(lambda ev: ev.get("event") == "deleted-while-mapped", timeout=10,
+                                  what="deleted-while-mapped")
+    finally:
+        events.close()
+    data = event["json"]
+    assert data["section"] == "doctor-mapped" and data["source"] == "external", data
+    assert data["pids"] == [child.pid] and data["uid"] is None
+    [finding] = wait_until(lambda: findings(admin, "deleted-while-mapped"), timeout=5, what="the finding")
+    assert finding["severity"] == "warning"
+    major, minor = mount.split(":")
+    assert finding["subjects"] == [f"/api/v1/unlinked/{major}-{minor}:{inode}"]
+    [unlink] = finding["evidence"]["unlinks"]
+    assert unlink["name"] == "doctor-mapped" and unlink["mount"] == mount and unlink["pids"] == [child.pid]
+    assert "RemoveIPC=no" in finding["fix"]
+    # The child still reads its bytes: the memory lives on as an unlinked object.
+    assert admin.get(finding["subjects"][0]).status == 200
