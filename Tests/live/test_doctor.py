@@ -1,14 +1,17 @@
 """The doctor on real faults (API-HOST.md "Doctor findings"): a small tmpfs of our own as the
 server's --shm-dir, a sparse object mapped by a child (`sigbus-exposure` critical before a byte is
 touched, and the child then really dies of SIGBUS writing into the hole once the tmpfs is full),
-the tmpfs filled past 80 % and 95 % (`shm-full`), and a prepared --root-dir whose logind.conf and
-drop-ins leave RemoveIPC on, with objects owned by uid 1234 (`removeipc`). Every tmpfs is unmounted
-and every child killed whatever happens."""
+the tmpfs filled past 80 % and 95 % (`shm-full`, with its `finding` events), a prepared --root-dir
+whose logind.conf and drop-ins leave RemoveIPC on, with objects owned by uid 1234 (`removeipc`), an
+unlink by another process while a child maps the object (`deleted-while-mapped`), and System V
+near kernel.shmmni in a private IPC namespace (`sysv-limits`, the host's limit untouched). Every
+tmpfs is unmounted and every child killed whatever happens."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -270,3 +273,37 @@ def test_an_unlink_by_another_process_while_a_child_maps_is_deleted_while_mapped
     assert "RemoveIPC=no" in finding["fix"]
     # The child still reads its bytes: the memory lives on as an unlinked object.
     assert admin.get(finding["subjects"][0]).status == 200
+
+
+WRAPPER = r'''#!/bin/sh
+# The server in a private IPC namespace whose kernel.shmmni is 10, holding 8 unattached segments:
+# the namespace (and its segments) goes with the server.
+exec unshare --ipc sh -c 'sysctl -qw kernel.shmmni=10 && python3 -c "
+import ctypes
+libc = ctypes.CDLL(None)
+for _ in range(8):
+    assert libc.shmget(0, 4096, 0o1600) >= 0
+" && exec "$0" "$@"' BINARY "$@"
+'''
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_sysv_segments_near_shmmni_in_a_private_ipc_namespace(shm_admin_bin, small_tmpfs, tmp_path):
+    from support.server import ShmAdminServer, stop_checked
+
+    wrapper = tmp_path / "in-private-ipc"
+    wrapper.write_text(WRAPPER.replace("BINARY", shm_admin_bin))
+    wrapper.chmod(0o755)
+    root = root_tree(tmp_path / "root", {"/etc/systemd/logind.conf": "[Login]\nRemoveIPC=no\n"})
+    srv = ShmAdminServer(str(wrapper), tmp_path / "state", extra_args=[
+        "--shm-dir", str(small_tmpfs), "--root-dir", str(root)], log_dir=tmp_path).start()
+    try:
+        admin = srv.client()
+        [finding] = wait_until(lambda: findings(admin, "sysv-limits"), timeout=5, what="sysv-limits")
+        assert finding["severity"] == "warning"
+        assert finding["evidence"]["segments"] == 8 and finding["evidence"]["shmmni"] == 10
+        assert finding["evidence"]["unattached"] == 8 and len(finding["subjects"]) == 8
+        assert all(s.startswith("/api/v1/sysv/") for s in finding["subjects"])
+        assert "kernel.shmmni" in finding["fix"]
+    finally:
+        stop_checked(srv)
