@@ -5,7 +5,7 @@ import PackageDescription
 // shm-admin (CLI) → ShmAdmin (routes, auth, JSON, metrics, events) → HTTPServer (libmicrohttpd in Swift)
 //                                                                 ↘ SectionRegistry (core; System/ the syscalls)
 //                                                                     → CShmLinux (GNU calls)
-//                                                                 ↘ HostScan (the whole host, read-only from /proc)
+//                                                                 ↘ Doctor (checks → findings) → HostScan (the whole host, read-only from /proc)
 // SectionRegistry and HostScan make their system calls through SystemSeam.
 // JSON (the one writer, the strict parser, the value model) sits under SectionRegistry, HTTPServer and ShmAdmin.
 let package = Package(
@@ -49,6 +49,8 @@ let package = Package(
             name: "HostScan",
             dependencies: ["CShmLinux", "SystemSeam", .product(name: "SystemPackage", package: "swift-system")]
         ),
+        // Pure checks over (snapshot, configuration, history) → findings, one type per check id.
+        .target(name: "Doctor", dependencies: ["HostScan"]),
         .target(
             name: "HTTPServer",
             dependencies: [
@@ -59,7 +61,7 @@ let package = Package(
         .target(
             name: "ShmAdmin",
             dependencies: [
-                "HTTPServer", "JSON", "SectionRegistry", "HostScan", "CShmLinux",
+                "HTTPServer", "JSON", "SectionRegistry", "HostScan", "Doctor", "CShmLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -88,10 +90,11 @@ let package = Package(
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "JSON"]),
         .testTarget(name: "CommandLineTests", dependencies: ["shm-admin"]),
         .testTarget(name: "HostScanTests", dependencies: ["HostScan"]),
+        .testTarget(name: "DoctorTests", dependencies: ["Doctor", "HostScan"]),
         .testTarget(
             name: "ShmAdminTests",
             dependencies: [
-                "ShmAdmin", "SectionRegistry", "HTTPServer", "JSON", "HostScan",
+                "ShmAdmin", "SectionRegistry", "HTTPServer", "JSON", "HostScan", "Doctor",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

@@ -68,6 +68,16 @@ public final class ChangeFeed: Sendable {
         publish(added ? .mountAdded : .mountRemoved, nil, source: .external, .mount(id: id, pids: pids))
     }
 
+    /// Publishes a doctor finding that appeared or changed severity (its JSON written by the caller).
+    public func publishFinding(json: [UInt8]) {
+        publish(.finding, nil, source: .external, .finding(json: json))
+    }
+
+    /// Publishes that `section` was unlinked by another process while `pids` mapped it.
+    public func publishDeletedWhileMapped(_ section: String, uid: UInt32?, pids: [Int32]) {
+        publish(.deletedWhileMapped, section, source: .external, .unlinkedWhileMapped(uid: uid, pids: pids))
+    }
+
     /// Starts the inotify watcher on `directory` (a thread of its own, blocked in poll).
     func watch(_ directory: String) throws(SectionError) {
         let (inotify, stopPipe) = try performing("watch the shared-memory directory of", on: nil) {

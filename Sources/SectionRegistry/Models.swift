@@ -223,6 +223,10 @@ public struct SectionEvent: Sendable {
         case locked, unlocked, rescan
         /// A shared-memory mount appeared on the host or went (API-HOST.md: a container started or stopped).
         case mountAdded = "mount-added", mountRemoved = "mount-removed"
+        /// A doctor finding appeared or changed severity (API-HOST.md "Events").
+        case finding
+        /// An object of the shm directory was unlinked by another process while others mapped it.
+        case deletedWhileMapped = "deleted-while-mapped"
     }
     public enum Source: String, Sendable { case api, external }
 
@@ -247,11 +251,15 @@ public struct SectionEvent: Sendable {
         case unlocked(lease: String, expired: Bool = false)
         /// `mount-added`, `mount-removed`: the mount's id (`MAJ:MIN`) and up to 16 processes of its namespaces.
         case mount(id: String, pids: [Int32])
+        /// `finding`: the finding as JSON, already written.
+        case finding(json: [UInt8])
+        /// `deleted-while-mapped`: the unlinking process's uid when known, the processes still mapping it.
+        case unlinkedWhileMapped(uid: UInt32?, pids: [Int32])
     }
 
     public var id: UInt64
     public var kind: Kind
-    /// nil for `rescan`, `mount-added` and `mount-removed`.
+    /// nil for `rescan`, `mount-added`, `mount-removed` and `finding`.
     public var section: String?
     public var source: Source
     /// Seconds since the epoch.

@@ -1,3 +1,4 @@
+import Doctor
 import HTTPServer
 import HostScan
 import Logging
@@ -8,6 +9,8 @@ final class API: Sendable {
     let registry: SectionRegistry
     /// The whole host (API-HOST.md): one shared scan of /proc.
     let host: HostScanner
+    /// The doctor's checks, history and periodic run (API-HOST.md "Doctor findings", "History").
+    let doctor: DoctorService
     let security: Security
     let metrics: Metrics
     let events: EventBroadcaster
@@ -22,10 +25,12 @@ final class API: Sendable {
 
     init(
         registry: SectionRegistry, security: Security, metrics: Metrics, events: EventBroadcaster,
-        staticDirectory: String?, openAPIPath: String?, version: String, logger: Logger, host: HostScanner? = nil
+        staticDirectory: String?, openAPIPath: String?, version: String, logger: Logger, host: HostScanner? = nil,
+        doctor: DoctorConfiguration = DoctorConfiguration()
     ) {
         self.registry = registry
         self.host = host ?? HostScanner(HostScanConfiguration(shmDirectory: registry.directory.path))
+        self.doctor = DoctorService(host: self.host, registry: registry, configuration: doctor)
         self.security = security
         self.metrics = metrics
         self.events = events
@@ -62,7 +67,8 @@ final class API: Sendable {
         add("GET", "/metrics", .read) { [self] _ in
             HTTPResponse.text(
                 metrics.render(registry: registry)
-                    + HostMetrics.render(host.snapshot(), version: version, sectionCap: metrics.sectionCap),
+                    + HostMetrics.render(host.snapshot(), version: version, sectionCap: metrics.sectionCap)
+                    + doctor.renderMetrics(),
                 contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         add("GET", "/openapi.json", .read) { [self] _ in try openAPI() }
@@ -104,6 +110,8 @@ final class API: Sendable {
         add("GET", "/api/v1/sysv/{ipc}/{shmid}/data", .admin) { [self] in try sysvData($0) }
         add("GET", "/api/v1/unlinked/{object}", .read) { [self] in try unlinkedDetail($0) }
         add("GET", "/api/v1/unlinked/{object}/data", .admin) { [self] in try unlinkedData($0) }
+        add("GET", "/api/v1/doctor", .read) { [self] in try doctorReport($0) }
+        add("GET", "/api/v1/history", .read) { [self] in try historyReport($0) }
         return router
     }
 

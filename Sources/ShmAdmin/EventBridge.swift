@@ -76,6 +76,16 @@ struct EventJSON: JSONRepresentable {
             json.beginArray()
             for pid in pids { json.int(Int64(pid)) }
             json.endArray()
+        case .unlinkedWhileMapped(let uid, let pids):
+            json.key("pids")
+            json.beginArray()
+            for pid in pids { json.int(Int64(pid)) }
+            json.endArray()
+            json.key("uid")
+            if let uid { json.int(Int64(uid)) } else { json.null() }
+        case .finding(let finding):
+            json.key("finding")
+            json.fragment(finding)
         case .unlocked(let lease, let expired):
             json.key("lease")
             json.string(lease)

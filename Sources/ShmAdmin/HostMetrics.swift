@@ -15,7 +15,7 @@ enum HostMetrics {
             ("shm_admin_mount_free_bytes", "Free bytes of each shared-memory mount.", { $0.capacity?.freeBytes }),
             (
                 "shm_admin_mount_exposure_bytes", "Bytes of each mount's objects with no memory behind them.",
-                { mount in mount.entries.reduce(0) { $0 + max(0, $1.facts.size - $1.facts.allocatedBytes) } }
+                { $0.exposureBytes }
             ),
         ]
         for (name, help, value) in gauges {

@@ -257,7 +257,7 @@ struct MountJSON: JSONRepresentable, ResponseRepresentable {
     var mount: ShmMount
 
     func write(to json: inout JSONWriter) {
-        let exposure = mount.entries.reduce(Int64(0)) { $0 + max(0, $1.facts.size - $1.facts.allocatedBytes) }
+        let exposure = mount.exposureBytes
         json.beginObject()
         json.key("id")
         json.string(mount.device.description)
@@ -278,7 +278,7 @@ struct MountJSON: JSONRepresentable, ResponseRepresentable {
         json.key("exposureBytes")
         json.int(exposure)
         json.key("exposed")
-        json.bool(capacity.map { exposure > $0.freeBytes } ?? false)
+        json.bool(mount.isExposed)
         json.key("processes")
         json.int(Int64(mount.pids.count))
         json.key("pids")

@@ -1,3 +1,4 @@
+import Doctor
 import HTTPServer
 import HostScan
 import Logging
@@ -33,6 +34,8 @@ public struct ServeOptions: Sendable {
     /// The host's /proc and root (API-HOST.md "Server options"): where the host scan looks.
     public var procDirectory = "/proc"
     public var rootDirectory = "/"
+    /// `--grace`: how long an object must be idle to count as an orphan (reclaim, the `orphans` check).
+    public var graceSeconds = 600.0
     public var recordSync = RecordSync.auto
     /// Where the access log's lines go, written directly (`AccessLog`); nil: through the logger.
     public var accessLog: LogSink?
@@ -127,7 +130,9 @@ public final class ShmAdminApp: Sendable {
             host: HostScanner(
                 HostScanConfiguration(
                     procDirectory: options.procDirectory, rootDirectory: options.rootDirectory,
-                    shmDirectory: registry.directory.path)))
+                    shmDirectory: registry.directory.path)),
+            doctor: DoctorConfiguration.read(rootDirectory: options.rootDirectory, graceSeconds: options.graceSeconds))
+        api.doctor.start()
         bridge = EventBridge.connect(registry, to: events)
         mountEvents = MountEvents(host: api.host, feed: registry.changes, broadcaster: events)
 
@@ -160,6 +165,7 @@ public final class ShmAdminApp: Sendable {
         api.events.finishAll()
         server.stop()
         mountEvents.stop()
+        api.doctor.stop()
         registry.changes.unsubscribe(bridge)
         registry.close()
     }

@@ -88,8 +88,19 @@ struct Serve: ParsableCommand {
         help: "The host's /proc: the whole-host views read it (a host's /proc mounted elsewhere, or a test's tree).")
     var procDir = "/proc"
 
-    @Option(help: "The host's root, where sys/fs/cgroup is read for containers' memory limits.")
+    @Option(
+        help: """
+            The host's root: sys/fs/cgroup for containers' memory limits, etc/systemd/logind.conf (and its \
+            drop-ins) and etc/login.defs for the doctor.
+            """)
     var rootDir = "/"
+
+    @Option(
+        help: """
+            How long an object must be idle (no change of mtime or ctime) to count as an orphan, for the \
+            doctor's orphans check: 90s, 10m, 24h or whole seconds.
+            """)
+    var grace = "10m"
 
     @Option(
         help: """
@@ -104,6 +115,9 @@ struct Serve: ParsableCommand {
         }
         guard let recordSync = RecordSync(rawValue: syncRecords) else {
             throw ValidationError("--sync-records must be auto or always")
+        }
+        guard let graceSeconds = DurationText.seconds(grace) else {
+            throw ValidationError("--grace must be a duration such as 90s, 10m or 24h")
         }
         let maxBodyBytes: Int64
         do { maxBodyBytes = try SizeText.parse(maxBody, field: "--max-body") } catch {
@@ -144,6 +158,7 @@ struct Serve: ParsableCommand {
         options.shmDirectory = shmDir
         options.procDirectory = procDir
         options.rootDirectory = rootDir
+        options.graceSeconds = graceSeconds
         options.recordSync = recordSync
         if level <= .info { options.accessLog = LogSink.standardError }
 

@@ -1,0 +1,131 @@
+import Dispatch
+import Doctor
+import HostScan
+import SectionRegistry
+import Synchronization
+
+/// The doctor as the server runs it: answers from the shared host scan (at most a second old),
+/// and every 10 s on its own records a history sample, runs the checks, raises `finding` events
+/// for findings that appeared or changed severity, and keeps the counts /metrics exports.
+final class DoctorService: Sendable {
+    let host: HostScanner
+    let registry: SectionRegistry
+    let configuration: DoctorConfiguration
+    let history: HistoryRing
+    let unlinks: UnlinkStore
+    /// The last periodic run's severity per finding (`id|scope`), for telling what changed.
+    private let last = Mutex<[String: Finding.Severity]>([:])
+    /// The last periodic run's count per check id and severity.
+    private let counts = Mutex<[String: [Finding.Severity: Int]]>([:])
+    /// DispatchSourceTimer is thread-safe but not marked Sendable.
+    private struct Timer: @unchecked Sendable {
+        let source: DispatchSourceTimer
+    }
+
+    private let timer = Mutex<Timer?>(nil)
+    private let queue = DispatchQueue(label: "shm-admin.doctor")
+    /// The change-feed subscription that notices other processes' unlinks.
+    private let subscription = Mutex<UInt64?>(nil)
+
+    init(
+        host: HostScanner, registry: SectionRegistry, configuration: DoctorConfiguration,
+        history: HistoryRing = HistoryRing(), unlinks: UnlinkStore = UnlinkStore()
+    ) {
+        self.host = host
+        self.registry = registry
+        self.configuration = configuration
+        self.history = history
+        self.unlinks = unlinks
+    }
+
+    /// Findings now, worst first.
+    func findings(_ snapshot: HostSnapshot? = nil) -> (checkedAt: Double, findings: [Finding]) {
+        let snapshot = snapshot ?? host.snapshot()
+        let now = snapshot.wallTime
+        let input = DoctorInput(
+            snapshot: snapshot, configuration: configuration, history: history.samples(),
+            missingSections: missingSections(), recentUnlinks: unlinks.recent(now: now), now: now)
+        return (now, Doctor.run(input))
+    }
+
+    private func missingSections() -> [String] {
+        let listed = try? registry.list(ListFilter(managed: true, limit: Int.max))
+        return listed?.sections.filter { $0.state == .missing }.map(\.name) ?? []
+    }
+
+    /// Starts the periodic run: a first one now, then every `interval` seconds.
+    func start(interval: Double = HistoryRing.interval) {
+        let id = registry.changes.subscribe { [weak self] event in
+            guard event.kind == .deleted, event.source == .external, let name = event.section, let service = self
+            else { return }
+            service.queue.async { service.noteUnlink(of: name, at: event.time) }
+        }
+        subscription.withLock { $0 = id }
+        let source = DispatchSource.makeTimerSource(queue: queue)
+        source.schedule(deadline: .now(), repeating: interval, leeway: .milliseconds(500))
+        source.setEventHandler { [weak self] in self?.tick() }
+        timer.withLock { $0 = Timer(source: source) }
+        source.resume()
+    }
+
+    func stop() {
+        timer.withLock { $0?.source.cancel() }
+        if let id = subscription.withLock({ $0 }) { registry.changes.unsubscribe(id) }
+    }
+
+    /// Another process unlinked `name` from the shm directory (inotify): if processes still map
+    /// the object, it now shows as `unlinked` in a fresh scan; remember it for 24 h and say so.
+    /// inotify does not tell who unlinked, so `uid` stays unknown.
+    func noteUnlink(of name: String, at time: Double) {
+        let snapshot = host.freshSnapshot()
+        guard let mount = snapshot.mounts.first(where: \.isServer) else { return }
+        let known = Set(unlinks.recent(now: time).map(\.object))
+        for object in snapshot.objects.values
+        where object.kind == .unlinked && object.id.device == mount.device && object.name == name
+            && !known.contains(object.id)
+        {
+            let pids = Set(object.mappers.map(\.pid)).subtracting([snapshot.ownPid]).sorted()
+            guard !pids.isEmpty else { continue }
+            unlinks.add(
+                UnlinkRecord(object: object.id, name: name, mount: mount.device, time: time, uid: nil, pids: pids))
+            registry.changes.publishDeletedWhileMapped(name, uid: nil, pids: Array(pids.prefix(16)))
+        }
+    }
+
+    /// One periodic run.
+    func tick() {
+        let snapshot = host.snapshot()
+        history.record(HistorySample.of(snapshot, graceSeconds: configuration.graceSeconds))
+        let found = findings(snapshot).findings
+        var now: [String: Finding.Severity] = [:]
+        var perCheck: [String: [Finding.Severity: Int]] = [:]
+        for finding in found {
+            now[finding.id + "|" + finding.scope] = finding.severity
+            perCheck[finding.id, default: [:]][finding.severity, default: 0] += 1
+        }
+        let before = last.withLock { state in
+            defer { state = now }
+            return state
+        }
+        counts.withLock { $0 = perCheck }
+        for finding in found where before[finding.id + "|" + finding.scope] != finding.severity {
+            registry.changes.publishFinding(json: FindingJSON(finding: finding).jsonBytes())
+        }
+    }
+
+    /// `shm_admin_doctor_findings{id,severity}`: every known id with every severity, 0 when absent,
+    /// so alerts and dashboards always have the series.
+    func renderMetrics() -> String {
+        let counts = counts.withLock { $0 }
+        var out =
+            "# HELP shm_admin_doctor_findings Doctor findings of the last periodic run, by check id and severity.\n"
+        out += "# TYPE shm_admin_doctor_findings gauge\n"
+        for id in Doctor.ids {
+            for severity in Finding.Severity.allCases.reversed() {
+                out += "shm_admin_doctor_findings{id=\"\(id)\",severity=\"\(severity.rawValue)\"} "
+                out += "\(counts[id]?[severity] ?? 0)\n"
+            }
+        }
+        return out
+    }
+}
