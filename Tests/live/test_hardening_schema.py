@@ -1,7 +1,9 @@
 """Hardening suite 1 — schema fuzzing: schemathesis against the served /openapi.json.
 
 One real server (port 0, its own state directory, --shm-dir on a 64 MiB tmpfs mounted for the test
-when permitted) is fuzzed with the admin token through every operation but /api/v1/events (a stream
+when permitted, --proc-dir on an empty directory so it sees no other mount, process or System V segment:
+the fuzzer's DELETEs of other mounts' objects and of segments, with force=true, must not reach the real
+host) is fuzzed with the admin token through every operation but /api/v1/events (a stream
 that never ends): examples, coverage, fuzzing and stateful phases, derandomized so every run sends the
 same requests, at least MIN_CASES generated cases. Checks: not_a_server_error, status_code_conformance,
 content_type_conformance, response_schema_conformance, response_headers_conformance.
@@ -98,7 +100,9 @@ def test_schemathesis_against_served_openapi(tmp_path, server_factory, prefix, s
     before = shm_names()
     names_log = tmp_path / "names.log"
     with private_shm_dir(tmp_path) as (shm_dir, is_tmpfs):
-        srv = server_factory(args=["--shm-dir", str(shm_dir)])
+        no_host = tmp_path / "proc"
+        no_host.mkdir()
+        srv = server_factory(args=["--shm-dir", str(shm_dir), "--proc-dir", str(no_host)])
         admin = srv.client()
         config = tmp_path / "schemathesis.toml"
         config.write_text(schemathesis_config())
@@ -133,7 +137,8 @@ def test_schemathesis_against_served_openapi(tmp_path, server_factory, prefix, s
         rc_stop, timed_out = srv.stop()
         assert not timed_out and rc_stop == 0, f"server stop: rc {rc_stop}, timed out {timed_out}"
         # Beside the shm directory only what the test itself made (no name reached out of it).
-        beside = {p.name for p in tmp_path.iterdir()} - {"shm", "run", "names.log", "schemathesis.toml", "schemathesis"}
+        beside = {p.name for p in tmp_path.iterdir()} - {"shm", "run", "proc", "names.log", "schemathesis.toml",
+                                                          "schemathesis"}
         strays = sorted(n for n in beside if not (n.startswith("state-") or n.startswith("server-")
                                                   or n.startswith("admin-token") or n.startswith("read-token")))
         assert not strays, f"unexpected entries next to the shm directory: {strays!r}"
