@@ -32,13 +32,25 @@ public final class ShmDirectory: Sendable {
     }
 
     /// Opens an object relative to the directory, never following a symbolic link: openat(2).
+    ///
+    /// With O_NONBLOCK, an open fails with EWOULDBLOCK while a write lease on the object is being
+    /// broken: a delete's sole-open probe (`isOpenByNobodyElse`) holds one for a moment. Such an open
+    /// is tried again for up to about 100 ms before the error is the caller's.
     func open(
         _ name: SectionName, flags: Int32, mode: mode_t = 0, beforeClose: (@Sendable () -> Void)? = nil
     ) throws(SystemCallError) -> OwnedDescriptor {
-        let raw = try syscall(.openat) {
-            openat(descriptor.descriptor.rawValue, name.value, flags | O_NOFOLLOW | O_CLOEXEC, mode)
+        var attempts = 0
+        while true {
+            do throws(SystemCallError) {
+                let raw = try syscall(.openat) {
+                    openat(descriptor.descriptor.rawValue, name.value, flags | O_NOFOLLOW | O_CLOEXEC, mode)
+                }
+                return OwnedDescriptor(FileDescriptor(rawValue: raw), beforeClose: beforeClose)
+            } catch  where error.errno == .resourceTemporarilyUnavailable && attempts < 100 {
+                attempts += 1
+                sleepSeconds(0.001)
+            }
         }
-        return OwnedDescriptor(FileDescriptor(rawValue: raw), beforeClose: beforeClose)
     }
 
     /// The entry's status without following links; nil when it does not exist: fstatat(2).

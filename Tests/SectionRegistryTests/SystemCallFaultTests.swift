@@ -132,6 +132,21 @@ struct SystemCallFaultTests {
         #expect(readFile(box.path("denied"), offset: 0, count: 4) == [0, 0, 0, 0])
     }
 
+    @Test("an open refused with EWOULDBLOCK (a lease being broken) is tried again, not a failure")
+    func openDuringALeaseBreakIsRetried() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry()
+        let name = try box.sectionName("lease")
+        try registry.make(name, reserve: 4 * page)
+        let script = SystemCallSeam.Script()
+        script.fail(.openat, with: .resourceTemporarilyUnavailable, .resourceTemporarilyUnavailable)
+        let map = try SystemCallSeam.run(script) { () throws in try registry.pageMap(named: name) }
+        #expect(map.commit == 4 * page)
+        #expect(script.pendingFaults.isEmpty)
+        #expect(script.trace.filter { $0 == .openat }.count == 3)
+    }
+
     @Test("faults stay with the task that scripted them: another thread's calls reach the kernel")
     func faultsAreScopedToTheTask() throws {
         let box = try Sandbox()
