@@ -137,7 +137,7 @@ enum HostObjects {
             let seen = snapshot.objects[id]
             return HostObject(
                 kind: section.kind == .semaphore ? .semaphore : .shm,
-                href: "/api/v1/sections/" + percentEncoded(section.name), mount: mount.device, name: section.name,
+                href: "/api/v1/sections/" + Hrefs.segment(section.name), mount: mount.device, name: section.name,
                 path: section.path, size: section.commit, allocatedBytes: section.allocatedBytes,
                 holders: others(seen?.holders.map(\.pid) ?? [], snapshot), mappers: section.mappers,
                 orphan: section.orphan, container: mount.container, mode: section.mode, uid: section.uid,
@@ -155,7 +155,7 @@ enum HostObjects {
         let seen = snapshot.objects[id]
         return HostObject(
             kind: entry.name.hasPrefix("sem.") ? .semaphore : .shm,
-            href: "/api/v1/mounts/\(mount.device)/sections/" + percentEncoded(entry.name), mount: mount.device,
+            href: "/api/v1/mounts/\(mount.device)/sections/" + Hrefs.segment(entry.name), mount: mount.device,
             name: entry.name, path: "/dev/shm/" + entry.name, size: entry.facts.size,
             allocatedBytes: entry.facts.allocatedBytes, holders: others(seen?.holders.map(\.pid) ?? [], snapshot),
             mappers: others(seen?.mappers.map(\.pid) ?? [], snapshot), orphan: !snapshot.isInUse(id),
@@ -211,23 +211,6 @@ enum HostObjects {
             mappers: others(seen.mappers.map(\.pid), snapshot), orphan: false,
             container: firstPid.map(snapshot.container(of:)) ?? .none, mode: facts?.mode ?? 0, uid: facts?.uid ?? 0,
             gid: facts?.gid ?? 0, modifiedAt: facts?.modifiedAt, createdAt: facts?.changedAt, objectID: seen.id)
-    }
-
-    /// A name as one path segment: everything but unreserved characters percent-encoded.
-    static func percentEncoded(_ text: String) -> String {
-        var result = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"):
-                result.append(Character(Unicode.Scalar(byte)))
-            default:
-                let hex = String(byte, radix: 16, uppercase: true)
-                result += "%" + (hex.count == 1 ? "0" : "") + hex
-            }
-        }
-        return result
     }
 }
 

@@ -146,7 +146,7 @@ import Testing
     @Test func namesAndKeysAsTheAPIWritesThem() {
         #expect(HostObjects.keyText(0) == "0x00000000")
         #expect(HostObjects.keyText(-1) == "0xffffffff")
-        #expect(HostObjects.percentEncoded("a b/c%é") == "a%20b%2Fc%25%C3%A9")
+        #expect(Hrefs.segment("a b/c%é") == "a%20b%2Fc%25%C3%A9")
         #expect(HostMetrics.labels(Self.snapshot().mounts[0]) == "mount=\"0:27\",path=\"/dev/shm\",container=\"\"")
     }
 }
