@@ -35,7 +35,12 @@ extension API {
         let read = { () throws -> [UInt8] in
             try format.read(from: self.registry, name, view: view, offset: offset, length: length)
         }
-        let bytes = try locked(name, .shared, lockTimeout, read)
+        return dumpResponse(format, try locked(name, .shared, lockTimeout, read), offset: offset, request: request)
+    }
+
+    /// Bytes already read, in `format`: every data endpoint's answer (sections, views, other mounts,
+    /// System V, unlinked objects).
+    func dumpResponse(_ format: DumpFormat, _ bytes: [UInt8], offset: Int64, request: HTTPRequest) -> HTTPResponse {
         switch format {
         case .hex: return .json(DumpFormat.hexRows(bytes, offset: offset))
         case .base64: return .json(DumpFormat.base64(bytes, offset: offset))

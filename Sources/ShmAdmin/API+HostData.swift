@@ -67,7 +67,7 @@ extension API {
         else {
             throw APIFailure(Problems.make(404, "not-found", "Not found", "System V segment \(segment.shmid) is gone"))
         }
-        return rendered(format, bytes, offset: offset, request: request)
+        return dumpResponse(format, bytes, offset: offset, request: request)
     }
 
     /// An opened object in the asked format: raw streams any size (read with pread as it is sent,
@@ -75,7 +75,7 @@ extension API {
     func dump(_ request: HTTPRequest, _ object: OpenedHostObject) throws -> HTTPResponse {
         let (format, offset, count) = try dumpWindow(request, size: object.size, rawLimit: nil)
         guard format == .raw else {
-            return rendered(
+            return dumpResponse(
                 format, try object.read(offset: offset, count: Int(count)), offset: offset, request: request)
         }
         var status = 200
@@ -136,29 +136,6 @@ extension API {
                     "\(format.rawValue) dumps of this object are limited to \(ByteSize.describe(limit)) a request"))
         }
         return (format, offset, count)
-    }
-
-    private func rendered(_ format: DumpFormat, _ bytes: [UInt8], offset: Int64, request: HTTPRequest) -> HTTPResponse {
-        switch format {
-        case .hex: return .json(DumpFormat.hexRows(bytes, offset: offset))
-        case .base64: return .json(DumpFormat.base64(bytes, offset: offset))
-        case .hexdump:
-            return HTTPResponse(
-                status: 200, headers: ["Content-Type": "text/plain; charset=utf-8"],
-                body: .stream(Hexdump(bytes, offset: offset)))
-        case .raw:
-            switch ByteRange(header: request.headers["Range"], length: Int64(bytes.count)) {
-            case .whole: return HTTPResponse.bytes(bytes).adding("Accept-Ranges", "bytes")
-            case .unsatisfiable:
-                return HTTPResponse.problem(
-                    Problems.rangeNotSatisfiable(
-                        "the Range is outside the \(bytes.count) bytes asked for", commit: Int64(bytes.count))
-                ).adding("Content-Range", "bytes */\(bytes.count)")
-            case .part(let first, let last):
-                return HTTPResponse.bytes(status: 206, Array(bytes[Int(first)...Int(last)]))
-                    .adding("Content-Range", "bytes \(first)-\(last)/\(bytes.count)")
-            }
-        }
     }
 }
 
