@@ -43,6 +43,7 @@ struct HostPass {
 
     func run() -> HostSnapshot {
         var snapshot = HostSnapshot()
+        let started = monotonicNow()
         snapshot.ownPid = ProcFiles.linkTarget(proc + "/self").flatMap { Int32($0) } ?? getpid()
         snapshot.ownMountNamespace = namespaceInode(ProcFiles.linkTarget(proc + "/self/ns/mnt"))
         snapshot.ownIPCNamespace = namespaceInode(ProcFiles.linkTarget(proc + "/self/ns/ipc"))
@@ -54,7 +55,7 @@ struct HostPass {
         if let text = ProcFiles.text(proc + "/locks") {
             for (id, lock) in Locks.parse(text) { snapshot.locks[id, default: []].append(lock) }
         }
-        snapshot.takenAt = monotonicNow()
+        snapshot.takenAt = started
         snapshot.wallTime = wallClockNow()
         return snapshot
     }

@@ -7,7 +7,7 @@ import Synchronization
 /// (it takes none of the registry's locks itself).
 public final class HostScanner: Sendable {
     public let configuration: HostScanConfiguration
-    private let state = Mutex(HostSnapshot())
+    private let state = Mutex(SnapshotCache())
     /// Set while a background refresh runs, so at most one does.
     private let refreshing = Atomic<Bool>(false)
     private let passes = Atomic<Int>(0)
@@ -21,17 +21,17 @@ public final class HostScanner: Sendable {
     /// so a steady stream of readers never waits; the first after a quiet spell does (and those
     /// arriving during its pass wait for the same pass).
     public func snapshot() -> HostSnapshot {
-        let cached = state.withLock { $0 }
+        let cached = state.withLock { $0.snapshot }
         let age = monotonicNow() - cached.takenAt
         let maximumAge = configuration.maximumAge
         if age <= maximumAge {
             if age > maximumAge / 2 { refreshInBackground() }
             return cached
         }
-        return state.withLock { current in
-            if monotonicNow() - current.takenAt <= maximumAge { return current }
-            current = pass()
-            return current
+        return state.withLock { cache in
+            if monotonicNow() - cache.snapshot.takenAt <= maximumAge { return cache.snapshot }
+            cache.install(pass())
+            return cache.snapshot
         }
     }
 
@@ -39,7 +39,7 @@ public final class HostScanner: Sendable {
     /// (a guarded delete); it becomes the shared one.
     public func freshSnapshot() -> HostSnapshot {
         let fresh = pass()
-        state.withLock { current in if fresh.takenAt > current.takenAt { current = fresh } }
+        state.withLock { $0.install(fresh) }
         return fresh
     }
 
@@ -51,7 +51,14 @@ public final class HostScanner: Sendable {
     }
 
     /// Forgets the snapshot: the next reader gets a fresh pass (after the server changed something).
-    public func invalidate() { state.withLock { $0.takenAt = -.infinity } }
+    /// A pass already running began before the change, so it is not installed when it ends.
+    public func invalidate() {
+        let now = monotonicNow()
+        state.withLock { cache in
+            cache.snapshot.takenAt = -.infinity
+            cache.notBefore = now
+        }
+    }
 
     private func pass() -> HostSnapshot {
         let snapshot = HostPass(configuration).run()
@@ -63,8 +70,19 @@ public final class HostScanner: Sendable {
         guard !refreshing.exchange(true, ordering: .acquiring) else { return }
         DispatchQueue.global().async { [self] in
             let fresh = pass()
-            state.withLock { current in if fresh.takenAt > current.takenAt { current = fresh } }
+            state.withLock { $0.install(fresh) }
             refreshing.store(false, ordering: .releasing)
         }
+    }
+}
+
+/// The shared snapshot, and the earliest start a pass must have to replace it: a pass that began
+/// before the server last changed something (`invalidate()`) may have missed the change.
+struct SnapshotCache {
+    var snapshot = HostSnapshot()
+    var notBefore = -Double.infinity
+
+    mutating func install(_ fresh: HostSnapshot) {
+        if fresh.takenAt >= notBefore && fresh.takenAt > snapshot.takenAt { snapshot = fresh }
     }
 }

@@ -247,9 +247,10 @@ public struct SysVLimits: Sendable, Equatable {
 
 /// Everything one pass over /proc saw. A value: readers share it, none can change another's.
 public struct HostSnapshot: Sendable {
-    /// When the pass ended, monotonic seconds.
+    /// When the pass began, monotonic seconds: it saw nothing older than this (so its age counts
+    /// from here, and a change made after this instant may be missing from it).
     public var takenAt: Double = -.infinity
-    /// The same instant, seconds since the epoch.
+    /// When the pass ended, seconds since the epoch.
     public var wallTime: Double = 0
     /// The server's own pid, mount namespace and IPC namespace.
     public var ownPid: Int32 = 0

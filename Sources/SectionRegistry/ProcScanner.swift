@@ -9,6 +9,7 @@ import Synchronization
 /// What /proc says about the objects of one shared-memory directory: who maps them, who holds
 /// them open, who locks them. Keyed by inode (the device is the directory's).
 struct ProcSnapshot: Sendable {
+    /// When the scan began: a change made after it may be missing.
     var takenAt: Double = -.infinity
     /// Other processes' mappings.
     var mappers: [UInt64: [Mapper]] = [:]
@@ -24,7 +25,7 @@ final class ProcScanner: Sendable {
     let device: UInt64
     let maximumAge: Double
     let ownPid = getpid()
-    private let state = Mutex(ProcSnapshot())
+    private let state = Mutex(Cache())
     /// Set while a background refresh runs, so at most one does.
     private let refreshing = Atomic<Bool>(false)
     /// The fresh maps passes of `currentMappers(of:)`, shared by the callers that wait together.
@@ -40,16 +41,16 @@ final class ProcScanner: Sendable {
     /// background, so a steady stream of callers never waits for a scan; only the first caller
     /// after a quiet spell does (and callers arriving during that scan wait for it).
     func snapshot() -> ProcSnapshot {
-        let cached = state.withLock { $0 }
+        let cached = state.withLock { $0.snapshot }
         let age = monotonicNow() - cached.takenAt
         if age <= maximumAge {
             if age > maximumAge / 2 { refreshInBackground() }
             return cached
         }
-        return state.withLock { current in
-            if monotonicNow() - current.takenAt <= maximumAge { return current }
-            current = scan()
-            return current
+        return state.withLock { cache in
+            if monotonicNow() - cache.snapshot.takenAt <= maximumAge { return cache.snapshot }
+            cache.install(scan())
+            return cache.snapshot
         }
     }
 
@@ -95,16 +96,24 @@ final class ProcScanner: Sendable {
         guard !refreshing.exchange(true, ordering: .acquiring) else { return }
         DispatchQueue.global().async { [self] in
             let fresh = scan()
-            state.withLock { current in if fresh.takenAt > current.takenAt { current = fresh } }
+            state.withLock { $0.install(fresh) }
             refreshing.store(false, ordering: .releasing)
         }
     }
 
     /// Forgets the cached snapshot, so the next call rescans (after this process maps or unmaps).
-    func invalidate() { state.withLock { $0.takenAt = -.infinity } }
+    /// A scan already running began before the change, so it is not installed when it ends.
+    func invalidate() {
+        let now = monotonicNow()
+        state.withLock { cache in
+            cache.snapshot.takenAt = -.infinity
+            cache.notBefore = now
+        }
+    }
 
     private func scan() -> ProcSnapshot {
         var result = ProcSnapshot()
+        let started = monotonicNow()
         let deviceText = Self.deviceText(device)
         let reader = WholeFileReader()
         for pid in processIDs() {
@@ -131,7 +140,7 @@ final class ProcScanner: Sendable {
         if let text = readSmallFile(procRoot + "/locks") {
             result.locks = attributeLocks(Self.parseLocks(text, deviceText: deviceText), holders: result.holders)
         }
-        result.takenAt = monotonicNow()
+        result.takenAt = started
         return result
     }
 
@@ -277,4 +286,15 @@ final class ProcScanner: Sendable {
 
 extension String {
     func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
+}
+
+/// The shared snapshot, and the earliest start a scan must have to replace it: a scan that began
+/// before this process last mapped or unmapped (`invalidate()`) may have missed it.
+private struct Cache {
+    var snapshot = ProcSnapshot()
+    var notBefore = -Double.infinity
+
+    mutating func install(_ fresh: ProcSnapshot) {
+        if fresh.takenAt >= notBefore && fresh.takenAt > snapshot.takenAt { snapshot = fresh }
+    }
 }
