@@ -1,6 +1,7 @@
 """The dashboard's whole-host parts (issues 12 and 13) in a real headless Chromium, with real peers.
 
-Reuses test_dashboard.py's server, browser and page helpers (same Chromium, same hooks). One server
+Reuses test_dashboard.py's server, browser and page helpers (same Chromium, same hooks). Screenshots
+for people go to TEST_OUT: dashboard-host-inventory.png, dashboard-host-sysv.png, dashboard-health.png. One server
 per module whose --shm-dir is an 8 MiB tmpfs of this module's own (so the doctor test can fill it
 without touching the host's /dev/shm) and whose --root-dir says RemoveIPC=no (no `removeipc` noise).
 
@@ -228,6 +229,8 @@ def test_whole_host_lists_every_kind_with_mount_and_container(browser, host_serv
     assert sysv[1] == "sysv" and sysv[4][2].startswith("ipc ")
     memfd = shown[hrefs["memfd"]]
     assert memfd[1] == "memfd" and memfd[4][0] == PREFIX + "memfd" and memfd[4][2] == "—"
+    browser.execute_script("document.querySelector('[data-testid=sections-panel]').scrollIntoView()")
+    dash.save(browser, "dashboard-host-inventory.png")
     # The directory scope is the server's own shm directory again: none of the peers' rows.
     click(browser, '[data-testid="scope-dir"]')
     wait_for(browser, lambda d: not css(d, 'tr[data-href]') and css(d, '[data-testid="filter-owner"]').is_displayed(),
@@ -310,6 +313,8 @@ def test_system_v_segment_shows_its_attacher_and_bytes(browser, host_server, pee
     assert field(browser, "attached processes") == "1"
     assert field(browser, "shmid") == str(peers["shmid"])
     wait_for(browser, lambda d: (r := dash.hex_row(d, 0)) and r[0].startswith("5a 5a 5a"), "the segment's bytes")
+    browser.execute_script("document.querySelector('[data-testid=detail]').scrollIntoView()")
+    dash.save(browser, "dashboard-host-sysv.png")
     refused_delete_names(browser, child.pid)
     assert host_server.api("GET", hrefs["sysv"])[0] == 200
 
@@ -398,6 +403,8 @@ def test_a_full_tmpfs_shows_in_the_health_panel_with_its_fix_and_opens_its_subje
     [api_finding] = [f for f in report["findings"] if f["id"] == "shm-full" and f["evidence"].get("mount") == mount]
     assert api_finding["title"] in text and api_finding["fix"] in text
     assert css(browser, finding + ' [data-testid="finding-fix"]').text.startswith("Fix:")
+    browser.execute_script("window.scrollTo(0, 0)")
+    dash.save(browser, "dashboard-health.png")
     # Worst first.
     severities = browser.execute_script(
         "return [...document.querySelectorAll('[data-testid=finding]')].map(e => e.dataset.severity)")
