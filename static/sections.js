@@ -26,8 +26,9 @@ export function objectContainer(c) {
 
 /** What a row of the inventory is called: its name, or what it is when it has none. */
 export function objectName(o) {
+  // A System V segment's name is its key; IPC_PRIVATE (0) ones all share it, so the shmid tells them apart.
+  if (o.kind === 'sysv') return `${o.key ? `key ${o.name ?? o.key}` : 'private'} · shmid ${o.shmid ?? '?'}`;
   if (o.name) return o.name;
-  if (o.kind === 'sysv') return `System V ${o.shmid ?? ''}`.trim();
   return `${o.kind} (no name)`;
 }
 

@@ -227,6 +227,7 @@ def test_whole_host_lists_every_kind_with_mount_and_container(browser, host_serv
     assert sparse[4][5] == "128 MiB", "its unbacked bytes"
     sysv = shown[hrefs["sysv"]]
     assert sysv[1] == "sysv" and sysv[4][2].startswith("ipc ")
+    assert sysv[4][0] == f"private · shmid {peers['shmid']}", "an IPC_PRIVATE segment is told apart by its shmid"
     memfd = shown[hrefs["memfd"]]
     assert memfd[1] == "memfd" and memfd[4][0] == PREFIX + "memfd" and memfd[4][2] == "—"
     browser.execute_script("document.querySelector('[data-testid=sections-panel]').scrollIntoView()")
