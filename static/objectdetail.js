@@ -92,7 +92,7 @@ export function renderObjectDetail(o, { deleted }) {
     const noteText = !del
       ? (o.kind === 'semaphore'
         ? 'Semaphores are listed, never changed.'
-        : `A ${o.kind} object has no name to delete: it lives as long as a process holds or maps it.`)
+        : `${/^[aeiou]/.test(o.kind) ? 'An' : 'A'} ${o.kind} object has no name to delete: it lives as long as a process holds or maps it.`)
       : why;
     note.hidden = !noteText;
     note.textContent = noteText || '';
