@@ -119,6 +119,8 @@ export function setScope(next, filters = {}) {
   // The kinds only the host scope has.
   for (const o of $('filter-kind').querySelectorAll('option[data-host]')) o.hidden = !host;
   $('filter-kind').value = host ? hostView.kind : view.kind;
+  // The inventory's ?q= is a case-sensitive substring (API-HOST.md); the directory's filter is the page's own.
+  $('filter-q').placeholder = host ? 'substring, case-sensitive' : 'substring';
   renderMountFilter();
   $('filter-orphan').checked = hostView.orphan;
   renderHead();
