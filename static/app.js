@@ -4,8 +4,9 @@ import { api, takeTokenFromFragment, hasToken, setToken, getToken, ownSectionNam
 import { renderOverview } from './overview.js';
 import { renderMounts, knownMounts } from './mounts.js';
 import {
-  initSections, renderSections, renderInventory, renderMountFilter, inventoryQuery, scope, setScope, objectName,
+  initSections, renderSections, renderInventory, renderMountFilter, inventoryQuery, scope, setScope,
 } from './sections.js';
+import { objectName } from './inventory.js';
 import { renderDetail, renderHistory, sectionHref } from './detail.js';
 import { renderObjectDetail } from './objectdetail.js';
 import { renderHealth } from './health.js';

@@ -8,7 +8,7 @@ import { hasToken } from './api.js';
 import { NO_TOKEN } from './actions.js';
 import { openDeleteObject } from './delete.js';
 import { mappersTable, holdersTable, lockHoldersTable, renderHistory, when } from './detail.js';
-import { objectName, objectContainer } from './sections.js';
+import { objectName, objectContainer } from './inventory.js';
 
 const bytes = (n) => h('span', { title: formatExactBytes(n) }, formatBytes(n));
 

@@ -2,8 +2,9 @@
 // "this directory" (GET /api/v1/sections, the server's own shm directory) and "whole host"
 // (GET /api/v1/inventory: every kind and mount, with kind, mount and container columns).
 import { h, replace, $ } from './dom.js';
-import { formatBytes, formatExactBytes, formatAge, exactTime, percent } from './format.js';
-import { sparkline, objectSeries } from './sparkline.js';
+import { formatBytes, formatExactBytes, formatAge, exactTime } from './format.js';
+import { bar } from './bar.js';
+import { HOST_COLUMNS, hostRow } from './inventory.js';
 
 const COLUMNS = [
   { key: 'name', label: 'Name', sort: (s) => s.name },
@@ -15,32 +16,6 @@ const COLUMNS = [
   { key: 'data', label: 'Data / commit', sort: (s) => s.dataBytes ?? 0 },
   { key: 'mappers', label: 'Mappers', sort: (s) => s.mappers ?? 0, num: true },
   { key: 'age', label: 'Age', sort: (s) => -(Date.parse(s.createdAt) || 0) },
-];
-
-/** Who an object's container is, in a few characters: `docker 3f2a9c1b0d4e`, `host` when none. */
-export function objectContainer(c) {
-  if (!c || !c.runtime || c.runtime === 'none') return 'host';
-  const id = c.id ? ` ${c.id.length === 64 ? c.id.slice(0, 12) : c.id}` : '';
-  return `${c.runtime}${id}${c.pod ? ` pod ${c.pod.slice(0, 8)}` : ''}`;
-}
-
-/** What a row of the inventory is called: its name, or what it is when it has none. */
-export function objectName(o) {
-  // A System V segment's name is its key; IPC_PRIVATE (0) ones all share it, so the shmid tells them apart.
-  if (o.kind === 'sysv') return `${o.key ? `key ${o.name ?? o.key}` : 'private'} · shmid ${o.shmid ?? '?'}`;
-  if (o.name) return o.name;
-  return `${o.kind} (no name)`;
-}
-
-const HOST_COLUMNS = [
-  { key: 'name', label: 'Name', sort: (o) => objectName(o) },
-  { key: 'kind', label: 'Kind', sort: (o) => o.kind },
-  { key: 'mount', label: 'Mount', sort: (o) => o.mount ?? '' },
-  { key: 'container', label: 'Container', sort: (o) => objectContainer(o.container), cls: 'narrow-hide' },
-  { key: 'allocated', label: 'Allocated / size', sort: (o) => o.allocatedBytes ?? 0 },
-  { key: 'unbacked', label: 'Unbacked', sort: (o) => o.unbackedBytes ?? 0, num: true },
-  { key: 'mappers', label: 'Mappers', sort: (o) => o.mappers ?? 0, num: true },
-  { key: 'holders', label: 'Holders', sort: (o) => o.holders ?? 0, num: true, cls: 'narrow-hide' },
 ];
 
 const view = { scope: 'dir', sortKey: 'name', sortDir: 1, q: '', owner: '', kind: '' };
@@ -179,15 +154,6 @@ function matches(s) {
   }
 }
 
-/** A small bar: part of whole, with the text next to it. */
-export function bar(part, whole, label, title, cls = '') {
-  const pct = percent(part, whole);
-  return h('div', { class: `bar-cell ${cls}`, title },
-    h('span', { class: 'bar', role: 'img', 'aria-label': `${Math.round(pct)} percent` },
-      h('span', { class: 'bar-fill', style: { width: `${pct}%` } })),
-    h('span', { class: 'bar-text' }, label));
-}
-
 function row(s) {
   const missing = s.state === 'missing';
   const cls = [s.orphan && !missing ? 'orphan' : '', missing ? 'missing' : '', s.name === lastSelected ? 'selected' : '',
@@ -226,45 +192,6 @@ function row(s) {
   return tr;
 }
 
-function hostRow(o) {
-  const selected = o.href === lastSelected;
-  const name = objectName(o);
-  const cls = [o.orphan ? 'orphan' : '', selected ? 'selected' : '', o.kind === 'semaphore' ? 'semaphore' : ''].join(' ').trim();
-  const size = o.size ?? o.commit ?? 0;
-  const series = objectSeries(o.href);
-  const select = () => onSelectObject(o.href);
-  const cells = [
-    h('td', { class: 'name' },
-      h('button', {
-        type: 'button', class: `link${o.name ? '' : ' unnamed'}`, dataset: { testid: 'select-object' }, onclick: select,
-        title: o.path || o.href,
-      }, name),
-      o.orphan ? h('span', { class: 'tag attention', title: 'No process other than shm-admin maps, holds or locks it' }, 'orphan') : null),
-    h('td', {}, o.kind),
-    h('td', { class: 'mono', title: o.kind === 'sysv' ? `IPC namespace ${o.ipc}` : '' },
-      o.mount ?? (o.kind === 'sysv' && o.ipc != null ? `ipc ${o.ipc}` : '—')),
-    h('td', { class: 'mono', title: o.container?.id || '' }, objectContainer(o.container)),
-    h('td', {}, h('div', { class: 'alloc-cell' },
-      bar(o.allocatedBytes, size, `${formatBytes(o.allocatedBytes)} / ${formatBytes(size)}`,
-        `allocated ${formatExactBytes(o.allocatedBytes)} of ${formatExactBytes(size)}`),
-      series.length ? sparkline(series, { label: `${name} allocated` }) : null)),
-    h('td', { class: `num${o.unbackedBytes > 0 ? ' unbacked' : ''}`, title: formatExactBytes(o.unbackedBytes) },
-      o.unbackedBytes > 0 ? formatBytes(o.unbackedBytes) : '0'),
-    h('td', { class: 'num' }, String(o.mappers ?? 0)),
-    h('td', { class: 'num' }, String(o.holders ?? 0)),
-  ];
-  cells.forEach((td, i) => {
-    td.dataset.label = HOST_COLUMNS[i].label;
-    if (HOST_COLUMNS[i].cls) td.classList.add(HOST_COLUMNS[i].cls);
-  });
-  return h('tr', {
-    class: cls,
-    dataset: { href: o.href, kind: o.kind, mount: o.mount ?? '', orphan: String(!!o.orphan), ...(o.name ? { name: o.name } : {}) },
-    'aria-current': selected ? 'true' : null,
-    onclick: (e) => { if (!e.target.closest('button')) select(); },
-  }, cells);
-}
-
 function rerenderHost() {
   const col = HOST_COLUMNS.find((c) => c.key === hostView.sortKey) || HOST_COLUMNS[0];
   const rows = [...lastHostList].sort((a, b) => {
@@ -273,7 +200,7 @@ function rerenderHost() {
     const cmp = typeof x === 'number' && typeof y === 'number' ? x - y : String(x ?? '').localeCompare(String(y ?? ''));
     return (cmp || a.href.localeCompare(b.href)) * hostView.sortDir;
   });
-  replace($('sections-body'), rows.map(hostRow));
+  replace($('sections-body'), rows.map((o) => hostRow(o, { selected: o.href === lastSelected, onSelect: onSelectObject })));
   $('sections-empty').hidden = rows.length > 0;
   $('sections-count').textContent = lastHostTotal > rows.length
     ? `${rows.length} of ${lastHostTotal} objects (largest first)` : `${rows.length} objects`;
