@@ -183,8 +183,7 @@ struct HostPass {
     /// Every process's mappings and descriptors of shared memory: objects on a mount's device,
     /// memfds, System V attachments.
     private func readProcesses(_ pids: [Int32], into snapshot: inout HostSnapshot) {
-        let devices = Set(snapshot.mounts.map { Maps.hexText($0.device) })
-        let needles = Maps.needles(devices)
+        let devices = Set(snapshot.mounts.map(\.device))
         // A descriptor's link shows the path the kernel resolved: the --shm-dir as given may not be it.
         let ownDirectory = ProcFiles.canonical(configuration.shmDirectory) ?? configuration.shmDirectory
         let prefixes = ["/memfd:", "/dev/shm/", configuration.shmDirectory + "/", ownDirectory + "/"]
@@ -194,7 +193,7 @@ struct HostPass {
             var seen = false
             if let bytes = reader.read(base + "/maps") {
                 if bytes.isEmpty { kernelThreads.insert(pid) }
-                for line in Maps.parse(bytes, devices: devices, needles: needles) {
+                for line in Maps.parse(bytes, devices: devices) {
                     seen = true
                     let mapping = Mapping(
                         pid: pid, start: line.start, end: line.end, offset: line.offset, writable: line.writable)
