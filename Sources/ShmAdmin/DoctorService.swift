@@ -134,7 +134,9 @@ final class DoctorService: Sendable {
 
     /// One periodic run.
     func tick() {
-        let snapshot = host.snapshot()
+        // A reader's pass of the last interval serves (on a busy host a pass costs tens of
+        // milliseconds); how full each mount is, is read now.
+        let snapshot = host.withCurrentCapacities(host.snapshot(maximumAge: HistoryRing.interval))
         history.record(HistorySample.of(snapshot, graceSeconds: configuration.graceSeconds))
         let found = findings(snapshot).findings
         var now: [String: Finding.Severity] = [:]
