@@ -20,15 +20,15 @@ public final class HostScanner: Sendable {
     /// A snapshot at most `maximumAge` old. Past half that age a refresh starts in the background,
     /// so a steady stream of readers never waits; the first after a quiet spell does (and those
     /// arriving during its pass wait for the same pass).
-    public func snapshot() -> HostSnapshot { snapshot(maximumAge: configuration.maximumAge) }
+    public func snapshot() -> HostSnapshot { snapshot(maximumAge: configuration.maximumAge, refreshingAhead: true) }
 
     /// A snapshot at most `maximumAge` old: periodic work (the doctor's run every 10 s) takes the
-    /// pass a reader made lately instead of making one more.
-    public func snapshot(maximumAge: Double) -> HostSnapshot {
+    /// pass a reader made lately instead of making one more (and starts none ahead of time).
+    public func snapshot(maximumAge: Double, refreshingAhead: Bool = false) -> HostSnapshot {
         let cached = state.withLock { $0.snapshot }
         let age = monotonicNow() - cached.takenAt
         if age <= maximumAge {
-            if age > maximumAge / 2 { refreshInBackground() }
+            if refreshingAhead && age > maximumAge / 2 { refreshInBackground() }
             return cached
         }
         return state.withLock { cache in
