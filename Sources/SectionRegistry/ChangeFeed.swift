@@ -51,9 +51,9 @@ public final class ChangeFeed: Sendable {
 
     func publish(
         _ kind: SectionEvent.Kind, _ section: String?, source: SectionEvent.Source = .api,
-        _ details: SectionEvent.Details = .none
+        _ details: SectionEvent.Details = .none, notingOwnChange: Bool = true
     ) {
-        if source == .api, let section {
+        if source == .api, notingOwnChange, let section {
             let now = monotonicNow()
             ownChanges.withLock { $0.note(section, at: now) }
         }
@@ -76,6 +76,17 @@ public final class ChangeFeed: Sendable {
     /// Publishes that `section` was unlinked by another process while `pids` mapped it.
     public func publishDeletedWhileMapped(_ section: String, uid: UInt32?, pids: [Int32]) {
         publish(.deletedWhileMapped, section, source: .external, .unlinkedWhileMapped(uid: uid, pids: pids))
+    }
+
+    /// Publishes a reclaim, restore or purge of `section` (`quarantined`, `restored`, `purged`). The
+    /// directory's own events of the rename (`deleted`, `created`) still go out: the section left
+    /// or came back, and the name may be another mount's.
+    public func publishQuarantine(
+        _ kind: SectionEvent.Kind, _ section: String, objectKind: String, mount: String?, bytes: Int64, id: String?
+    ) {
+        publish(
+            kind, section, source: .api, .quarantine(kind: objectKind, mount: mount, bytes: bytes, id: id),
+            notingOwnChange: false)
     }
 
     /// Starts the inotify watcher on `directory` (a thread of its own, blocked in poll).

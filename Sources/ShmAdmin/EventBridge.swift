@@ -86,6 +86,15 @@ struct EventJSON: JSONRepresentable {
         case .finding(let finding):
             json.key("finding")
             json.fragment(finding)
+        case .quarantine(let kind, let mount, let bytes, let id):
+            json.key("bytes")
+            json.int(bytes)
+            json.key("kind")
+            json.string(kind)
+            json.key("mount")
+            if let mount { json.string(mount) } else { json.null() }
+            json.key("quarantine")
+            if let id { json.string(id) } else { json.null() }
         case .unlocked(let lease, let expired):
             json.key("lease")
             json.string(lease)
