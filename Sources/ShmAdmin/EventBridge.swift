@@ -91,8 +91,10 @@ struct EventJSON: JSONRepresentable {
             json.int(bytes)
             json.key("kind")
             json.string(kind)
-            json.key("mount")
-            if let mount { json.string(mount) } else { json.null() }
+            if let mount {  // System V has none: absent, as for the other events without a mount
+                json.key("mount")
+                json.string(mount)
+            }
             json.key("quarantine")
             if let id { json.string(id) } else { json.null() }
         case .unlocked(let lease, let expired):
