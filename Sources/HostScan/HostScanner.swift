@@ -35,6 +35,10 @@ public final class HostScanner: Sendable {
         }
     }
 
+    /// The last snapshot, however old (even after `invalidate()`), without a pass: for finding
+    /// where a mount is reached when the caller checks what it finds there itself.
+    public func lastSnapshot() -> HostSnapshot { state.withLock { $0.snapshot } }
+
     /// A snapshot from a pass that starts now, for decisions that must not rest on a cached view
     /// (a guarded delete); it becomes the shared one.
     public func freshSnapshot() -> HostSnapshot {

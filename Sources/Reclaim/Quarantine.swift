@@ -214,9 +214,11 @@ public final class Quarantine: Sendable {
     private func reach(_ record: QuarantineRecord, dropWhenGone: Bool = true) throws(QuarantineError)
         -> MountDirectory?
     {
-        let snapshot = scanner.snapshot()
-        guard let mount = snapshot.mount(record.mount) ?? scanner.freshSnapshot().mount(record.mount),
-            let directory = MountDirectory(mount), (try? directory.openQuarantine(create: false)) == true,
+        // Where the mount is reached, from the last snapshot however old (MountDirectory checks the
+        // device; a container's process may have gone: then from a fresh pass).
+        let known = scanner.lastSnapshot().mount(record.mount).flatMap { MountDirectory($0) }
+        guard let directory = known ?? scanner.freshSnapshot().mount(record.mount).flatMap({ MountDirectory($0) }),
+            (try? directory.openQuarantine(create: false)) == true,
             (try? directory.holds(record.id, inode: record.inode, inQuarantine: true)) == true
         else {
             if dropWhenGone {
