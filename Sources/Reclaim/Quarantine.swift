@@ -78,6 +78,7 @@ public final class Quarantine: Sendable {
             record.phase = .restoring
             try save(record)
             do throws(SystemCallError) {
+                notify(.renaming(mount: record.mount, name: record.name))
                 try directory.moveOut(id, as: record.name)
             } catch {
                 record.phase = .quarantined
@@ -173,6 +174,7 @@ public final class Quarantine: Sendable {
                         continue
                     }
                     do throws(SystemCallError) {
+                        notify(.renaming(mount: record.mount, name: record.name))
                         try directory.moveOut(record.id, as: record.name)
                         try? forget(record.id)
                         recovery.restored.append(record.name)

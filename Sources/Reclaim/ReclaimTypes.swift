@@ -115,6 +115,9 @@ public enum QuarantineChange: Sendable {
     case restored(QuarantineItem)
     /// Purged from quarantine, or deleted at once (`mode: delete`, System V): the item's bytes are freed.
     case purged(kind: String, name: String, mount: DeviceID?, bytes: Int64, id: String?)
+    /// Said just before `name` is renamed into or out of `mount`'s quarantine: the server notes it
+    /// as its own change of its own directory (the inotify echo is not reported again).
+    case renaming(mount: DeviceID, name: String)
 }
 
 public enum QuarantineError: Error, Sendable, Equatable {

@@ -191,6 +191,7 @@ public struct Reclaimer: Sendable {
             }
             hook?("after-record", candidate.name)
             do throws(SystemCallError) {
+                quarantine.notify(.renaming(mount: object.device, name: candidate.name))
                 try move.directory.moveIn(candidate.name, as: record.id)
             } catch {
                 try? quarantine.forget(record.id)
@@ -266,6 +267,7 @@ public struct Reclaimer: Sendable {
         record.phase = .restoring
         try? quarantine.save(record)
         do throws(SystemCallError) {
+            quarantine.notify(.renaming(mount: record.mount, name: record.name))
             try move.directory.moveOut(record.id, as: record.name)
             try? quarantine.forget(record.id)
             skipped.append(ReclaimSkip(href: move.candidate.href, reason: reason))

@@ -44,7 +44,7 @@ public final class ChangeFeed: Sendable {
 
     /// Marks `name` as changed by this process now: call before the syscall, so the inotify echo
     /// that may arrive before `publish` is recognised as ours.
-    func noteOwnChange(_ name: String) {
+    public func noteOwnChange(_ name: String) {
         let now = monotonicNow()
         ownChanges.withLock { $0.note(name, at: now) }
     }
@@ -79,8 +79,8 @@ public final class ChangeFeed: Sendable {
     }
 
     /// Publishes a reclaim, restore or purge of `section` (`quarantined`, `restored`, `purged`). The
-    /// directory's own events of the rename (`deleted`, `created`) still go out: the section left
-    /// or came back, and the name may be another mount's.
+    /// name may be another mount's, so it is not noted as a change of this directory here; the
+    /// caller notes renames in this directory before making them (`noteOwnChange`).
     public func publishQuarantine(
         _ kind: SectionEvent.Kind, _ section: String, objectKind: String, mount: String?, bytes: Int64, id: String?
     ) {

@@ -36,9 +36,10 @@ final class API: Sendable {
         self.host = host ?? HostScanner(HostScanConfiguration(shmDirectory: registry.directory.path))
         self.doctor = DoctorService(host: self.host, registry: registry, configuration: doctor)
         let feed = registry.changes
+        let own = DeviceID(registry.directory.device)
         self.quarantine = Quarantine(
             stateDirectory: registry.stateDirectory, scanner: self.host, ttl: quarantineTTL,
-            notify: { change in API.publish(change, to: feed) })
+            notify: { change in API.publish(change, to: feed, ownMount: own) })
         self.reclaimer = Reclaimer(quarantine: quarantine, graceSeconds: doctor.graceSeconds)
         self.security = security
         self.metrics = metrics
@@ -129,8 +130,12 @@ final class API: Sendable {
     }
 
     /// A quarantine change as its event (`quarantined`, `restored`, `purged`).
-    static func publish(_ change: QuarantineChange, to feed: ChangeFeed) {
+    /// The directory's inotify echo of a rename in the server's own mount is the server's own change:
+    /// `quarantined` / `restored` say it, not `deleted` / `created` again.
+    static func publish(_ change: QuarantineChange, to feed: ChangeFeed, ownMount: DeviceID) {
         switch change {
+        case .renaming(let mount, let name):
+            if mount == ownMount { feed.noteOwnChange(name) }
         case .quarantined(let item):
             feed.publishQuarantine(
                 .quarantined, item.name, objectKind: item.kind, mount: item.mount.description, bytes: item.bytes,
