@@ -201,13 +201,13 @@ public final class Quarantine: Sendable {
 
     // MARK: - Building blocks
 
-    func save(_ record: QuarantineRecord) throws(QuarantineError) {
-        try store.save(record)
+    func save(_ record: QuarantineRecord, syncingDirectory: Bool = true) throws(QuarantineError) {
+        try store.save(record, syncingDirectory: syncingDirectory)
         records.withLock { $0[record.id] = record }
     }
 
-    func forget(_ id: String) throws(QuarantineError) {
-        try store.remove(id)
+    func forget(_ id: String, syncingDirectory: Bool = true) throws(QuarantineError) {
+        try store.remove(id, syncingDirectory: syncingDirectory)
         _ = records.withLock { $0.removeValue(forKey: id) }
     }
 

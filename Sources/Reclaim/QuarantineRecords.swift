@@ -97,7 +97,9 @@ struct QuarantineRecordStore: Sendable {
         for name in Self.names(in: path) where name.hasPrefix(".tmp-") { unlink(path + "/" + name) }
     }
 
-    func save(_ record: QuarantineRecord) throws(QuarantineError) {
+    /// With `syncingDirectory` false the rename is not made durable here: the caller syncs the
+    /// directory once for a batch (`syncDirectory`) before it relies on the records.
+    func save(_ record: QuarantineRecord, syncingDirectory: Bool = true) throws(QuarantineError) {
         let temporary = path + "/.tmp-" + record.id
         let final = path + "/" + record.id + ".json"
         do throws(SystemCallError) {
@@ -113,20 +115,20 @@ struct QuarantineRecordStore: Sendable {
             }
             try syscall(.fsync) { fsync(file) }
             try syscall(.rename) { rename(temporary, final) }
-            try syncDirectory()
+            if syncingDirectory { try syncDirectory() }
         } catch {
             unlink(temporary)
             throw .failed("cannot write the quarantine record \(final): \(error)")
         }
     }
 
-    func remove(_ id: String) throws(QuarantineError) {
+    func remove(_ id: String, syncingDirectory: Bool = true) throws(QuarantineError) {
         let final = path + "/" + id + ".json"
         do throws(SystemCallError) {
             do throws(SystemCallError) {
                 try syscall(.unlink) { unlink(final) }
             } catch  where error.errno.rawValue == ENOENT {}
-            try syncDirectory()
+            if syncingDirectory { try syncDirectory() }
         } catch {
             throw .failed("cannot remove the quarantine record \(final): \(error)")
         }
@@ -148,7 +150,8 @@ struct QuarantineRecordStore: Sendable {
         return (records, unreadable)
     }
 
-    private func syncDirectory() throws(SystemCallError) {
+    /// Makes every rename and unlink in the directory so far durable.
+    func syncDirectory() throws(SystemCallError) {
         let directory = try syscall(.open) { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         defer { close(directory) }
         try syscall(.fsync) { fsync(directory) }

@@ -170,8 +170,9 @@ public struct Reclaimer: Sendable {
             move.modifiedAt = entry.facts.modifiedAt
             passed.append(move)
         }
-        // 2–3. Record, then rename into the quarantine and check that the inode is the one moved.
-        var moved: [Move] = []
+        // 2. Records of every move (each fsynced), made durable together by one fsync of their
+        // directory before the first object moves.
+        var recorded: [Move] = []
         let now = wallSeconds()
         for var move in passed {
             let candidate = move.candidate
@@ -185,16 +186,35 @@ public struct Reclaimer: Sendable {
             let record = QuarantineRecord(
                 id: Quarantine.newID(), name: candidate.name, mount: object.device, inode: object.inode, kind: "shm",
                 bytes: candidate.bytes, quarantinedAt: now, purgeAt: now + quarantine.ttl, phase: .moving)
-            do throws(QuarantineError) { try quarantine.save(record) } catch {
+            do throws(QuarantineError) { try quarantine.save(record, syncingDirectory: false) } catch {
                 skipped.append(ReclaimSkip(href: candidate.href, reason: .failed, detail: "\(error)"))
                 continue
             }
+            move.record = record
+            recorded.append(move)
+        }
+        do throws(SystemCallError) {
+            if !recorded.isEmpty { try quarantine.store.syncDirectory() }
+        } catch {
+            for move in recorded {
+                try? quarantine.forget(move.record!.id, syncingDirectory: false)
+                skipped.append(ReclaimSkip(href: move.candidate.href, reason: .failed, detail: "\(error)"))
+            }
+            recorded = []
+        }
+        // 3. Rename into the quarantine and check that the inode is the one moved.
+        var moved: [Move] = []
+        for var move in recorded {
+            let candidate = move.candidate
+            let object = candidate.object!
+            let record = move.record!
+            move.record = nil
             hook?("after-record", candidate.name)
             do throws(SystemCallError) {
                 quarantine.notify(.renaming(mount: object.device, name: candidate.name))
                 try move.directory.moveIn(candidate.name, as: record.id)
             } catch {
-                try? quarantine.forget(record.id)
+                try? quarantine.forget(record.id, syncingDirectory: false)
                 let gone = error.errno.rawValue == ENOENT
                 skipped.append(
                     ReclaimSkip(href: candidate.href, reason: gone ? .gone : .failed, detail: gone ? nil : "\(error)"))
@@ -230,7 +250,7 @@ public struct Reclaimer: Sendable {
             // 5. Keep or purge.
             var done = record
             done.phase = request.mode == .quarantine ? .quarantined : .purging
-            do throws(QuarantineError) { try quarantine.save(done) } catch {
+            do throws(QuarantineError) { try quarantine.save(done, syncingDirectory: false) } catch {
                 putBack(move, reason: .failed, &skipped)
                 continue
             }
@@ -246,7 +266,7 @@ public struct Reclaimer: Sendable {
                             quarantineID: record.id))
                     continue
                 }
-                try? quarantine.forget(record.id)
+                try? quarantine.forget(record.id, syncingDirectory: false)
                 quarantine.notify(
                     .purged(kind: "shm", name: candidate.name, mount: record.mount, bytes: record.bytes, id: nil))
                 reclaimed.append(candidate)
@@ -258,6 +278,8 @@ public struct Reclaimer: Sendable {
             }
             quarantine.countReclaimed(candidate.bytes)
         }
+        // The final records of the batch, durable together.
+        try? quarantine.store.syncDirectory()
     }
 
     /// Renames a moved object back under its name (RENAME_NOREPLACE). When the name was taken
