@@ -1,4 +1,6 @@
+import Dispatch
 import HostScan
+import Synchronization
 import SystemSeam
 
 #if canImport(Glibc)
@@ -183,24 +185,16 @@ public struct Reclaimer: Sendable {
                 skipped.append(ReclaimSkip(href: candidate.href, reason: .failed, detail: "\(error)"))
                 continue
             }
-            let record = QuarantineRecord(
+            move.record = QuarantineRecord(
                 id: Quarantine.newID(), name: candidate.name, mount: object.device, inode: object.inode, kind: "shm",
                 bytes: candidate.bytes, quarantinedAt: now, purgeAt: now + quarantine.ttl, phase: .moving)
-            do throws(QuarantineError) { try quarantine.save(record, syncingDirectory: false) } catch {
-                skipped.append(ReclaimSkip(href: candidate.href, reason: .failed, detail: "\(error)"))
-                continue
-            }
-            move.record = record
             recorded.append(move)
         }
-        do throws(SystemCallError) {
-            if !recorded.isEmpty { try quarantine.store.syncDirectory() }
-        } catch {
-            for move in recorded {
-                try? quarantine.forget(move.record!.id, syncingDirectory: false)
-                skipped.append(ReclaimSkip(href: move.candidate.href, reason: .failed, detail: "\(error)"))
-            }
-            recorded = []
+        let failures = saveAll(recorded.map { $0.record! })
+        recorded = recorded.filter { move in
+            guard let failure = failures[move.record!.id] else { return true }
+            skipped.append(ReclaimSkip(href: move.candidate.href, reason: .failed, detail: "\(failure)"))
+            return false
         }
         // 3. Rename into the quarantine and check that the inode is the one moved.
         var moved: [Move] = []
@@ -237,49 +231,90 @@ public struct Reclaimer: Sendable {
         // 4. A fresh look at /proc, and at the watch: anyone who opened it by name gets it back.
         let after = scanner.freshSnapshot()
         opens.drain()
+        var keep: [Move] = []
         for move in moved {
-            let candidate = move.candidate
             let record = move.record!
             let info = try? move.directory.status(record.id, inQuarantine: true)
             let modified = info.map { Self.seconds($0.st_mtim) != move.modifiedAt } ?? true
-            if after.isInUse(candidate.object!) || opens.wasOpened(move.watch) || modified {
+            if after.isInUse(move.candidate.object!) || opens.wasOpened(move.watch) || modified {
                 putBack(move, reason: .reopened, &skipped)
                 continue
             }
-            hook?("after-check", candidate.name)
-            // 5. Keep or purge.
-            var done = record
-            done.phase = request.mode == .quarantine ? .quarantined : .purging
-            do throws(QuarantineError) { try quarantine.save(done, syncingDirectory: false) } catch {
+            hook?("after-check", move.candidate.name)
+            keep.append(move)
+        }
+        // 5. Keep or purge: the final records (written together), then the purges.
+        let phase: QuarantineRecord.Phase = request.mode == .quarantine ? .quarantined : .purging
+        let finalFailures = saveAll(
+            keep.map { move in
+                var done = move.record!
+                done.phase = phase
+                return done
+            })
+        for move in keep {
+            let candidate = move.candidate
+            var done = move.record!
+            done.phase = phase
+            if finalFailures[done.id] != nil {
                 putBack(move, reason: .failed, &skipped)
                 continue
             }
             if request.mode == .delete {
                 do throws(SystemCallError) {
-                    try move.directory.purge(record.id)
+                    try move.directory.purge(done.id)
                 } catch {
                     done.phase = .quarantined
                     try? quarantine.save(done)
                     skipped.append(
                         ReclaimSkip(
                             href: candidate.href, reason: .failed, detail: "\(error); it stays in quarantine",
-                            quarantineID: record.id))
+                            quarantineID: done.id))
                     continue
                 }
-                try? quarantine.forget(record.id, syncingDirectory: false)
+                try? quarantine.forget(done.id, syncingDirectory: false)
                 quarantine.notify(
-                    .purged(kind: "shm", name: candidate.name, mount: record.mount, bytes: record.bytes, id: nil))
+                    .purged(kind: "shm", name: candidate.name, mount: done.mount, bytes: done.bytes, id: nil))
                 reclaimed.append(candidate)
             } else {
                 quarantine.notify(.quarantined(done.item))
                 var kept = candidate
-                kept.quarantineID = record.id
+                kept.quarantineID = done.id
                 reclaimed.append(kept)
             }
             quarantine.countReclaimed(candidate.bytes)
         }
-        // The final records of the batch, durable together.
-        try? quarantine.store.syncDirectory()
+        // The records the purges removed (mode delete), durable together.
+        if request.mode == .delete { try? quarantine.store.syncDirectory() }
+    }
+
+    /// Writes `records` (each fsynced, the file system's journal sharing the commits of those
+    /// written at the same time: a few threads write them), then fsyncs their directory once.
+    /// Returns the failures by record id; when the directory cannot be synced, all of them failed
+    /// (and their records are removed again).
+    private func saveAll(_ records: [QuarantineRecord]) -> [String: QuarantineError] {
+        guard !records.isEmpty else { return [:] }
+        let failures = Mutex<[String: QuarantineError]>([:])
+        let workers = min(8, records.count)
+        let quarantine = self.quarantine
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for index in stride(from: worker, to: records.count, by: workers) {
+                do throws(QuarantineError) {
+                    try quarantine.save(records[index], syncingDirectory: false)
+                } catch {
+                    failures.withLock { $0[records[index].id] = error }
+                }
+            }
+        }
+        var failed = failures.withLock { $0 }
+        do throws(SystemCallError) {
+            try quarantine.store.syncDirectory()
+        } catch {
+            for record in records where failed[record.id] == nil {
+                try? quarantine.forget(record.id, syncingDirectory: false)
+                failed[record.id] = .failed("cannot sync the quarantine records' directory: \(error)")
+            }
+        }
+        return failed
     }
 
     /// Renames a moved object back under its name (RENAME_NOREPLACE). When the name was taken
