@@ -385,6 +385,7 @@ def test_a_process_that_opens_an_object_by_name_during_reclaim_keeps_it(rserver,
                             text=True)
     rng = random.Random(1234)
     raced = reopened = kept = 0
+    last = 0.3  # how long the last reclaim took: the peer starts at a random moment of the next
     deadline = time.monotonic() + 60
     try:
         for round_number in range(100):
@@ -395,9 +396,11 @@ def test_a_process_that_opens_an_object_by_name_during_reclaim_keeps_it(rserver,
             targets = [n for n in names if rng.random() < 0.5]
             peer.stdin.write(json.dumps({"dir": str(private_tmpfs), "names": targets,
                                          "sha": {n: shas[n] for n in targets},
-                                         "delay": rng.uniform(0, 0.3)}) + "\n")
+                                         "delay": rng.uniform(0, 1.2 * last)}) + "\n")
             peer.stdin.flush()
+            started = time.monotonic()
             report = reclaim(admin, dryRun=False)
+            last = time.monotonic() - started
             peer.stdin.write("stop\n")
             peer.stdin.flush()
             ready, _, _ = select.select([peer.stdout], [], [], 30)
@@ -473,7 +476,7 @@ def test_kill_9_during_a_reclaim_storm_loses_nothing(rserver, private_tmpfs, tmp
     per_object = (time.monotonic() - started) / max(1, len(report["reclaimed"]))
     assert len(report["reclaimed"]) == 150
     check("round 0 (not killed)")
-    for round_number, fraction in enumerate([0.1, 0.35, 0.6, 0.8, 0.95, 1.2], start=1):
+    for round_number, fraction in enumerate([0.1, 0.3, 0.5, 0.65, 0.8, 1.0], start=1):
         make(round_number, 60)
         expected = per_object * (len(set(os.listdir(private_tmpfs)) - {QDIR}))
         delay = fraction * expected
