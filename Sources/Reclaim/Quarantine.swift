@@ -42,8 +42,7 @@ public final class Quarantine: Sendable {
         self.notify = notify
         self.stepHook = stepHook
         store = QuarantineRecordStore(stateDirectory: stateDirectory)
-        let loaded = store.loadAll().records
-        records.withLock { table in for record in loaded { table[record.id] = record } }
+        refresh()
     }
 
     /// `shm_admin_reclaimed_bytes_total`, `shm_admin_reclaimed_objects_total` since the start.
@@ -56,9 +55,11 @@ public final class Quarantine: Sendable {
         reclaimedObjects.add(1, ordering: .relaxed)
     }
 
-    /// Objects in quarantine, oldest first.
+    /// Objects in quarantine, oldest first. Records another process changed are read again (unless
+    /// an operation of this one is running: it will).
     public func list() -> [QuarantineItem] {
-        records.withLock { Array($0.values) }.filter { $0.phase == .quarantined }.map(\.item)
+        _ = operation.withLockIfAvailable { _ in refresh() }
+        return records.withLock { Array($0.values) }.filter { $0.phase == .quarantined }.map(\.item)
             .sorted { ($0.quarantinedAt, $0.id) < ($1.quarantinedAt, $1.id) }
     }
 
@@ -72,7 +73,7 @@ public final class Quarantine: Sendable {
     /// Puts `id` back under its name: `nameTaken` when another object has it now (the object stays
     /// in quarantine), `gone` when the object or its mount is.
     public func restore(_ id: String) throws(QuarantineError) -> QuarantineItem {
-        try operation.withLock { _ throws(QuarantineError) in
+        try exclusively { () throws(QuarantineError) in
             guard var record = records.withLock({ $0[id] }), record.phase == .quarantined else { throw .notFound(id) }
             guard let directory = try reach(record) else { throw .gone(record.name) }
             record.phase = .restoring
@@ -95,7 +96,7 @@ public final class Quarantine: Sendable {
 
     /// Purges `id` now (its memory is freed once no process keeps it).
     public func purge(_ id: String) throws(QuarantineError) -> QuarantineItem {
-        try operation.withLock { _ throws(QuarantineError) in
+        try exclusively { () throws(QuarantineError) in
             guard let record = records.withLock({ $0[id] }), record.phase == .quarantined else { throw .notFound(id) }
             return try purgeLocked(record)
         }
@@ -104,7 +105,7 @@ public final class Quarantine: Sendable {
     /// Purges every object whose TTL is over; returns them.
     @discardableResult
     public func purgeExpired(now: Double = wallSeconds()) -> [QuarantineItem] {
-        operation.withLock { _ in
+        exclusively {
             let due = records.withLock { Array($0.values) }.filter { $0.phase == .quarantined && $0.purgeAt <= now }
             return due.sorted { $0.purgeAt < $1.purgeAt }.compactMap { try? purgeLocked($0) }
         }
@@ -150,7 +151,7 @@ public final class Quarantine: Sendable {
     /// taken meanwhile it stays quarantined); a purge (`purging`) is finished; a quarantined object
     /// that is no longer there loses its record.
     public func recover() -> Recovery {
-        operation.withLock { _ in
+        exclusively {
             var recovery = Recovery()
             let snapshot = scanner.freshSnapshot()
             for var record in records.withLock({ Array($0.values) }).sorted(by: { $0.id < $1.id }) {
@@ -200,6 +201,32 @@ public final class Quarantine: Sendable {
     }
 
     // MARK: - Building blocks
+
+    private let loadedStamp = Mutex<Int64>(-1)
+
+    /// Runs `body` as the one operation on the quarantine: this process's lock, then the state
+    /// directory's (another process may share it), with the records as that directory has them.
+    func exclusively<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        let outcome: Result<T, E> = operation.withLock { _ in
+            let lock = store.lock()
+            defer { store.unlock(lock) }
+            refresh()
+            do throws(E) { return .success(try body()) } catch { return .failure(error) }
+        }
+        return try outcome.get()
+    }
+
+    /// Reads the records again when their directory changed since they were read.
+    func refresh() {
+        let stamp = store.stamp()
+        guard loadedStamp.withLock({ $0 }) != stamp || stamp == 0 else { return }
+        let loaded = store.loadAll().records
+        records.withLock { table in
+            table = [:]
+            for record in loaded { table[record.id] = record }
+        }
+        loadedStamp.withLock { $0 = stamp }
+    }
 
     func save(_ record: QuarantineRecord, syncingDirectory: Bool = true) throws(QuarantineError) {
         try store.save(record, syncingDirectory: syncingDirectory)

@@ -150,6 +150,29 @@ struct QuarantineRecordStore: Sendable {
         return (records, unreadable)
     }
 
+    /// Takes the directory's lock (flock of `.lock`): one process at a time changes the quarantine
+    /// (the server, or the command line working locally on the same state directory). Returns the
+    /// descriptor to give to `unlock`; -1 when the lock file cannot be opened (then only this
+    /// process's own lock serialises).
+    func lock() -> Int32 {
+        let file = open(path + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard file >= 0 else { return -1 }
+        while flock(file, LOCK_EX) != 0 && errno == EINTR {}
+        return file
+    }
+
+    func unlock(_ file: Int32) {
+        if file >= 0 { close(file) }
+    }
+
+    /// The directory's modification time in nanoseconds: every record written or removed, by
+    /// any process, changes it.
+    func stamp() -> Int64 {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return 0 }
+        return Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+    }
+
     /// Makes every rename and unlink in the directory so far durable.
     func syncDirectory() throws(SystemCallError) {
         let directory = try syscall(.open) { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }

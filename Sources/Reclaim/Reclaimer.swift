@@ -34,7 +34,7 @@ public struct Reclaimer: Sendable {
     private var scanner: HostScanner { quarantine.scanner }
 
     public func run(_ request: ReclaimRequest) -> ReclaimReport {
-        quarantine.operation.withLock { _ in
+        quarantine.exclusively {
             let olderThan = request.olderThan ?? graceSeconds
             let first = scanner.freshSnapshot()
             var (candidates, skipped) = Self.candidates(in: first, request, olderThan: olderThan)

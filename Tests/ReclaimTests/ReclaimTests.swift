@@ -383,3 +383,19 @@ final class Frozen: @unchecked Sendable {
         if now != objectAt { rename(bench.shm + "/" + now, bench.shm + "/" + objectAt) }
     }
 }
+
+/// Two quarantines over one state directory, as the server and the command line working locally.
+@Suite(.serialized) struct SharedStateTests {
+    @Test func whatOneChangesTheOtherSeesAndActsOn() throws {
+        let bench = try Bench()
+        let bytes = try bench.make("shared", bytes: Bench.pattern(6000, seed: 21))
+        let other = Quarantine(
+            stateDirectory: bench.state, scanner: bench.scanner, ttl: 3600, notify: { _ in }, stepHook: nil)
+        let id = try #require(bench.reclaimer.run(bench.request()).reclaimed.first?.quarantineID)
+        #expect(other.list().map(\.id) == [id])
+        _ = try other.restore(id)
+        #expect(bench.contents("shared") == bytes)
+        #expect(bench.quarantine.list().isEmpty)
+        #expect(throws: QuarantineError.notFound(id)) { try bench.quarantine.purge(id) }
+    }
+}
