@@ -54,6 +54,7 @@ struct HostPass {
         readSysV(into: &snapshot)
         if let text = ProcFiles.text(proc + "/locks") {
             for (id, lock) in Locks.parse(text) { snapshot.locks[id, default: []].append(lock) }
+            attributeOFDLocks(in: &snapshot)
         }
         snapshot.takenAt = started
         snapshot.wallTime = wallClockNow()
@@ -61,16 +62,44 @@ struct HostPass {
     }
 
     /// The tmpfs each mount namespace sees at `/dev/shm`, with the namespaces' processes (a light
-    /// pass: `HostScanner.shmMountMembers`).
-    func mountMembers() -> [DeviceID: [Int32]] {
-        var snapshot = HostSnapshot()
-        snapshot.ownMountNamespace = namespaceInode(ProcFiles.linkTarget(proc + "/self/ns/mnt"))
-        readNamespaces(ProcFiles.entries(proc).compactMap { Int32($0) }.sorted(), into: &snapshot)
-        var members: [DeviceID: [Int32]] = [:]
-        for namespace in snapshot.namespaces.values {
-            guard let device = namespace.shmDevice else { continue }
-            members[device, default: []] += namespace.pids
+    /// pass: `HostScanner.shmMountMembers`). Run every few seconds while an event stream is open,
+    /// so it reads little: the list of processes, and the mount-namespace link of only the
+    /// processes it has not seen, those it first saw lately (a container's first process enters
+    /// its namespace just after it starts) and a rotating tenth of the others; one mountinfo per
+    /// namespace it has not seen.
+    func mountMembers(reusing cache: inout MembershipCache, now: Double = monotonicNow()) -> [DeviceID: [Int32]] {
+        let pids = ProcFiles.entries(proc).compactMap { Int32($0) }.sorted()
+        cache.round &+= 1
+        var seen: [Int32: MembershipCache.Process] = [:]
+        seen.reserveCapacity(pids.count)
+        var refreshed: Set<UInt64> = []
+        for pid in pids {
+            if let known = cache.processes[pid], now - known.firstSeen > MembershipCache.settling,
+                Int(pid) % MembershipCache.rotation != cache.round % MembershipCache.rotation
+            {
+                seen[pid] = known
+                continue
+            }
+            let firstSeen = cache.processes[pid]?.firstSeen ?? now
+            guard let namespace = namespaceInode(ProcFiles.linkTarget(proc + "/\(pid)/ns/mnt")) else { continue }
+            // A young namespace may not have its tmpfs mounted yet: read again while it is young.
+            let young = now - firstSeen <= MembershipCache.settling
+            if cache.devices[namespace] == nil || (young && !refreshed.contains(namespace)) {
+                refreshed.insert(namespace)
+                cache.devices[namespace] = .some(
+                    ProcFiles.text(proc + "/\(pid)/mountinfo").flatMap { MountInfo.shmDevice($0) })
+            }
+            seen[pid] = MembershipCache.Process(namespace: namespace, firstSeen: firstSeen)
         }
+        cache.processes = seen
+        var members: [DeviceID: [Int32]] = [:]
+        var used: Set<UInt64> = []
+        for (pid, process) in seen {
+            used.insert(process.namespace)
+            guard let device = cache.devices[process.namespace] ?? nil else { continue }
+            members[device, default: []].append(pid)
+        }
+        cache.devices = cache.devices.filter { used.contains($0.key) }
         return members.mapValues { $0.sorted() }
     }
 
@@ -182,9 +211,10 @@ struct HostPass {
     /// Every process's mappings and descriptors of shared memory: objects on a mount's device,
     /// memfds, System V attachments.
     private func readProcesses(_ pids: [Int32], into snapshot: inout HostSnapshot) {
-        let devices = Set(snapshot.mounts.map { Maps.hexText($0.device) })
-        let needles = Maps.needles(devices)
-        let prefixes = ["/memfd:", "/dev/shm/", configuration.shmDirectory + "/"]
+        let devices = Set(snapshot.mounts.map(\.device))
+        // A descriptor's link shows the path the kernel resolved: the --shm-dir as given may not be it.
+        let ownDirectory = ProcFiles.canonical(configuration.shmDirectory) ?? configuration.shmDirectory
+        let prefixes = ["/memfd:", "/dev/shm/", configuration.shmDirectory + "/", ownDirectory + "/"]
         var kernelThreads: Set<Int32> = []
         for pid in pids {
             let base = proc + "/\(pid)"
@@ -208,7 +238,7 @@ struct HostPass {
             }
             if let bytes = reader.read(base + "/maps") {
                 if bytes.isEmpty { kernelThreads.insert(pid) }
-                for line in Maps.parse(bytes, devices: devices, needles: needles) {
+                for line in Maps.parse(bytes, devices: devices) {
                     seen = true
                     let mapping = Mapping(
                         pid: pid, start: line.start, end: line.end, offset: line.offset, writable: line.writable)
@@ -253,6 +283,35 @@ struct HostPass {
         }
     }
 
+    /// OFD locks show pid -1 in /proc/locks (they belong to an open file, not a process): each is
+    /// given to the holder of the object whose /proc/PID/fdinfo/FD lists a lock of the same type
+    /// and mode. One left without (its holder unreadable) keeps a nil pid.
+    private func attributeOFDLocks(in snapshot: inout HostSnapshot) {
+        for (id, locks) in snapshot.locks where locks.contains(where: { $0.pid == nil }) {
+            var unattributed = locks.filter { $0.pid == nil }
+            var attributed = locks.filter { $0.pid != nil }
+            for holder in snapshot.objects[id]?.holders ?? [] where !unattributed.isEmpty {
+                guard let info = ProcFiles.text(proc + "/\(holder.pid)/fdinfo/\(holder.fd)", limit: 65536) else {
+                    continue
+                }
+                for line in info.split(separator: "\n") where line.hasPrefix("lock:") {
+                    let entry = String(line.dropFirst(5).drop { $0 == " " || $0 == "\t" })
+                    for (lockID, lock) in Locks.parse(entry) where lockID == id && lock.pid == nil {
+                        guard
+                            let index = unattributed.firstIndex(where: {
+                                $0.exclusive == lock.exclusive && $0.type == lock.type
+                            })
+                        else { continue }
+                        var owned = unattributed.remove(at: index)
+                        owned.pid = holder.pid
+                        attributed.append(owned)
+                    }
+                }
+            }
+            snapshot.locks[id] = attributed + unattributed
+        }
+    }
+
     static func kind(path: String, deleted: Bool) -> SeenObject.Kind {
         if path.hasPrefix("/memfd:") { return .memfd }
         return deleted ? .unlinked : .named
@@ -278,4 +337,21 @@ struct HostPass {
         }
         snapshot.sysvLimits = SysVLimits(shmmni: limit("shmmni"), shmall: limit("shmall"), shmmax: limit("shmmax"))
     }
+}
+
+/// The light passes' memory (`HostPass.mountMembers(reusing:)`).
+struct MembershipCache: Sendable {
+    struct Process: Sendable {
+        var namespace: UInt64
+        var firstSeen: Double
+    }
+
+    /// How long a new process's namespace is read again at every pass.
+    static let settling = 10.0
+    /// One process in this many is read again at each pass whatever its age (a pid reused, a setns).
+    static let rotation = 10
+    var processes: [Int32: Process] = [:]
+    /// Each mount namespace's `/dev/shm` device (nil: none there).
+    var devices: [UInt64: DeviceID?] = [:]
+    var round = 0
 }
