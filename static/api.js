@@ -136,6 +136,10 @@ export const api = {
   removeObject: (href, force) => request('DELETE', href, { query: force ? { force: 'true' } : {} }),
   doctor: () => request('GET', '/api/v1/doctor'),
   history: (since) => request('GET', '/api/v1/history', { query: { since } }),
+  reclaim: (body) => request('POST', '/api/v1/reclaim', { json: body }),
+  quarantine: () => request('GET', '/api/v1/quarantine'),
+  restoreQuarantined: (id) => request('POST', `/api/v1/quarantine/${enc(id)}/restore`),
+  purgeQuarantined: (id) => request('DELETE', `/api/v1/quarantine/${enc(id)}`),
 };
 
 /** The href of a section of the server's own shm directory, or null for any other object. */

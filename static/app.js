@@ -11,6 +11,7 @@ import { renderDetail, renderHistory, sectionHref } from './detail.js';
 import { renderObjectDetail } from './objectdetail.js';
 import { renderHealth } from './health.js';
 import { setHistory, historySince } from './sparkline.js';
+import { openReclaim, renderQuarantine } from './reclaim.js';
 import { PageMap } from './pagemap.js';
 import { HexView } from './hexview.js';
 import { openCreate, reason } from './actions.js';
@@ -73,6 +74,21 @@ async function loadHealth() {
     throw e;
   }
   renderHealth(r, openHref);
+}
+
+/** The quarantine list; a server without reclaim hides the panel. */
+async function loadQuarantine() {
+  let r;
+  try {
+    r = await api.quarantine();
+  } catch (e) {
+    if (e.status === 404) {
+      renderQuarantine(null);
+      return;
+    }
+    throw e;
+  }
+  renderQuarantine(r);
 }
 
 /** The last hour of history, drawn into the mounts strip, the inventory rows and the open detail. */
@@ -171,7 +187,7 @@ async function loadDetail({ hex = true } = {}) {
 // Refresh scheduling: events mark what is stale; one flush at a time fetches it. The first
 // event of a burst starts the timer and later ones never push it back, so a steady stream of
 // events (a busy host) still refreshes; a slow refresh spaces the next one out.
-const pending = { list: false, detail: false, hex: false, health: false, history: false };
+const pending = { list: false, detail: false, hex: false, health: false, history: false, quarantine: false };
 let timer = null;
 let flushing = false;
 let lastFlushMs = 0;
@@ -193,6 +209,7 @@ async function flush() {
   if (p.detail || p.hex) jobs.push(loadDetail({ hex: p.hex }));
   if (p.health) jobs.push(loadHealth());
   if (p.history) jobs.push(loadHistory());
+  if (p.quarantine) jobs.push(loadQuarantine());
   const results = await Promise.allSettled(jobs);
   flushing = false;
   lastFlushMs = Math.min(5000, performance.now() - started);
@@ -209,7 +226,7 @@ function reportOnce(err) {
 }
 
 function refreshAll() {
-  schedule({ list: true, detail: true, hex: true, health: true, history: true });
+  schedule({ list: true, detail: true, hex: true, health: true, history: true, quarantine: true });
 }
 
 const HEX_EVENTS = new Set(['written', 'reset', 'grown', 'modified', 'rescan', 'created', 'adopted']);
@@ -223,6 +240,10 @@ function onEvent(ev) {
   }
   if (ev.type === 'mount-added' || ev.type === 'mount-removed') {
     schedule({ list: true, health: true });
+    return;
+  }
+  if (ev.type === 'quarantined' || ev.type === 'restored' || ev.type === 'purged') {
+    schedule({ list: true, quarantine: true, health: true, detail: true });
     return;
   }
   if (ev.type === 'deleted-while-mapped') {
@@ -321,7 +342,12 @@ function init() {
     (document.querySelector(`tr[data-section="${CSS.escape(name || '')}"] button.link`)
       || document.querySelector(`tr[data-href="${CSS.escape(href || '')}"] button.link`))?.focus();
   });
+  $('reclaim-button').addEventListener('click', openReclaim);
   setOnChanged((name, info = {}) => {
+    if (info.reclaim) {
+      schedule({ list: true, quarantine: true, health: true, detail: true });
+      return;
+    }
     if (info.deleted && name === state.selected) select(null);
     else if (info.select && name) select(name);
     schedule({ list: true, detail: name === state.selected, hex: name === state.selected });
@@ -349,7 +375,7 @@ function init() {
     }
   });
   const linkedObject = fromFragment().href;
-  Promise.allSettled([loadSystem(), loadSections(), loadHealth(), loadHistory()]).then((r) => {
+  Promise.allSettled([loadSystem(), loadSections(), loadHealth(), loadHistory(), loadQuarantine()]).then((r) => {
     const failed = r.find((x) => x.status === 'rejected');
     if (failed) reportOnce(failed.reason);
     if (fromLink) select(fromLink);
@@ -359,14 +385,16 @@ function init() {
     onEvent,
     onResync: refreshAll,
     poll: async () => {
-      await Promise.all([loadSections(), loadSystem(), loadHealth()]);
+      await Promise.all([loadSections(), loadSystem(), loadHealth(), loadQuarantine()]);
       if (state.selected || state.selectedHref) await loadDetail({ hex: true });
     },
   });
   setInterval(() => {
     if (document.visibilityState === 'visible') {
       // History gains a sample every 10 s; the doctor reruns as often (its events cover changes).
-      schedule({ list: true, detail: !!(state.selected || state.selectedHref), history: true, health: true });
+      schedule({
+        list: true, detail: !!(state.selected || state.selectedHref), history: true, health: true, quarantine: true,
+      });
     }
   }, BACKGROUND_MS);
   document.body.dataset.ready = 'true';
