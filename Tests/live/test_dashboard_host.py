@@ -25,6 +25,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import sys
 import time
 import urllib.parse
 
@@ -37,7 +38,7 @@ from support.host import HostChild, sysv_create, sysv_remove
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root (tmpfs, mount namespace) and unshare(1)")
 
-css, click, props, wait_for, open_dashboard = dash.css, dash.click, dash.props, dash.wait_for, dash.open_dashboard
+css, click, fill, wait_for, open_dashboard = dash.css, dash.click, dash.fill, dash.wait_for, dash.open_dashboard
 PREFIX = dash.PREFIX + "host-"
 WAIT = dash.WAIT
 HISTORY_WAIT = 35  # seconds: history takes a sample every 10 s, the doctor runs as often
@@ -425,6 +426,109 @@ def test_a_full_tmpfs_shows_in_the_health_panel_with_its_fix_and_opens_its_subje
         "the whole-host list filtered to the full mount")
     wait_for(browser, lambda d: section in [x[0] for x in rows(d)], "the filler in the filtered list")
     filler.unlink()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reclaim and quarantine (only the server's own tmpfs: `mounts` is "host", so nothing else on the
+# machine is ever a candidate)
+
+HOLD = r"""
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+m = mmap.mmap(fd, 4096)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def quarantine_rows(driver):
+    return driver.execute_script(
+        "return [...document.querySelectorAll('[data-testid=quarantine-table] tr[data-quarantine]')]"
+        ".map(r => [r.dataset.quarantine, r.dataset.name]);")
+
+
+def test_reclaim_shows_a_dry_run_first_then_quarantines_and_the_list_restores_and_purges(
+        browser, host_server, small_shm):
+    leaks = {PREFIX + "leak-1": b"first leak " * 1000, PREFIX + "leak-2": b"second leak " * 3000}
+    for name, data in leaks.items():
+        (small_shm / name).write_bytes(data)
+    held = small_shm / (PREFIX + "held")
+    held.write_bytes(b"h" * 4096)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(held)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        open_dashboard(browser, host_server)
+        wait_for(browser, lambda d: css(d, '[data-testid="quarantine"]') and css(d, '[data-testid="quarantine"]').is_displayed()
+                 and not css(d, '[data-testid="reclaim-button"]').get_attribute("disabled"), "the quarantine panel")
+        assert quarantine_rows(browser) == []
+
+        click(browser, '[data-testid="reclaim-button"]')
+        wait_for(browser, lambda d: css(d, 'dialog[open] [data-testid="reclaim-form"]'), "the reclaim dialog")
+        fill(browser, "olderThan", "0")
+        fill(browser, "mounts", "host")
+        click(browser, 'dialog [data-testid="dialog-submit"]')
+        candidates = '[data-testid="reclaim-candidates"] tr[data-href]'
+        shown = wait_for(browser, lambda d: d.execute_script(
+            "const rows = [...document.querySelectorAll(arguments[0])];"
+            "return rows.length ? rows.map(r => [r.dataset.href, [...r.cells].map(c => c.innerText.trim())]) : null;",
+            candidates), "the dry run's candidates")
+        by_href = {href: cells for href, cells in shown}
+        for name in leaks:
+            cells = by_href["/api/v1/sections/" + urllib.parse.quote(name, safe="")]
+            # object, kind, mount, bytes, idle, holders, mappers, lock holders, nattch
+            assert cells[1] == "shm" and cells[5:] == ["0", "0", "0", "—"], cells
+        assert "/api/v1/sections/" + urllib.parse.quote(held.name, safe="") not in by_href, "a held object is no orphan"
+        assert "Nothing was changed" in css(browser, '[data-testid="reclaim-summary"]').text
+        for name, data in leaks.items():
+            assert (small_shm / name).read_bytes() == data, "a dry run changes nothing"
+        assert host_server.api("GET", "/api/v1/quarantine")[1]["items"] == []
+        form = css(browser, 'dialog [data-testid="reclaim-form"]')
+        assert form.get_attribute("data-phase") == "confirm"
+        submit = css(browser, 'dialog [data-testid="dialog-submit"]')
+        assert "quarantine" in submit.text and submit.text.startswith(f"Reclaim {len(shown)}"), submit.text
+
+        # A setting changed after the dry run needs a new dry run before anything is done.
+        fill(browser, "olderThan", "1")
+        wait_for(browser, lambda d: css(d, 'dialog [data-testid="reclaim-form"]').get_attribute("data-phase") == "dry",
+                 "the dialog to ask for a new dry run")
+        fill(browser, "olderThan", "0")
+        click(browser, 'dialog [data-testid="dialog-submit"]')
+        wait_for(browser, lambda d: css(d, 'dialog [data-testid="reclaim-form"]').get_attribute("data-phase") == "confirm",
+                 "the second dry run")
+        click(browser, 'dialog [data-testid="dialog-submit"]')
+        wait_for(browser, lambda d: css(d, 'dialog [data-testid="reclaim-form"]').get_attribute("data-phase") == "done",
+                 "the reclaim")
+        assert css(browser, '[data-testid="reclaim-summary"]').text.startswith("Reclaimed ")
+        click(browser, 'dialog [data-testid="dialog-submit"]')
+        wait_for(browser, lambda d: not css(d, "dialog[open]"), "the dialog to close")
+        for name in leaks:
+            assert not (small_shm / name).exists(), f"{name} is in quarantine, not under its name"
+        assert held.read_bytes() == b"h" * 4096, "the held object is untouched"
+
+        listed = wait_for(browser, lambda d: (r := dict((n, i) for i, n in quarantine_rows(d)))
+                          and set(leaks) <= set(r) and r, "the quarantine list")
+        first, second = list(leaks)
+        click(browser, f'[data-testid="quarantine-table"] tr[data-quarantine="{listed[first]}"] [data-testid="restore-button"]')
+        wait_for(browser, lambda d: first not in dict((n, i) for i, n in quarantine_rows(d)), "the restored row to go")
+        assert (small_shm / first).read_bytes() == leaks[first], "restored byte for byte"
+
+        click(browser, f'[data-testid="quarantine-table"] tr[data-quarantine="{listed[second]}"] [data-testid="purge-button"]')
+        wait_for(browser, lambda d: css(d, 'dialog[open] [data-testid="purge-form"]'), "the purge confirmation")
+        click(browser, 'dialog [data-testid="dialog-submit"]')
+        wait_for(browser, lambda d: not css(d, "dialog[open]"), "the purge dialog to close")
+        wait_for(browser, lambda d: second not in dict((n, i) for i, n in quarantine_rows(d)), "the purged row to go")
+        items = host_server.api("GET", "/api/v1/quarantine")[1]["items"]
+        assert all(i["id"] not in (listed[first], listed[second]) for i in items), items
+        assert not (small_shm / second).exists()
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+        for name in [*leaks, held.name]:
+            (small_shm / name).unlink(missing_ok=True)
+        status, body = host_server.api("GET", "/api/v1/quarantine")
+        for item in (body or {}).get("items", []) if status == 200 else []:
+            host_server.api("DELETE", f"/api/v1/quarantine/{item['id']}")
 
 
 def test_no_script_errors(browser):
