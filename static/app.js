@@ -73,7 +73,7 @@ async function loadHealth() {
     }
     throw e;
   }
-  renderHealth(r, openHref);
+  renderHealth(r, openHref, hasToken() ? { reclaim: openReclaim } : {});
 }
 
 /** The quarantine list; a server without reclaim hides the panel. */
@@ -342,7 +342,7 @@ function init() {
     (document.querySelector(`tr[data-section="${CSS.escape(name || '')}"] button.link`)
       || document.querySelector(`tr[data-href="${CSS.escape(href || '')}"] button.link`))?.focus();
   });
-  $('reclaim-button').addEventListener('click', openReclaim);
+  $('reclaim-button').addEventListener('click', () => openReclaim());
   setOnChanged((name, info = {}) => {
     if (info.reclaim) {
       schedule({ list: true, quarantine: true, health: true, detail: true });

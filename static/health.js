@@ -35,7 +35,11 @@ function evidenceList(evidence) {
     ])));
 }
 
-function finding(f, open) {
+// Findings whose fix starts with a dry run of reclaim on their mount.
+const RECLAIMABLE = new Set(['orphans', 'shm-full']);
+
+function finding(f, open, hooks) {
+  const mount = f.evidence?.mount;
   const subjects = f.subjects || [];
   const more = subjects.length - SHOWN_SUBJECTS;
   return h('li', { class: `finding sev-${f.severity}`, dataset: { testid: 'finding', id: f.id, severity: f.severity } },
@@ -54,11 +58,21 @@ function finding(f, open) {
         more > 0 ? h('span', { class: 'muted' }, ` and ${more} more`) : null)
       : null,
     f.fix ? h('p', { class: 'finding-fix', dataset: { testid: 'finding-fix' } }, h('strong', {}, 'Fix: '), f.fix) : null,
+    hooks.reclaim && RECLAIMABLE.has(f.id) && typeof mount === 'string'
+      ? h('button', {
+        type: 'button', class: 'small', dataset: { testid: 'finding-reclaim' },
+        title: `Open the reclaim dialog for mount ${mount}: a dry run first, nothing changes until you confirm`,
+        onclick: () => hooks.reclaim({ mounts: mount }),
+      }, `Look for orphans on ${mount}…`)
+      : null,
     evidenceList(f.evidence));
 }
 
-/** Renders the doctor's report; `open(href)` shows a subject. null: the server has no doctor. */
-export function renderHealth(report, open) {
+/**
+ * Renders the doctor's report; `open(href)` shows a subject, `hooks.reclaim({mounts})` opens the
+ * reclaim dialog for a finding's mount. null: the server has no doctor.
+ */
+export function renderHealth(report, open, hooks = {}) {
   const panel = $('health');
   if (!report) {
     panel.hidden = true;
@@ -77,7 +91,7 @@ export function renderHealth(report, open) {
       }, `${s[k] ?? 0} ${k}`)),
       report.checkedAt ? h('span', { class: 'muted', title: exactTime(report.checkedAt) }, ` checked ${formatAge(report.checkedAt)}`) : null);
     replace($('health-body'), findings.length
-      ? h('ul', { class: 'findings', dataset: { testid: 'findings' } }, findings.map((f) => finding(f, open)))
+      ? h('ul', { class: 'findings', dataset: { testid: 'findings' } }, findings.map((f) => finding(f, open, hooks)))
       : h('p', { class: 'muted empty', dataset: { testid: 'health-ok' } }, 'Nothing wrong found on this host.'));
   });
 }

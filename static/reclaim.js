@@ -49,7 +49,8 @@ function skippedList(skipped) {
       h('span', { class: 'mono' }, describeHref(s.href)), ' — ', h('strong', {}, s.reason), s.detail ? ` (${s.detail})` : '')))];
 }
 
-export function openReclaim() {
+/** Opens the dialog; `preset.mounts` fills the mounts field (from a finding). */
+export function openReclaim(preset = {}) {
   const results = h('div', { class: 'reclaim-results', dataset: { testid: 'reclaim-results' }, 'aria-live': 'polite' });
   let phase = 'dry'; // dry → confirm (after a dry run with candidates) → done
   let shown = null; // the body of the dry run on screen
@@ -63,7 +64,7 @@ export function openReclaim() {
       { name: 'olderThan', label: 'Idle for at least (optional)', placeholder: 'the server\'s --grace, 10m by default', help: '90s, 10m, 24h…' },
       { name: 'kindShm', label: 'POSIX objects (shm), on every mount', type: 'checkbox', value: true },
       { name: 'kindSysv', label: 'System V segments (removed, never quarantined: cannot be undone)', type: 'checkbox' },
-      { name: 'mounts', label: 'Only these mounts (optional)', placeholder: 'all; or 0:40, host' },
+      { name: 'mounts', label: 'Only these mounts (optional)', placeholder: 'all; or 0:40, host', value: preset.mounts ?? '' },
       { name: 'exclude', label: 'Never these (optional)', type: 'textarea', rows: 2, placeholder: 'PostgreSQL.*\n0x0052e2c1', help: 'Globs of names (System V: the key as 0x%08x), one a line.' },
       { name: 'mode', label: 'Then', type: 'select', value: 'quarantine', options: [
         ['quarantine', 'quarantine them (restorable until purged after the TTL)'], ['delete', 'delete them at once']] },
