@@ -1,6 +1,6 @@
 // The dashboard's entry point: state, refresh scheduling, selection and wiring of the panels.
 import { $ } from './dom.js';
-import { api, takeTokenFromFragment, hasToken, setToken, getToken, ownSectionName } from './api.js';
+import { api, takeTokenFromFragment, hasToken, ownSectionName } from './api.js';
 import { renderOverview } from './overview.js';
 import { renderMounts, knownMounts } from './mounts.js';
 import {
@@ -14,11 +14,12 @@ import { setHistory, historySince } from './sparkline.js';
 import { openReclaim, renderQuarantine } from './reclaim.js';
 import { PageMap } from './pagemap.js';
 import { HexView } from './hexview.js';
-import { openCreate, reason } from './actions.js';
+import { openCreate } from './actions.js';
 import { setOnChanged } from './actions-bus.js';
-import { openForm } from './dialogs.js';
+import { renderTokenButton, openTokenDialog } from './token.js';
 import { startLive } from './live.js';
 import { showError } from './errors.js';
+import { createRefresher } from './refresh.js';
 
 // `selected` is a section of the server's own directory (by name), `selectedHref` any other
 // object of the host (by its href); at most one of them is set.
@@ -29,7 +30,6 @@ let pagemap;
 let hexview;
 let detailSeq = 0; // the latest detail request wins
 
-const DEBOUNCE_MS = 250;
 const BACKGROUND_MS = 10000; // mapper counts and orphan state change without events
 
 async function loadSystem() {
@@ -184,46 +184,18 @@ async function loadDetail({ hex = true } = {}) {
   if (hex) await hexview.show(d);
 }
 
-// Refresh scheduling: events mark what is stale; one flush at a time fetches it. The first
-// event of a burst starts the timer and later ones never push it back, so a steady stream of
-// events (a busy host) still refreshes; a slow refresh spaces the next one out.
-const pending = { list: false, detail: false, hex: false, health: false, history: false, quarantine: false };
-let timer = null;
-let flushing = false;
-let lastFlushMs = 0;
-let lastErrorKey = '';
-
-function schedule(what) {
-  for (const k of Object.keys(pending)) pending[k] = pending[k] || !!what[k];
-  if (!timer && !flushing) timer = setTimeout(flush, Math.max(DEBOUNCE_MS, 2 * lastFlushMs));
-}
-
-async function flush() {
-  timer = null;
-  flushing = true;
-  const started = performance.now();
-  const p = { ...pending };
-  for (const k of Object.keys(pending)) pending[k] = false;
-  const jobs = [];
-  if (p.list) jobs.push(loadSections(), loadSystem());
-  if (p.detail || p.hex) jobs.push(loadDetail({ hex: p.hex }));
-  if (p.health) jobs.push(loadHealth());
-  if (p.history) jobs.push(loadHistory());
-  if (p.quarantine) jobs.push(loadQuarantine());
-  const results = await Promise.allSettled(jobs);
-  flushing = false;
-  lastFlushMs = Math.min(5000, performance.now() - started);
-  const failed = results.find((r) => r.status === 'rejected');
-  if (failed) reportOnce(failed.reason);
-  else lastErrorKey = ''; // recovered: the same error may be reported again later
-  if (Object.values(pending).some(Boolean)) schedule({});
-}
-
-function reportOnce(err) {
-  const key = `${err.status}|${err.title}|${err.detail}`;
-  if (key !== lastErrorKey) showError(err, 'Refresh');
-  lastErrorKey = key;
-}
+const refresher = createRefresher(
+  ['list', 'detail', 'hex', 'health', 'history', 'quarantine'],
+  (p) => [
+    ...(p.list ? [loadSections(), loadSystem()] : []),
+    ...(p.detail || p.hex ? [loadDetail({ hex: p.hex })] : []),
+    ...(p.health ? [loadHealth()] : []),
+    ...(p.history ? [loadHistory()] : []),
+    ...(p.quarantine ? [loadQuarantine()] : []),
+  ],
+  (err) => showError(err, 'Refresh'));
+const schedule = refresher.schedule;
+const reportOnce = refresher.reportOnce;
 
 function refreshAll() {
   schedule({ list: true, detail: true, hex: true, health: true, history: true, quarantine: true });
@@ -300,40 +272,13 @@ function fromFragment() {
   return { name: params.get('section'), href: params.get('object') };
 }
 
-function renderTokenButton() {
-  const b = $('token-button');
-  const admin = hasToken();
-  b.dataset.state = admin ? 'admin' : 'readonly';
-  b.textContent = admin ? 'admin token' : 'read-only';
-  b.title = admin ? 'Admin token set for this tab. Click to change or forget it.'
-    : 'No admin token: actions are disabled. Click to enter the token.';
-  const create = $('create-button');
-  const why = reason('create');
-  create.disabled = !!why;
-  create.title = why || 'Create a section';
-}
-
-function openTokenDialog() {
-  openForm({
-    title: 'Admin token',
-    intro: 'The token is printed by shm-admin at start (in the dashboard link) and stored in STATE_DIR/admin-token. It is kept in this tab only.',
-    fields: [{ name: 'token', label: 'Token', value: getToken(), placeholder: '64 hex characters; empty for read-only' }],
-    submitLabel: 'Save',
-    onSubmit: (v) => {
-      setToken(v.token.trim());
-      renderTokenButton();
-      refreshAll();
-    },
-  });
-}
-
 function init() {
   const fromLink = takeTokenFromFragment();
   pagemap = new PageMap($('pagemap-host'));
   hexview = new HexView($('hex-host'));
   initSections((name) => select(name), (href) => selectObject(href), () => schedule({ list: true }));
   renderTokenButton();
-  $('token-button').addEventListener('click', openTokenDialog);
+  $('token-button').addEventListener('click', () => openTokenDialog(refreshAll));
   $('create-button').addEventListener('click', openCreate);
   $('detail-close').addEventListener('click', () => {
     const href = selectedHref();
