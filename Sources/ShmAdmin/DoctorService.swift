@@ -137,10 +137,16 @@ final class DoctorService: Sendable {
 
     /// One periodic run.
     func tick() {
-        // On a busy host a pass over /proc costs a hundred milliseconds and more: the run takes a
-        // reader's pass of the last minute (or makes one), and reads each mount's fullness and
-        // objects now, which costs no process read. A reader of the doctor gets a second-old one.
-        let snapshot = host.withCurrentMounts(host.snapshot(maximumAge: Self.processEvidenceAge))
+        // On a busy host a pass over /proc costs a hundred milliseconds and more: the run reads each
+        // mount's fullness and objects now (no process is read) and takes who maps them from a
+        // reader's pass of the last minute — unless the objects changed since that pass (one made,
+        // grown, reset or removed: who maps it may have changed too), then from one of the last
+        // interval. A reader of the doctor gets a second-old pass.
+        let evidence = host.snapshot(maximumAge: Self.processEvidenceAge)
+        var snapshot = host.withCurrentMounts(evidence)
+        if !Self.sameObjects(evidence, snapshot) {
+            snapshot = host.withCurrentMounts(host.snapshot(maximumAge: HistoryRing.interval))
+        }
         history.record(HistorySample.of(snapshot, graceSeconds: configuration.graceSeconds))
         let found = findings(snapshot).findings
         var now: [String: Finding.Severity] = [:]
@@ -157,6 +163,21 @@ final class DoctorService: Sendable {
         for finding in found where before[finding.id + "|" + finding.scope] != finding.severity {
             registry.changes.publishFinding(json: FindingJSON(finding: finding).jsonBytes())
         }
+    }
+
+    /// Whether two snapshots list the same objects in every mount, with the same sizes and blocks.
+    static func sameObjects(_ one: HostSnapshot, _ other: HostSnapshot) -> Bool {
+        guard one.mounts.count == other.mounts.count else { return false }
+        for (a, b) in zip(one.mounts, other.mounts) {
+            guard a.device == b.device, a.entries.count == b.entries.count else { return false }
+            for (x, y) in zip(a.entries, b.entries)
+            where x.inode != y.inode || x.name != y.name || x.facts.size != y.facts.size
+                || x.facts.allocatedBytes != y.facts.allocatedBytes
+            {
+                return false
+            }
+        }
+        return true
     }
 
     /// `shm_admin_doctor_findings{id,severity}`: every known id with every severity, 0 when absent,
