@@ -27,6 +27,27 @@ protocol HostAPI {
     func holdingLock(_ name: String, mode: LockMode, timeout: Double, _ body: () -> Int32) throws(Problem) -> Int32
     /// Every event's `data` until `handler` answers false.
     func events(_ handler: @escaping @Sendable ([UInt8]) -> Bool) throws(Problem)
+
+    // The whole host (API-HOST.md).
+
+    /// `GET /api/v1/inventory` with every match (no page limit).
+    func inventory(_ filter: InventoryFilter) throws(Problem) -> [UInt8]
+    /// `GET /api/v1/mounts`.
+    func mounts() throws(Problem) -> [UInt8]
+    /// `GET /api/v1/doctor`. Local mode reads the host's configuration under `rootDirectory` and
+    /// counts orphans idle for `graceSeconds` (serve's `--root-dir` and `--grace`); a server has its own.
+    func doctor(rootDirectory: String, graceSeconds: Double) throws(Problem) -> [UInt8]
+    /// `GET HREF`: the detail of an object of any kind, at the href the inventory gives it.
+    func object(_ href: String) throws(Problem) -> [UInt8]
+}
+
+/// The filters of `ls --all` (API-HOST.md `GET /api/v1/inventory`).
+struct InventoryFilter {
+    var kind: String?
+    var mount: String?
+    var orphan: Bool?
+    var query: String?
+    var uid: Int64?
 }
 
 /// The filters of `ls` (API.md `GET /api/v1/sections`).

@@ -11,6 +11,8 @@ struct LocalHost: HostAPI {
     let registry: SectionRegistry
     /// The mount the API names these sections with (`MAJ:MIN`).
     let mount: String
+    /// The whole host, scanned when a command first asks.
+    let host: CommandLineAnswers.Host
 
     init(shmDirectory: String, stateDirectory: String, watch: Bool) throws(Problem) {
         do throws(SectionError) {
@@ -20,6 +22,7 @@ struct LocalHost: HostAPI {
             throw CommandLineAnswers.problem(error)
         }
         mount = CommandLineAnswers.mount(of: registry)
+        host = CommandLineAnswers.Host(registry: registry)
     }
 
     /// Runs `body`, the registry's errors turned into the problems the API would answer.
@@ -166,4 +169,17 @@ struct LocalHost: HostAPI {
         defer { registry.changes.unsubscribe(subscription) }
         while !Interrupt.requested && !Terminal.readerGone { usleep(50_000) }
     }
+
+    func inventory(_ filter: InventoryFilter) throws(Problem) -> [UInt8] {
+        try host.inventory(
+            kind: filter.kind, mount: filter.mount, orphan: filter.orphan, query: filter.query, uid: filter.uid)
+    }
+
+    func mounts() throws(Problem) -> [UInt8] { host.mounts() }
+
+    func doctor(rootDirectory: String, graceSeconds: Double) throws(Problem) -> [UInt8] {
+        host.doctor(rootDirectory: rootDirectory, graceSeconds: graceSeconds)
+    }
+
+    func object(_ href: String) throws(Problem) -> [UInt8] { try host.detail(href: href) }
 }
