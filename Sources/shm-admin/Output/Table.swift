@@ -136,7 +136,9 @@ struct TableOptions: ParsableArguments {
             let keys = ordered.map(key.value)
             ordered = zip(keys, ordered).sorted { Cell.ascending($0.0, $1.0) }.map(\.1)
         }
-        let cells = ordered.map { row in columns.map { $0.value(row).rendered(bytes: bytes, raw: raw) } }
+        // The flags read once: a property wrapper's getter is not free, and a listing has 100,000 cells.
+        let (exact, raw) = (bytes, raw)
+        let cells = ordered.map { row in columns.map { $0.value(row).rendered(bytes: exact, raw: raw) } }
         return TableText.lines(
             header: noHeadings ? nil : columns.map(\.name), cells: cells,
             rightAligned: columns.map { $0.kind == .bytes || $0.kind == .number }, aligned: !raw,
