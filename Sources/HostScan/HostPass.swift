@@ -54,6 +54,7 @@ struct HostPass {
         readSysV(into: &snapshot)
         if let text = ProcFiles.text(proc + "/locks") {
             for (id, lock) in Locks.parse(text) { snapshot.locks[id, default: []].append(lock) }
+            attributeOFDLocks(in: &snapshot)
         }
         snapshot.takenAt = started
         snapshot.wallTime = wallClockNow()
@@ -182,16 +183,17 @@ struct HostPass {
     /// Every process's mappings and descriptors of shared memory: objects on a mount's device,
     /// memfds, System V attachments.
     private func readProcesses(_ pids: [Int32], into snapshot: inout HostSnapshot) {
-        let devices = Set(snapshot.mounts.map { Maps.hexText($0.device) })
-        let needles = Maps.needles(devices)
-        let prefixes = ["/memfd:", "/dev/shm/", configuration.shmDirectory + "/"]
+        let devices = Set(snapshot.mounts.map(\.device))
+        // A descriptor's link shows the path the kernel resolved: the --shm-dir as given may not be it.
+        let ownDirectory = ProcFiles.canonical(configuration.shmDirectory) ?? configuration.shmDirectory
+        let prefixes = ["/memfd:", "/dev/shm/", configuration.shmDirectory + "/", ownDirectory + "/"]
         var kernelThreads: Set<Int32> = []
         for pid in pids {
             let base = proc + "/\(pid)"
             var seen = false
             if let bytes = reader.read(base + "/maps") {
                 if bytes.isEmpty { kernelThreads.insert(pid) }
-                for line in Maps.parse(bytes, devices: devices, needles: needles) {
+                for line in Maps.parse(bytes, devices: devices) {
                     seen = true
                     let mapping = Mapping(
                         pid: pid, start: line.start, end: line.end, offset: line.offset, writable: line.writable)
@@ -248,6 +250,35 @@ struct HostPass {
                 proc + "/\(mapping.pid)/map_files/"
                 + String(mapping.start, radix: 16) + "-" + String(mapping.end, radix: 16)
             snapshot.objects[id]!.facts = ProcFiles.status(path).map(Self.facts)
+        }
+    }
+
+    /// OFD locks show pid -1 in /proc/locks (they belong to an open file, not a process): each is
+    /// given to the holder of the object whose /proc/PID/fdinfo/FD lists a lock of the same type
+    /// and mode. One left without (its holder unreadable) keeps a nil pid.
+    private func attributeOFDLocks(in snapshot: inout HostSnapshot) {
+        for (id, locks) in snapshot.locks where locks.contains(where: { $0.pid == nil }) {
+            var unattributed = locks.filter { $0.pid == nil }
+            var attributed = locks.filter { $0.pid != nil }
+            for holder in snapshot.objects[id]?.holders ?? [] where !unattributed.isEmpty {
+                guard let info = ProcFiles.text(proc + "/\(holder.pid)/fdinfo/\(holder.fd)", limit: 65536) else {
+                    continue
+                }
+                for line in info.split(separator: "\n") where line.hasPrefix("lock:") {
+                    let entry = String(line.dropFirst(5).drop { $0 == " " || $0 == "\t" })
+                    for (lockID, lock) in Locks.parse(entry) where lockID == id && lock.pid == nil {
+                        guard
+                            let index = unattributed.firstIndex(where: {
+                                $0.exclusive == lock.exclusive && $0.type == lock.type
+                            })
+                        else { continue }
+                        var owned = unattributed.remove(at: index)
+                        owned.pid = holder.pid
+                        attributed.append(owned)
+                    }
+                }
+            }
+            snapshot.locks[id] = attributed + unattributed
         }
     }
 

@@ -35,6 +35,10 @@ public final class HostScanner: Sendable {
         }
     }
 
+    /// The snapshot the last pass made, however old (empty before the first): for deciding whether
+    /// a pass is worth making at all.
+    public func lastSnapshot() -> HostSnapshot { state.withLock { $0.snapshot } }
+
     /// A snapshot from a pass that starts now, for decisions that must not rest on a cached view
     /// (a guarded delete); it becomes the shared one.
     public func freshSnapshot() -> HostSnapshot {

@@ -195,8 +195,10 @@ public struct JSONWriter: ~Copyable {
             cursor -= 2
             UnsafeMutableRawPointer(cursor).copyMemory(from: pairs + Int(magnitude) * 2, byteCount: 2)
         } else {
-            cursor -= 1
-            cursor.pointee = UInt8(ascii: "0") + UInt8(magnitude)
+            // The leading digit is at `at`. Written as `cursor -= 1; cursor.pointee = …`, the store
+            // was dropped by the optimizer (Swift 6.x, -O, inlined into another module) whenever the
+            // value was a one-digit constant: `json.int(0)` wrote a NUL byte. See JSONTests.
+            at.pointee = UInt8(ascii: "0") + UInt8(magnitude)
         }
         return end
     }

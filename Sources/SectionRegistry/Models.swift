@@ -54,6 +54,15 @@ public struct Mapper: Sendable, Equatable {
     public var end: UInt64
     public var offset: Int64
     public var access: Access
+
+    public init(pid: Int32, command: String, start: UInt64, end: UInt64, offset: Int64, access: Access) {
+        self.pid = pid
+        self.command = command
+        self.start = start
+        self.end = end
+        self.offset = offset
+        self.access = access
+    }
 }
 
 /// A process holding the object open, from /proc/PID/fd.
@@ -61,6 +70,12 @@ public struct Holder: Sendable, Equatable {
     public var pid: Int32
     public var command: String
     public var fd: Int32
+
+    public init(pid: Int32, command: String, fd: Int32) {
+        self.pid = pid
+        self.command = command
+        self.fd = fd
+    }
 }
 
 /// A record lock on the object, from /proc/locks (OFD locks attributed through /proc/PID/fdinfo).
@@ -70,6 +85,12 @@ public struct LockHolder: Sendable, Equatable {
     public var mode: LockMode
     /// `OFDLCK`, `POSIX` or `FLOCK`.
     public var type: String
+
+    public init(pid: Int32?, mode: LockMode, type: String) {
+        self.pid = pid
+        self.mode = mode
+        self.type = type
+    }
 }
 
 public struct LeaseInfo: Sendable {

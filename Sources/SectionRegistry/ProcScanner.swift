@@ -8,19 +8,31 @@ import Synchronization
 
 /// What /proc says about the objects of one shared-memory directory: who maps them, who holds
 /// them open, who locks them. Keyed by inode (the device is the directory's).
-struct ProcSnapshot: Sendable {
-    /// When the scan began: a change made after it may be missing.
-    var takenAt: Double = -.infinity
+public struct ProcSnapshot: Sendable {
+    /// When the scan began (monotonic seconds): a change made after it may be missing.
+    public var takenAt: Double = -.infinity
     /// Other processes' mappings.
-    var mappers: [UInt64: [Mapper]] = [:]
+    public var mappers: [UInt64: [Mapper]] = [:]
     /// Every process holding an object open, this one included.
-    var holders: [UInt64: [Holder]] = [:]
-    var locks: [UInt64: [LockHolder]] = [:]
+    public var holders: [UInt64: [Holder]] = [:]
+    public var locks: [UInt64: [LockHolder]] = [:]
+
+    public init() {}
+}
+
+/// Where the registry learns who maps, holds and locks the objects of its directory: by default
+/// its own walk of /proc (`ProcScanner`); a server that already walks the whole host hands that
+/// pass in instead (`Configuration.processView`), so a host is walked once, not once per question.
+public protocol ProcessView: Sendable {
+    /// A view at most the configured age old (mappers exclude this process; holders include it).
+    func snapshot() -> ProcSnapshot
+    /// Forgets the cached view: the next `snapshot()` starts a pass after this call.
+    func invalidate()
 }
 
 /// Scans /proc at most once a second and never under the registry's lock. Entries it may not
 /// read (other users' processes, processes that exit mid-scan) are skipped quietly.
-final class ProcScanner: Sendable {
+final class ProcScanner: ProcessView {
     let procRoot: String
     let device: UInt64
     let maximumAge: Double

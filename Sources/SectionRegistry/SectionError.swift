@@ -10,6 +10,8 @@ public struct SectionError: Error, Sendable, CustomStringConvertible {
         /// A grow asked for less than the commit in force.
         case shrinkRefused(commit: Int64)
         case pastReserve
+        /// A commit larger than the whole shared-memory filesystem: no retry can succeed.
+        case pastCapacity(filesystemBytes: Int64)
         /// A data range outside the commit in force (nil when the object could no longer be read).
         case outOfRange(commit: Int64?)
         /// Not enough shared memory (or address space) now: nothing changed.
@@ -53,7 +55,7 @@ public struct SectionError: Error, Sendable, CustomStringConvertible {
 
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         case notFound, exists, invalidName, invalidSize, invalidArgument
-        case shrinkRefused, pastReserve, outOfRange, insufficientSpace
+        case shrinkRefused, pastReserve, pastCapacity, outOfRange, insufficientSpace
         case mappedByOthers, readOnlyView, viewNotFound, leaseNotFound, lockTimeout
         case notManaged, semaphore, alreadyManaged, permissionDenied, addressInUse
         case stateStorage, system
@@ -94,6 +96,7 @@ extension SectionError.Code {
         case .invalidArgument: .invalidArgument
         case .shrinkRefused: .shrinkRefused
         case .pastReserve: .pastReserve
+        case .pastCapacity: .pastCapacity
         case .outOfRange: .outOfRange
         case .insufficientSpace: .insufficientSpace
         case .mappedByOthers: .mappedByOthers

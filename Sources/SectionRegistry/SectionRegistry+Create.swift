@@ -16,6 +16,7 @@ extension SectionRegistry {
         try Self.validate(labels: request.labels)
         let name: SectionName
         if let given = request.name { name = given } else { name = try generatedName() }
+        try checkCapacity(commit: commit, section: name.value)
         if name.isSemaphoreName {
             throw SectionError(
                 .invalidName, "names starting with 'sem.' belong to POSIX semaphores", section: name.value)
@@ -87,6 +88,18 @@ extension SectionRegistry {
     private func restore(_ previous: SectionRecord?, of name: String) {
         records.withLock { $0[name] = previous }
         if let previous { try? store.save(previous) } else { try? store.remove(name) }
+    }
+
+    /// A commit the filesystem could not hold even empty is refused before anything is made: no
+    /// retry can succeed, unlike a filesystem that is full now. (A tmpfs without a size limit
+    /// reports no blocks and is not checked.)
+    func checkCapacity(commit: Int64, section: String) throws(SectionError) {
+        let size = directory.capacity().size
+        guard size > 0, commit > size else { return }
+        throw SectionError(
+            .pastCapacity(filesystemBytes: size),
+            "a commit of \(ByteSize.describe(commit)) for section '\(section)' can never fit: the filesystem at \(directory.path) holds \(ByteSize.describe(size)) in all",
+            section: section)
     }
 
     /// Reserve and commit rounded up to pages, commit defaulting to the reserve.

@@ -31,7 +31,7 @@ extension SectionRegistry {
         guard entry.record != nil || entry.status.map(Self.isListable) == true else {
             throw SectionError(.notFound, "section '\(name.value)' does not exist", section: name.value)
         }
-        return info(of: entry, snapshot: scanner.snapshot(), viewCounts: views.counts(), open: open)
+        return info(of: entry, snapshot: processes.snapshot(), viewCounts: views.counts(), open: open)
     }
 
     /// Every section, sorted by name, filtered; `total` counts the matches before `limit`/`offset`.
@@ -44,7 +44,7 @@ extension SectionRegistry {
             if let kind = filter.kind, (isSemaphore ? SectionKind.semaphore : .shm) != kind { return false }
             return needle.isEmpty || Self.contains(name, needle)
         }
-        let snapshot = scanner.snapshot()
+        let snapshot = processes.snapshot()
         if let orphan = filter.orphan {
             entries.removeAll { entry in
                 guard let status = entry.status else { return true }
@@ -60,7 +60,7 @@ extension SectionRegistry {
     /// The section with its views, other processes' mappings and handles, lock holders and leases.
     public func detail(named name: SectionName) throws(SectionError) -> SectionDetail {
         let section = try section(named: name)
-        let snapshot = scanner.snapshot()
+        let snapshot = processes.snapshot()
         let ownPid = getpid()
         return SectionDetail(
             section: section,
@@ -74,7 +74,7 @@ extension SectionRegistry {
     /// Other processes' mappings of a section (the views endpoint).
     public func mappers(of name: SectionName) throws(SectionError) -> [Mapper] {
         let section = try section(named: name)
-        return scanner.snapshot().mappers[section.inode] ?? []
+        return processes.snapshot().mappers[section.inode] ?? []
     }
 
     public func views(of name: SectionName) throws(SectionError) -> [ViewInfo] {
@@ -112,7 +112,7 @@ extension SectionRegistry {
     public func systemInfo() -> SystemInfo {
         let capacity = directory.capacity()
         var counts = SystemInfo.Counts()
-        let snapshot = scanner.snapshot()
+        let snapshot = processes.snapshot()
         for entry in (try? allEntries()) ?? [] {
             counts.sections += 1
             if entry.isSemaphore { counts.semaphores += 1 }

@@ -48,9 +48,9 @@ extension SectionRegistry {
     /// A lock timeout annotated with who holds the lock, and how (the holders' pids and modes).
     func withHolders(_ error: SectionError, _ name: SectionName) -> SectionError {
         guard error.kind == .lockTimeout, let status = try? directory.status(of: name) else { return error }
-        scanner.invalidate()
+        processes.invalidate()
         return SectionError(
-            .lockTimeout(holders: scanner.snapshot().locks[UInt64(status.st_ino)] ?? []), error.message,
+            .lockTimeout(holders: processes.snapshot().locks[UInt64(status.st_ino)] ?? []), error.message,
             section: error.section, cause: error.cause)
     }
 }

@@ -39,6 +39,7 @@ extension SectionRegistry {
                     "commit \(ByteSize.describe(commit)) is past the reserve \(ByteSize.describe(record.reserve)) of section '\(name.value)'",
                     section: name.value)
             }
+            try checkCapacity(commit: commit, section: name.value)
             if commit > size {
                 changes.noteOwnChange(name.value)
                 let dataBefore = (try? PageWalker.dataBytes(of: object, size: size, section: name.value)) ?? 0

@@ -21,10 +21,14 @@ public final class SectionRegistry: Sendable {
         public var watchDirectory: Bool
         /// When record changes are fsynced (see `RecordSync`).
         public var recordSync: RecordSync
+        /// Who maps, holds and locks the directory's objects, given its device; nil: the registry's
+        /// own walk of `procRoot`, at most `scanMaximumAge` old.
+        public var processView: (@Sendable (_ device: UInt64) -> any ProcessView)?
 
         public init(
             shmDirectory: String = "/dev/shm", stateDirectory: String, procRoot: String = "/proc",
-            scanMaximumAge: Double = 1.0, watchDirectory: Bool = true, recordSync: RecordSync = .auto
+            scanMaximumAge: Double = 1.0, watchDirectory: Bool = true, recordSync: RecordSync = .auto,
+            processView: (@Sendable (_ device: UInt64) -> any ProcessView)? = nil
         ) {
             self.shmDirectory = shmDirectory
             self.stateDirectory = stateDirectory
@@ -32,6 +36,7 @@ public final class SectionRegistry: Sendable {
             self.scanMaximumAge = scanMaximumAge
             self.watchDirectory = watchDirectory
             self.recordSync = recordSync
+            self.processView = processView
         }
     }
 
@@ -40,7 +45,10 @@ public final class SectionRegistry: Sendable {
     public let startupReport: StartupReport
     public let pageSize = systemPageSize
     let store: RecordStore
+    /// The registry's own /proc walks: the fresh maps pass a delete decides on, and, unless the
+    /// configuration gives another, the shared view of mappers, holders and locks.
     let scanner: ProcScanner
+    let processes: any ProcessView
     let views = ViewTable()
     let leases: LeaseTable
     let records: Mutex<[String: SectionRecord]>
@@ -58,6 +66,7 @@ public final class SectionRegistry: Sendable {
             syncs: configuration.recordSync.syncs(sectionsOnVolatileStorage: directory.isVolatile))
         scanner = ProcScanner(
             procRoot: configuration.procRoot, device: directory.device, maximumAge: configuration.scanMaximumAge)
+        processes = configuration.processView?(directory.device) ?? scanner
         let feed = ChangeFeed()
         changes = feed
         leases = LeaseTable { lease in feed.publish(.unlocked, lease.section, .unlocked(lease: lease.id, expired: true))

@@ -26,6 +26,11 @@ final class DoctorService: Sendable {
     private let queue = DispatchQueue(label: "shm-admin.doctor")
     /// The change-feed subscription that notices other processes' unlinks.
     private let subscription = Mutex<UInt64?>(nil)
+    /// Unlinks waiting for the pass that tells whether processes still map them, and whether that
+    /// pass is scheduled: a burst of unlinks (a program cleaning up hundreds of objects) costs one.
+    private let pendingUnlinks = Mutex<(names: [String: Double], scheduled: Bool)>(([:], false))
+    /// How often at most unlinks cost a pass over /proc.
+    static let unlinkPassInterval = 1.0
 
     init(
         host: HostScanner, registry: SectionRegistry, configuration: DoctorConfiguration,
@@ -58,7 +63,7 @@ final class DoctorService: Sendable {
         let id = registry.changes.subscribe { [weak self] event in
             guard event.kind == .deleted, event.source == .external, let name = event.section, let service = self
             else { return }
-            service.queue.async { service.noteUnlink(of: name, at: event.time) }
+            service.noteUnlink(of: name, at: event.time)
         }
         subscription.withLock { $0 = id }
         let source = DispatchSource.makeTimerSource(queue: queue)
@@ -76,19 +81,54 @@ final class DoctorService: Sendable {
     /// Another process unlinked `name` from the shm directory (inotify): if processes still map
     /// the object, it now shows as `unlinked` in a fresh scan; remember it for 24 h and say so.
     /// inotify does not tell who unlinked, so `uid` stays unknown.
+    ///
+    /// A pass over /proc costs a busy host tens of milliseconds, and programs unlink objects all
+    /// day: an object the last pass saw unmapped by others is not worth one (the pattern this is
+    /// for, RemoveIPC, takes objects that were mapped for long), and the unlinks of a second share
+    /// one pass.
     func noteUnlink(of name: String, at time: Double) {
-        let snapshot = host.freshSnapshot()
-        guard let mount = snapshot.mounts.first(where: \.isServer) else { return }
-        let known = Set(unlinks.recent(now: time).map(\.object))
-        for object in snapshot.objects.values
-        where object.kind == .unlinked && object.id.device == mount.device && object.name == name
-            && !known.contains(object.id)
+        let last = host.lastSnapshot()
+        if let mount = last.mounts.first(where: \.isServer), let entry = mount.entries.first(where: { $0.name == name })
         {
-            let pids = Set(object.mappers.map(\.pid)).subtracting([snapshot.ownPid]).sorted()
-            guard !pids.isEmpty else { continue }
-            unlinks.add(
-                UnlinkRecord(object: object.id, name: name, mount: mount.device, time: time, uid: nil, pids: pids))
-            registry.changes.publishDeletedWhileMapped(name, uid: nil, pids: Array(pids.prefix(16)))
+            let mappers = last.objects[ObjectID(device: mount.device, inode: entry.inode)]?.mappers ?? []
+            guard mappers.contains(where: { $0.pid != last.ownPid }) else { return }
+        }
+        let schedule = pendingUnlinks.withLock { pending in
+            pending.names[name] = time
+            defer { pending.scheduled = true }
+            return !pending.scheduled
+        }
+        guard schedule else { return }
+        queue.asyncAfter(deadline: .now() + Self.unlinkPassInterval / 4) { [weak self] in self?.checkUnlinks() }
+    }
+
+    private func checkUnlinks() {
+        let names = pendingUnlinks.withLock { pending in
+            defer { pending.names = [:] }
+            return pending.names
+        }
+        let snapshot = host.freshSnapshot()
+        if let mount = snapshot.mounts.first(where: \.isServer) {
+            let known = Set(unlinks.recent(now: snapshot.wallTime).map(\.object))
+            for object in snapshot.objects.values
+            where object.kind == .unlinked && object.id.device == mount.device && !known.contains(object.id) {
+                let name = object.name
+                guard let time = names[name] else { continue }
+                let pids = Set(object.mappers.map(\.pid)).subtracting([snapshot.ownPid]).sorted()
+                guard !pids.isEmpty else { continue }
+                unlinks.add(
+                    UnlinkRecord(object: object.id, name: name, mount: mount.device, time: time, uid: nil, pids: pids))
+                registry.changes.publishDeletedWhileMapped(name, uid: nil, pids: Array(pids.prefix(16)))
+            }
+        }
+        // Unlinks that came during this pass wait out the interval: at most one pass a second.
+        queue.asyncAfter(deadline: .now() + Self.unlinkPassInterval) { [weak self] in
+            guard let self else { return }
+            let again = self.pendingUnlinks.withLock { pending in
+                pending.scheduled = !pending.names.isEmpty
+                return pending.scheduled
+            }
+            if again { self.checkUnlinks() }
         }
     }
 

@@ -38,6 +38,7 @@ enum Problems {
         if let section = error.section { extras.append(("section", .string(section))) }
         switch error.code {
         case .shrinkRefused(let commit), .outOfRange(let commit?): extras.append(("commit", .int(commit)))
+        case .pastCapacity(let size): extras.append(("sizeBytes", .int(size)))
         default: break
         }
         if let cause = error.cause {
@@ -60,6 +61,8 @@ enum Problems {
         case .invalidSize: return make(422, "invalid-size", "Invalid size", detail, extras)
         case .invalidArgument: return make(422, "invalid-request", "Invalid request", detail, extras)
         case .pastReserve: return make(422, "past-reserve", "Past the reserve", detail, extras)
+        case .pastCapacity:
+            return make(422, "past-capacity", "Larger than the shared-memory filesystem", detail, extras)
         case .outOfRange: return make(416, "range-not-satisfiable", "Range not satisfiable", detail, extras)
         case .lockTimeout(let holders):
             // pid -1: an OFD lock whose holder could not be found (as in the section's lockHolders).

@@ -101,10 +101,19 @@ public final class ShmAdminApp: Sendable {
         if (options.tlsCertificate == nil) != (options.tlsKey == nil) {
             throw SetupError("--tls-cert and --tls-key go together")
         }
+        // One pass over /proc for the whole host feeds the registry's mappers, holders and locks too.
+        let trimmedShm =
+            options.shmDirectory.count > 1 && options.shmDirectory.hasSuffix("/")
+            ? String(options.shmDirectory.dropLast()) : options.shmDirectory
+        let host = HostScanner(
+            HostScanConfiguration(
+                procDirectory: options.procDirectory, rootDirectory: options.rootDirectory,
+                shmDirectory: trimmedShm))
         registry = try SectionRegistry(
             configuration: .init(
                 shmDirectory: options.shmDirectory, stateDirectory: options.stateDirectory,
-                procRoot: options.procDirectory, recordSync: options.recordSync))
+                procRoot: options.procDirectory, recordSync: options.recordSync,
+                processView: { device in HostProcessView(host: host, device: device) }))
         if registry.syncsRecords {
             logger.info("records in \(options.stateDirectory) are fsynced before each change is acknowledged")
         } else {
@@ -127,10 +136,7 @@ public final class ShmAdminApp: Sendable {
             registry: registry, security: Security(adminToken: adminToken, readToken: readToken, loopbackBind: !remote),
             metrics: metrics, events: events, staticDirectory: staticDirectory, openAPIPath: options.openAPIPath,
             version: options.version, logger: logger,
-            host: HostScanner(
-                HostScanConfiguration(
-                    procDirectory: options.procDirectory, rootDirectory: options.rootDirectory,
-                    shmDirectory: registry.directory.path)),
+            host: host,
             doctor: DoctorConfiguration.read(rootDirectory: options.rootDirectory, graceSeconds: options.graceSeconds))
         api.doctor.start()
         bridge = EventBridge.connect(registry, to: events)

@@ -17,6 +17,7 @@ import SystemPackage
     case duplicate = "fcntl(F_DUPFD_CLOEXEC)"
     case inotifyAddWatch = "inotify_add_watch", pipe, kill
     case readlink, statvfs, setns, shmctlRemove = "shmctl(IPC_RMID)", shmat, shmdt
+    case realpath
 }
 
 /// A system call that failed: which one, and the errno it set.

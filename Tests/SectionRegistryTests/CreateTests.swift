@@ -147,7 +147,7 @@ struct CreateTests {
         #expect((fileStatus(box.path("local"))?.st_mode ?? 0) & 0o7777 == 0o600)
     }
 
-    @Test("a commit larger than the tmpfs fails with .insufficientSpace and leaves no object, temporary or record")
+    @Test("a commit larger than the whole tmpfs is .pastCapacity and leaves no object, temporary or record")
     func commitTooLarge() throws {
         let box = try Sandbox()
         defer { box.close() }
@@ -158,11 +158,11 @@ struct CreateTests {
         let tooMuch = capacity.total + GiB
         #expect(tooMuch > capacity.free)
         let usedBefore = shmCapacity().total - shmCapacity().free
-        let error = expectError(.insufficientSpace) {
+        let error = expectError(.pastCapacity) {
             try registry.make(box.sectionName("huge"), reserve: tooMuch)
         }
-        #expect(error?.systemCall == "fallocate")
-        #expect(error?.errno == ENOSPC)
+        #expect(error?.code == .pastCapacity(filesystemBytes: capacity.total))
+        #expect(error?.systemCall == nil)
         #expect(error?.message.contains(box.name("huge")) == true)
         #expect(!fileExists(box.path("huge")))
         #expect(try registry.list(ListFilter(query: box.prefix)).total == 0)

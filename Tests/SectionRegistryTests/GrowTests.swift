@@ -73,7 +73,7 @@ struct GrowTests {
         expectError(.pastReserve) { try registry.grow(named: name, .by(1)) }
     }
 
-    @Test("a grow the tmpfs cannot hold is .insufficientSpace and leaves st_size and st_blocks unchanged")
+    @Test("a grow past the whole tmpfs is .pastCapacity with its size; st_size and st_blocks unchanged")
     func growTooLarge() throws {
         let box = try Sandbox()
         defer { box.close() }
@@ -86,14 +86,14 @@ struct GrowTests {
         let before = try #require(fileStatus(box.path("big")))
         let target = try #require(ByteSize.roundUp(capacity.total + GiB, toMultipleOf: page))
         #expect(target > capacity.total && target <= reserve)
-        let error = expectError(.insufficientSpace) { try registry.grow(named: name, .commit(target)) }
-        #expect(error?.errno == ENOSPC)
-        #expect(error?.systemCall == "fallocate")
+        let error = expectError(.pastCapacity) { try registry.grow(named: name, .commit(target)) }
+        #expect(error?.code == .pastCapacity(filesystemBytes: capacity.total))
+        #expect(error?.systemCall == nil, "refused before any system call that changes something")
         let after = try #require(fileStatus(box.path("big")))
         #expect(after.st_size == before.st_size)
         #expect(after.st_blocks == before.st_blocks)
         #expect(try registry.read(named: name, offset: 0, length: 4) == Array("data"))
-        expectError(.insufficientSpace) { try registry.grow(named: name, .by(target)) }
+        expectError(.pastCapacity) { try registry.grow(named: name, .by(target)) }
         #expect(fileStatus(box.path("big"))?.st_size == before.st_size)
         #expect(fileStatus(box.path("big"))?.st_blocks == before.st_blocks)
         #expect(try registry.section(named: name).commit == 4 * page)

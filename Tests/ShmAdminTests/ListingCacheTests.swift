@@ -13,17 +13,27 @@ import Testing
         defer { box.close() }
         box.create("a")
         let query = [("q", box.prefix)]
-        let first = box.call("GET", "/api/v1/sections", query: query)
+        // The cache keeps a listing for a tenth of a second: on a loaded machine two calls may be
+        // further apart than that, so the pair (and the five more) is tried until it runs in time.
+        var first = box.call("GET", "/api/v1/sections", query: query)
+        var again = first
+        var inTime = false
+        for _ in 0..<50 where !inTime {
+            let started = monotonicSeconds()
+            first = box.call("GET", "/api/v1/sections", query: query)
+            again = box.call("GET", "/api/v1/sections", query: query)
+            for offset in 1...5 {
+                _ = box.call("GET", "/api/v1/sections", query: query + [("offset", String(offset))])
+            }
+            inTime = monotonicSeconds() - started < ListingCache.maximumAge / 2
+        }
+        try #require(inTime, "seven listings never ran within the cache's age")
         #expect(first.status == 200)
-        let again = box.call("GET", "/api/v1/sections", query: query)
         guard case .shared(let one) = first.body, case .shared(let two) = again.body else {
             Issue.record("a listing is sent as shared bytes")
             return
         }
         #expect(one === two, "the same bytes, from the cache")
-        for offset in 1...5 {
-            _ = box.call("GET", "/api/v1/sections", query: query + [("offset", String(offset))])
-        }
         #expect(box.api.listings.count >= 6)
         usleep(useconds_t(ListingCache.maximumAge * 2_000_000))
         let later = box.call("GET", "/api/v1/sections", query: query)

@@ -14,7 +14,7 @@ import Testing
         case .notFound, .viewNotFound, .leaseNotFound: 404
         case .exists, .shrinkRefused, .mappedByOthers, .readOnlyView, .alreadyManaged, .addressInUse: 409
         case .outOfRange: 416
-        case .invalidName, .invalidSize, .invalidArgument, .pastReserve: 422
+        case .invalidName, .invalidSize, .invalidArgument, .pastReserve, .pastCapacity: 422
         case .lockTimeout: 423
         case .notManaged, .semaphore, .permissionDenied: 403
         case .insufficientSpace, .stateStorage: 507
@@ -24,7 +24,8 @@ import Testing
 
     static let allCodes: [SectionError.Code] = [
         .notFound, .exists, .invalidName, .invalidSize, .invalidArgument, .shrinkRefused(commit: 8192), .pastReserve,
-        .outOfRange(commit: 8192), .insufficientSpace, .mappedByOthers(pids: [12]), .readOnlyView, .viewNotFound,
+        .pastCapacity(filesystemBytes: 1 << 26), .outOfRange(commit: 8192), .insufficientSpace,
+        .mappedByOthers(pids: [12]), .readOnlyView, .viewNotFound,
         .leaseNotFound, .lockTimeout(holders: []), .notManaged, .semaphore, .alreadyManaged, .permissionDenied,
         .addressInUse, .stateStorage, .system,
     ]
@@ -34,7 +35,8 @@ import Testing
         "bad-request", "unauthorized", "forbidden", "not-found", "section-not-found", "view-not-found",
         "lease-not-found", "method-not-allowed", "conflict", "section-exists", "section-mapped", "shrink-refused",
         "read-only-view", "payload-too-large", "unsupported-media-type", "range-not-satisfiable", "invalid-name",
-        "invalid-size", "invalid-request", "past-reserve", "lock-timeout", "insufficient-storage", "internal",
+        "invalid-size", "invalid-request", "past-reserve", "past-capacity", "lock-timeout", "insufficient-storage",
+        "internal",
     ]
 
     @Test func theCodeListIsComplete() {

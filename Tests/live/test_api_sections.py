@@ -598,7 +598,9 @@ def test_grow_refused(admin, prefix, body, status, ptype):
     assert admin.detail(name)["commit"] == 8192
 
 
-def test_grow_past_tmpfs_capacity_507(admin, prefix):
+def test_commit_past_tmpfs_capacity_is_422_and_changes_nothing(admin, prefix):
+    """A commit larger than the whole filesystem can never succeed: 422 past-capacity naming its size
+    (not 507, which says "not now"), and nothing changes."""
     vfs = os.statvfs("/dev/shm")
     total = vfs.f_blocks * vfs.f_frsize
     target = round_up(total + GiB)
@@ -608,17 +610,23 @@ def test_grow_past_tmpfs_capacity_507(admin, prefix):
     admin.write(name, 0, b"still here")
     before = os.stat(shm_path(name))
     r = admin.post(sec(name, "grow"), json={"commit": target}, timeout=60)
-    assert_problem(r, 507, "insufficient-storage")
+    p = assert_problem(r, 422, "past-capacity")
+    assert p["sizeBytes"] == total and p["section"] == name
+    r = admin.post(sec(name, "grow"), json={"by": target}, timeout=60)
+    assert assert_problem(r, 422, "past-capacity")["sizeBytes"] == total
     after = os.stat(shm_path(name))
     assert (after.st_size, after.st_blocks) == (before.st_size, before.st_blocks)
     d = admin.detail(name)
     assert d["commit"] == 4096 and d["reserve"] == reserve
     assert read_object(name, 0, 10) == b"still here"
-    # and creating a section whose commit cannot fit leaves nothing behind
-    r = admin.post("/api/v1/sections", json={"name": prefix + "huge2", "reserve": reserve, "commit": target},
-                   timeout=60)
-    assert_problem(r, 507, "insufficient-storage")
-    assert not os.path.exists(shm_path(prefix + "huge2"))
+    # and creating a section whose commit can never fit leaves nothing behind
+    for body in ({"name": prefix + "huge2", "reserve": reserve, "commit": target},
+                 {"name": prefix + "huge2", "reserve": 396169500666305920}):
+        r = admin.post("/api/v1/sections", json=body, timeout=60)
+        assert assert_problem(r, 422, "past-capacity")["sizeBytes"] == total
+        assert not os.path.exists(shm_path(prefix + "huge2"))
+    # a reserve alone past the capacity costs nothing and is fine
+    admin.create(prefix + "sparse", round_up(total + GiB), "4KiB")
 
 
 # --------------------------------------------------------------------------------------------

@@ -384,6 +384,12 @@ def test_tmpfs_filled_by_another_process_grow_is_507_and_changes_nothing(server_
             r = c.post("/api/v1/sections", json={"name": prefix + "big", "reserve": "4MiB"})
             assert_problem(r, 507, "insufficient-storage")
             assert set(os.listdir(mnt)) == {name, "filler"}, os.listdir(mnt)
+            # past the whole tmpfs is another answer: no retry can succeed (422, its size named)
+            r = c.post(sec(name, "grow"), json={"commit": "17MiB"})
+            assert assert_problem(r, 422, "past-reserve")
+            r = c.post("/api/v1/sections", json={"name": prefix + "big", "reserve": "17MiB"})
+            assert assert_problem(r, 422, "past-capacity")["sizeBytes"] == 16 * MiB
+            assert set(os.listdir(mnt)) == {name, "filler"}, os.listdir(mnt)
 
             filler.unlink()  # the space comes back: the same grow works
             r = c.post(sec(name, "grow"), json={"commit": "4MiB"})

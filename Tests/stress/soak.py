@@ -443,6 +443,61 @@ def remove_objects() -> int:
     return n
 
 
+NUL = bytes(1)
+
+
+def check_json_answers(server: Server) -> list[str]:
+    """Every JSON read endpoint of the release build answers JSON a strict parser takes: the test
+    suites run a debug build, and the optimizer once turned `json.int(0)` into a NUL byte in release
+    only (JSONWriter.writeInteger). A memfd held here puts objects of every writer path in the
+    inventory (a memfd's `views` is the constant 0)."""
+    problems: list[str] = []
+    memfd = os.memfd_create(f"{PREFIX}memfd")
+    os.ftruncate(memfd, 8192)
+    os.pwrite(memfd, b"soak", 0)
+    c = Conn(server.port, server.token, "127.0.0.2")
+    try:
+        paths = ["/api/v1/system", "/api/v1/sections", sec(f"{PREFIX}f0"), sec(f"{PREFIX}f0", "pages"),
+                 sec(f"{PREFIX}f0", "views"), "/api/v1/inventory?limit=100000", "/api/v1/mounts", "/api/v1/mounts/host",
+                 "/api/v1/doctor", "/api/v1/history"]
+        inventory = None
+        for path in paths:
+            status, body = c.request("GET", path)
+            try:
+                nul = body.find(NUL)
+                if nul >= 0:
+                    raise ValueError(f"a NUL byte at {nul}: {body[max(0, nul - 60):nul + 20]!r}")
+                doc = json.loads(body)
+            except ValueError as e:
+                problems.append(f"GET {path} ({status}) is not JSON: {e}")
+                continue
+            if status != 200:
+                problems.append(f"GET {path} answered {status}: {body[:200]!r}")
+            if path.startswith("/api/v1/inventory"):
+                inventory = doc
+        deadline = time.monotonic() + 5  # answers are up to a second old: the memfd shows within that
+        while inventory is not None:
+            mine = [o for o in inventory["objects"] if o["kind"] == "memfd" and o["name"] == f"{PREFIX}memfd"]
+            if mine or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+            status, body = c.request("GET", "/api/v1/inventory?limit=100000&kind=memfd")
+            inventory = json.loads(body) if status == 200 and NUL not in body else None
+        if inventory is not None:
+            if len(mine) != 1 or mine[0]["views"] != 0:
+                problems.append(f"the inventory does not show this process's memfd as it should: {mine}")
+            for o in mine[:1]:
+                status, body = c.request("GET", o["href"])
+                try:
+                    json.loads(body)
+                except ValueError as e:
+                    problems.append(f"GET {o['href']} ({status}) is not JSON: {e}")
+    finally:
+        c.close()
+        os.close(memfd)
+    return problems
+
+
 def main() -> int:
     binary = os.environ.get("SHM_ADMIN_BIN")
     if not binary or not os.access(binary, os.X_OK):
@@ -459,6 +514,9 @@ def main() -> int:
         server = Server(binary, work)
         say(f"server pid {server.pid} on 127.0.0.1:{server.port} ({binary})")
         make_fixtures(server)
+        json_problems = check_json_answers(server)
+        problems += json_problems
+        say(f"release answers: {'valid JSON' if not json_problems else json_problems}")
         idle_rss = rss_kib(server.pid)
 
         base_fds = settled_fds(server.pid)

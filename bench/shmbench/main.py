@@ -19,7 +19,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import c1_listing, c2_raw, c3_hexdump, c4_list, c5_pagemap, c6_grow, c7_cycle, c8_rss, callgrind
+from . import c1_listing, c2_raw, c3_hexdump, c4_list, c5_pagemap, c6_grow, c7_cycle, c8_rss, c9_host, callgrind
 from .context import FULL, SHM, SMOKE, Bench, rss_kib
 from .errors import BenchError
 from .peers import build_c_peers, nginx_version
@@ -28,9 +28,10 @@ from .report import Header, Report, open_log, say, write_results
 
 BENCH_DIR = Path(__file__).resolve().parents[1]
 ROOT = BENCH_DIR.parent
-COMPARISONS = {1: c1_listing, 2: c2_raw, 3: c3_hexdump, 4: c4_list, 5: c5_pagemap, 6: c6_grow, 7: c7_cycle, 8: c8_rss}
+COMPARISONS = {1: c1_listing, 2: c2_raw, 3: c3_hexdump, 4: c4_list, 5: c5_pagemap, 6: c6_grow, 7: c7_cycle, 8: c8_rss,
+               9: c9_host}
 ORDER = [1, 2, 3, 5, 6, 7, 4]  # then 8 on a fresh server: 4 leaves the 10,000 objects 8 reuses
-TOOLS = ["gcc", "pkg-config", "curl", "wrk", "nginx", "lsof", "hexdump", "taskset", "cmp"]
+TOOLS = ["gcc", "pkg-config", "curl", "wrk", "nginx", "lsof", "hexdump", "taskset", "cmp", "lsfd", "ipcs"]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -39,7 +40,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true", default=env.get("BENCH_SMOKE") == "1",
                    help="one round of tiny sizes in seconds -> bench/out/RESULTS.md; non-zero exit on any error (BENCH_SMOKE=1)")
-    p.add_argument("--only", type=int, nargs="+", choices=range(1, 9), metavar="N",
+    p.add_argument("--only", type=int, nargs="+", choices=range(1, 10), metavar="N",
                    default=[int(x) for x in env.get("BENCH_ONLY", "").split()] or None,
                    help="run only these comparisons; results then go to bench/out/ (BENCH_ONLY=\"1 3\")")
     p.add_argument("--rounds", type=int, default=int(env["BENCH_ROUNDS"]) if env.get("BENCH_ROUNDS") else None,
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background
     sizes = SMOKE if args.smoke else FULL
     rounds = args.rounds or sizes.rounds
-    only = sorted(set(args.only)) if args.only else list(range(1, 9))
+    only = sorted(set(args.only)) if args.only else list(range(1, 10))
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("parts", "data", "targets.tsv", "errors.txt", "c3-diff.txt"):
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"{server_bin} is not a release build: results go to {out / 'RESULTS.md'}, not bench/RESULTS.md")
             mode_text += ", NOT a release build"
             dest = out / "RESULTS.md"
-        if only != list(range(1, 9)) or args.rounds:
+        if only != list(range(1, 10)) or args.rounds:
             mode_text += f", comparisons {' '.join(map(str, only))}"
             dest = out / "RESULTS.md"
         pinning = not args.no_pin and (os.cpu_count() or 1) > 1
@@ -197,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         bench.stop_server(bench.server)
         if 8 in only:
             run_comparison(bench, 8, idle)
+        if 9 in only:
+            run_comparison(bench, 9)  # last: its 2,000 processes and own server would disturb the others
         bench.remove_objects()
 
         took = time.monotonic() - t_start
@@ -239,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_comparison(b: Bench, n: int, *extra) -> None:
     """Runs comparison n; a failure ends that comparison only and is listed under Errors."""
-    if n != 8 and not b.server.alive():
+    if n < 8 and not b.server.alive():
         b.report.error(f"the server (pid {b.server.pid}) is gone before comparison {n}; restarting it")
         b.server = b.start_server(f"before-c{n}")
     say(f"== comparison {n}")

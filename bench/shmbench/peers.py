@@ -20,7 +20,7 @@ from .errors import BenchError
 from .procs import Processes
 from .report import say
 
-C_TOOLS = ["walk_holes", "mincore_walk", "falloc", "shmtool"]
+C_TOOLS = ["walk_holes", "mincore_walk", "falloc", "shmtool", "hostfarm"]
 
 
 def build_c_peers(bench_dir: Path, bin_dir: Path) -> None:

@@ -1,5 +1,3 @@
-import CShmLinux
-
 /// /proc/PID/maps lines that concern shared memory.
 enum Maps {
     struct Line: Equatable {
@@ -14,21 +12,19 @@ enum Maps {
         var deleted: Bool
     }
 
-    /// The lines whose device is one of `devices` (hex `maj:min`, as maps prints it) or whose path
-    /// is a memfd's or a System V segment's. Every other line is skipped before it is split.
-    static func parse(_ bytes: UnsafeRawBufferPointer, devices: Set<String>, needles: [[UInt8]]? = nil) -> [Line] {
-        // Most processes map nothing of this: one memmem per needle over the whole file rules them
-        // out before any line is split (a host has thousands of maps files).
-        guard let base = bytes.baseAddress,
-            (needles ?? Self.needles(devices)).contains(where: { cshm_contains(base, bytes.count, $0, $0.count) != 0 })
-        else { return [] }
+    /// The lines whose device is one of `devices` or whose path is a memfd's or a System V
+    /// segment's. A host has thousands of maps files of dozens of lines each, nearly all about
+    /// libraries and anonymous memory: each line is read once, byte by byte, up to its device and
+    /// path, and nothing is allocated for a line that is skipped.
+    static func parse(_ bytes: UnsafeRawBufferPointer, devices: Set<DeviceID>) -> [Line] {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return [] }
         var result: [Line] = []
         var lineStart = 0
         let count = bytes.count
         while lineStart < count {
             var lineEnd = lineStart
-            while lineEnd < count && bytes[lineEnd] != 10 { lineEnd += 1 }
-            if let line = parseLine(UnsafeRawBufferPointer(rebasing: bytes[lineStart..<lineEnd]), devices: devices) {
+            while lineEnd < count && base[lineEnd] != 10 { lineEnd += 1 }
+            if let line = parseLine(base + lineStart, count: lineEnd - lineStart, devices: devices) {
                 result.append(line)
             }
             lineStart = lineEnd + 1
@@ -38,46 +34,63 @@ enum Maps {
 
     static func parse(_ text: String, devices: Set<String>) -> [Line] {
         var text = text
-        return text.withUTF8 { parse(UnsafeRawBufferPointer($0), devices: devices) }
+        let ids = Set(devices.compactMap { DeviceID(Substring($0), radix: 16) })
+        return text.withUTF8 { parse(UnsafeRawBufferPointer($0), devices: ids) }
     }
 
-    /// What a line of interest contains: ` MAJ:MIN ` of a device, or a memfd's or segment's path.
-    static func needles(_ devices: Set<String>) -> [[UInt8]] {
-        [Array("/memfd:".utf8), Array("/SYSV".utf8)] + devices.map { Array((" " + $0 + " ").utf8) }
-    }
-
-    /// `start-end perms offset dev inode   path`; the path may hold spaces.
-    private static func parseLine(_ line: UnsafeRawBufferPointer, devices: Set<String>) -> Line? {
-        var fields: [Range<Int>] = []
+    /// `start-end perms offset MAJ:MIN inode   path` (hex but the inode); the path may hold spaces.
+    private static func parseLine(_ line: UnsafePointer<UInt8>, count: Int, devices: Set<DeviceID>) -> Line? {
         var index = 0
-        while fields.count < 5 && index < line.count {
-            while index < line.count && line[index] == 32 { index += 1 }
-            let start = index
-            while index < line.count && line[index] != 32 { index += 1 }
-            if start < index { fields.append(start..<index) }
+        /// Hex digits up to `stop`; nil on anything else or an empty or too long number.
+        func hex(until stop: UInt8) -> UInt64? {
+            var value: UInt64 = 0
+            let first = index
+            while index < count && line[index] != stop {
+                let byte = line[index]
+                let digit: UInt8
+                switch byte {
+                case 48...57: digit = byte - 48
+                case 97...102: digit = byte - 87
+                case 65...70: digit = byte - 55
+                default: return nil
+                }
+                guard index - first < 16 else { return nil }
+                value = value << 4 | UInt64(digit)
+                index += 1
+            }
+            guard index > first, index < count else { return nil }
+            index += 1  // the stop byte
+            return value
         }
-        guard fields.count == 5 else { return nil }
-        while index < line.count && line[index] == 32 { index += 1 }
-        let pathBytes = UnsafeRawBufferPointer(rebasing: line[index...])
-        let isMemfd = pathBytes.starts(with: "/memfd:".utf8)
-        let isSysV = pathBytes.starts(with: "/SYSV".utf8)
-        let deviceText = String(decoding: UnsafeRawBufferPointer(rebasing: line[fields[3]]), as: UTF8.self)
-        guard isMemfd || isSysV || devices.contains(deviceText) else { return nil }
-        func text(_ range: Range<Int>) -> Substring {
-            Substring(String(decoding: UnsafeRawBufferPointer(rebasing: line[range]), as: UTF8.self))
-        }
-        let span = text(fields[0]).split(separator: "-")
-        guard span.count == 2, let start = UInt64(span[0], radix: 16), let end = UInt64(span[1], radix: 16),
-            let offset = Int64(text(fields[2]), radix: 16), let device = DeviceID(Substring(deviceText), radix: 16),
-            let inode = UInt64(text(fields[4])), inode != 0 || isSysV  // a System V inode is its shmid, 0 included
+        guard let start = hex(until: 45), let end = hex(until: 32), index + 5 <= count else { return nil }  // "-", " "
+        let writable = line[index + 1] == 119  // "w" of "rw-s"
+        while index < count && line[index] != 32 { index += 1 }
+        index += 1
+        guard let offset = hex(until: 32), let major = hex(until: 58), let minor = hex(until: 32),
+            major <= UInt64(UInt32.max), minor <= UInt64(UInt32.max)
         else { return nil }
-        let perms = line[fields[1]]
-        var path = String(decoding: pathBytes, as: UTF8.self)
-        let deleted = path.hasSuffix(" (deleted)")
-        if deleted { path.removeLast(" (deleted)".count) }
+        var inode: UInt64 = 0
+        let inodeStart = index
+        while index < count, line[index] >= 48, line[index] <= 57 {
+            let (shifted, overflow) = inode.multipliedReportingOverflow(by: 10)
+            guard !overflow else { return nil }
+            inode = shifted + UInt64(line[index] - 48)
+            index += 1
+        }
+        guard index > inodeStart else { return nil }
+        while index < count && line[index] == 32 { index += 1 }
+        let path = UnsafeBufferPointer(start: line + index, count: count - index)
+        let isMemfd = path.starts(with: "/memfd:".utf8)
+        let isSysV = path.starts(with: "/SYSV".utf8)
+        let device = DeviceID(major: UInt32(major), minor: UInt32(minor))
+        guard isMemfd || isSysV || devices.contains(device) else { return nil }
+        guard inode != 0 || isSysV else { return nil }  // a System V inode is its shmid, 0 included
+        var text = String(decoding: path, as: UTF8.self)
+        let deleted = text.hasSuffix(" (deleted)")
+        if deleted { text.removeLast(" (deleted)".count) }
         return Line(
-            start: start, end: end, writable: perms.count > 1 && perms[perms.startIndex + 1] == 119,  // "w"
-            offset: offset, device: device, inode: inode, path: path, deleted: deleted)
+            start: start, end: end, writable: writable, offset: Int64(bitPattern: offset), device: device,
+            inode: inode, path: text, deleted: deleted)
     }
 
     /// A device as maps prints it: at least two lowercase hex digits each side.

@@ -37,6 +37,14 @@ enum ProcFiles {
         return String(decoding: buffer[0..<count], as: UTF8.self)
     }
 
+    /// `path` made absolute with every link and `..` resolved, as the kernel writes it in
+    /// /proc/PID/fd links: realpath(3).
+    static func canonical(_ path: String) -> String? {
+        guard let resolved = try? syscall(.realpath, failure: nil, { realpath(path, nil) }) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     /// The status of what `path` leads to, links followed: stat(2).
     static func status(_ path: String) -> stat? {
         var info = stat()

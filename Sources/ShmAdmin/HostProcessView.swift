@@ -1,0 +1,55 @@
+import HostScan
+import SectionRegistry
+import Synchronization
+
+/// The registry's view of who maps, holds and locks its objects, taken from the host's one shared
+/// pass instead of a walk of its own: the server walks /proc once a second at most, whether the
+/// question is a section list, the inventory, the metrics or the doctor.
+final class HostProcessView: ProcessView {
+    let host: HostScanner
+    let device: DeviceID
+    /// The last host snapshot converted, by its `takenAt`: readers of one pass share one conversion.
+    private let converted = Mutex<(takenAt: Double, view: ProcSnapshot)?>(nil)
+
+    init(host: HostScanner, device: UInt64) {
+        self.host = host
+        self.device = DeviceID(device)
+    }
+
+    func snapshot() -> ProcSnapshot {
+        let snapshot = host.snapshot()
+        if let last = converted.withLock({ $0 }), last.takenAt == snapshot.takenAt { return last.view }
+        let view = Self.view(of: snapshot, device: device)
+        converted.withLock { last in
+            if last == nil || last!.takenAt < view.takenAt { last = (view.takenAt, view) }
+        }
+        return view
+    }
+
+    func invalidate() { host.invalidate() }
+
+    /// The objects of one device, keyed by inode, as the registry words them: mappers other than
+    /// the server, holders the server included, lock holders.
+    static func view(of snapshot: HostSnapshot, device: DeviceID) -> ProcSnapshot {
+        var view = ProcSnapshot()
+        view.takenAt = snapshot.takenAt
+        func command(_ pid: Int32) -> String { snapshot.commands[pid] ?? "" }
+        for (id, object) in snapshot.objects where id.device == device {
+            let mappers = object.mappers.filter { $0.pid != snapshot.ownPid }.map {
+                Mapper(
+                    pid: $0.pid, command: command($0.pid), start: $0.start, end: $0.end, offset: $0.offset,
+                    access: $0.writable ? .rw : .ro)
+            }
+            if !mappers.isEmpty { view.mappers[id.inode] = mappers }
+            if !object.holders.isEmpty {
+                view.holders[id.inode] = object.holders.map { Holder(pid: $0.pid, command: command($0.pid), fd: $0.fd) }
+            }
+        }
+        for (id, locks) in snapshot.locks where id.device == device {
+            view.locks[id.inode] = locks.map {
+                LockHolder(pid: $0.pid, mode: $0.exclusive ? .exclusive : .shared, type: $0.type)
+            }
+        }
+        return view
+    }
+}
