@@ -108,26 +108,43 @@ extension CommandLineAnswers {
     /// bytes `GET /api/v1/inventory` sends, `mounts` `GET /api/v1/mounts`'s, `doctor`
     /// `GET /api/v1/doctor`'s, `show HREF` the detail at that href.
     ///
+    /// The registry's view of processes comes from the same pass (`HostProcessView`), as the server's
+    /// does, so version 1's members of the shared-memory directory's objects agree with the rest.
+    ///
     /// A running server keeps a history (the `orphans` check's rise over the last hour) and notices
     /// unlinks as they happen (`deleted-while-mapped`); a one-shot pass has neither, so those two
     /// findings come only from a server.
-    public final class Host: @unchecked Sendable {
-        let registry: SectionRegistry
-        let configuration: HostScanConfiguration
-        private var taken: HostSnapshot?
+    public final class Host: Sendable {
+        public let registry: SectionRegistry
+        let scanner: HostScanner
+        var configuration: HostScanConfiguration { scanner.configuration }
 
-        public init(registry: SectionRegistry, procDirectory: String = "/proc", rootDirectory: String = "/") {
-            self.registry = registry
-            configuration = HostScanConfiguration(
-                procDirectory: procDirectory, rootDirectory: rootDirectory, shmDirectory: registry.directory.path)
+        /// A registry of `shmDirectory` (and `stateDirectory`) whose mappers, holders and locks come
+        /// from the host's pass, as the server's do: one walk of /proc answers the whole command.
+        public init(shmDirectory: String, stateDirectory: String, procDirectory: String = "/proc")
+            throws(Problem)
+        {
+            // As serve makes it: the scan names the directory as the registry does (no trailing slash).
+            let trimmed =
+                shmDirectory.count > 1 && shmDirectory.hasSuffix("/") ? String(shmDirectory.dropLast()) : shmDirectory
+            let scanner = HostScanner(
+                HostScanConfiguration(procDirectory: procDirectory, shmDirectory: trimmed, maximumAge: Host.oneCommand))
+            do throws(SectionError) {
+                registry = try SectionRegistry(
+                    configuration: .init(
+                        shmDirectory: shmDirectory, stateDirectory: stateDirectory, procRoot: procDirectory,
+                        watchDirectory: false,
+                        processView: { device in HostProcessView(host: scanner, device: device) }))
+            } catch {
+                throw CommandLineAnswers.problem(error)
+            }
+            self.scanner = scanner
         }
 
-        private var snapshot: HostSnapshot {
-            if let taken { return taken }
-            let fresh = HostScanner(configuration).freshSnapshot()
-            taken = fresh
-            return fresh
-        }
+        /// One pass serves a whole command: its snapshot is not taken again while the command runs.
+        static let oneCommand = 3600.0
+
+        private var snapshot: HostSnapshot { scanner.snapshot() }
 
         /// `GET /api/v1/inventory` with every match (no page limit); `mount` is `MAJ:MIN` or `host`.
         public func inventory(kind: String?, mount: String?, orphan: Bool?, query: String?, uid: Int64?)
@@ -158,7 +175,7 @@ extension CommandLineAnswers {
         /// `GET /api/v1/doctor`, the checks configured as `serve --root-dir ROOT --grace GRACE` has them.
         public func doctor(rootDirectory: String, graceSeconds: Double) -> [UInt8] {
             let service = DoctorService(
-                host: HostScanner(configuration), registry: registry,
+                host: scanner, registry: registry,
                 configuration: DoctorConfiguration.read(rootDirectory: rootDirectory, graceSeconds: graceSeconds))
             let (checkedAt, findings) = service.findings(snapshot)
             return DoctorReportJSON(checkedAt: checkedAt, findings: findings).jsonBytes(

@@ -36,7 +36,7 @@ struct Doctor: ParsableCommand {
         if table.listColumns { return Terminal.out(DoctorColumns.shape.columnList) }
         let answer: [UInt8]
         do throws(Problem) {
-            answer = try hostOptions.host().doctor(
+            answer = try hostOptions.host(wholeHost: true).doctor(
                 rootDirectory: rootDir, graceSeconds: DurationText.seconds(grace) ?? 600)
         } catch {
             Terminal.error(error.line)

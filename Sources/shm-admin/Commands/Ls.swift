@@ -43,6 +43,8 @@ struct Ls: HostCommand {
     @Option(help: "Only sections owned by this user (a name or a uid).")
     var uid: String?
 
+    var wholeHost: Bool { all }
+
     static let sectionKinds = ["shm", "semaphore"]
     static let allKinds = ["shm", "semaphore", "sysv", "memfd", "unlinked"]
 

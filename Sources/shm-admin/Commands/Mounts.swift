@@ -14,6 +14,8 @@ struct Mounts: HostCommand {
     @OptionGroup var hostOptions: HostOptions
     @OptionGroup var table: TableOptions
 
+    var wholeHost: Bool { true }
+
     func run(on host: any HostAPI) throws(Problem) {
         if table.listColumns { return Terminal.out(MountColumns.shape.columnList) }
         let answer = try host.mounts()

@@ -23,6 +23,8 @@ struct Show: HostCommand {
     @Flag(name: [.customShort("J"), .customLong("json")], help: "Print the API's JSON answer as it is.")
     var json = false
 
+    var wholeHost: Bool { SectionNames.hostHref(name) != nil }
+
     func run(on host: any HostAPI) throws(Problem) {
         if let href = SectionNames.hostHref(name) {
             let answer = try host.object(href)
