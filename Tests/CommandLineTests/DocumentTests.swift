@@ -41,3 +41,20 @@ import Testing
         #expect(Document.parse(Array(text.utf8)) == nil, "\(text.debugDescription)")
     }
 }
+
+/// Inventory pages of a remote listing joined into one answer, as a local inventory gives it.
+@Suite struct InventoryPagesTests {
+    @Test func objectsOfEveryPageBeforeTheFirstPagesCounts() throws {
+        let tail = #"],"total":3,"byKind":{"shm":{"count":3,"bytes":9}},"byMount":{}}"#
+        let pages = [
+            #"{"objects":[{"name":"a],\"total\":"},{"name":"b"}"# + tail,
+            #"{"objects":[{"name":"c"}"# + tail,
+            #"{"objects":["# + tail,
+        ].map { Array($0.utf8) }
+        let joined = String(decoding: InventoryPages.join(pages), as: UTF8.self)
+        #expect(joined == #"{"objects":[{"name":"a],\"total\":"},{"name":"b"},{"name":"c"}"# + tail)
+        let document = try #require(Document.parse(Array(joined.utf8)))
+        #expect(document["objects"].array.compactMap { $0["name"].string } == [#"a],"total":"#, "b", "c"])
+        #expect(document["total"].int == 3)
+    }
+}

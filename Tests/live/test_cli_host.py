@@ -208,6 +208,11 @@ def test_another_mount_namespace(pair, host_children, prefix):
     cells = row.split()
     assert cells[1] == "/dev/shm" and cells[2] == str(64 * MiB)
     assert cells[6] == str(128 * MiB) and cells[7] == "yes", row
+    # -o with more columns, --sort: this mount's row is the same both ways
+    rows = [[line for line in cli.ok("mounts", "-r", "-n", "-b", "-o", "ID,PATH,SIZE,HOST,OBJECTS,PROCESSES,PIDS,MEMMAX",
+                                     "--sort", "ID").splitlines() if line.split()[0] == device]
+            for cli in (local, remote)]
+    assert rows[0] == rows[1] == [f"{device} /dev/shm {64 * MiB} no 2 1 {child.pid} -"], rows
     mounts = json.loads(remote.ok("mounts", "-J"))
     assert json.loads(local.ok("mounts", "-J"))["mounts"][0]["host"] is True and mounts["mounts"][0]["host"] is True
     assert device in [m["id"] for m in mounts["mounts"]]
