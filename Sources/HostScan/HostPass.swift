@@ -62,16 +62,44 @@ struct HostPass {
     }
 
     /// The tmpfs each mount namespace sees at `/dev/shm`, with the namespaces' processes (a light
-    /// pass: `HostScanner.shmMountMembers`).
-    func mountMembers() -> [DeviceID: [Int32]] {
-        var snapshot = HostSnapshot()
-        snapshot.ownMountNamespace = namespaceInode(ProcFiles.linkTarget(proc + "/self/ns/mnt"))
-        readNamespaces(ProcFiles.entries(proc).compactMap { Int32($0) }.sorted(), into: &snapshot)
-        var members: [DeviceID: [Int32]] = [:]
-        for namespace in snapshot.namespaces.values {
-            guard let device = namespace.shmDevice else { continue }
-            members[device, default: []] += namespace.pids
+    /// pass: `HostScanner.shmMountMembers`). Run every few seconds while an event stream is open,
+    /// so it reads little: the list of processes, and the mount-namespace link of only the
+    /// processes it has not seen, those it first saw lately (a container's first process enters
+    /// its namespace just after it starts) and a rotating tenth of the others; one mountinfo per
+    /// namespace it has not seen.
+    func mountMembers(reusing cache: inout MembershipCache, now: Double = monotonicNow()) -> [DeviceID: [Int32]] {
+        let pids = ProcFiles.entries(proc).compactMap { Int32($0) }.sorted()
+        cache.round &+= 1
+        var seen: [Int32: MembershipCache.Process] = [:]
+        seen.reserveCapacity(pids.count)
+        var refreshed: Set<UInt64> = []
+        for pid in pids {
+            if let known = cache.processes[pid], now - known.firstSeen > MembershipCache.settling,
+                Int(pid) % MembershipCache.rotation != cache.round % MembershipCache.rotation
+            {
+                seen[pid] = known
+                continue
+            }
+            let firstSeen = cache.processes[pid]?.firstSeen ?? now
+            guard let namespace = namespaceInode(ProcFiles.linkTarget(proc + "/\(pid)/ns/mnt")) else { continue }
+            // A young namespace may not have its tmpfs mounted yet: read again while it is young.
+            let young = now - firstSeen <= MembershipCache.settling
+            if cache.devices[namespace] == nil || (young && !refreshed.contains(namespace)) {
+                refreshed.insert(namespace)
+                cache.devices[namespace] = .some(
+                    ProcFiles.text(proc + "/\(pid)/mountinfo").flatMap { MountInfo.shmDevice($0) })
+            }
+            seen[pid] = MembershipCache.Process(namespace: namespace, firstSeen: firstSeen)
         }
+        cache.processes = seen
+        var members: [DeviceID: [Int32]] = [:]
+        var used: Set<UInt64> = []
+        for (pid, process) in seen {
+            used.insert(process.namespace)
+            guard let device = cache.devices[process.namespace] ?? nil else { continue }
+            members[device, default: []].append(pid)
+        }
+        cache.devices = cache.devices.filter { used.contains($0.key) }
         return members.mapValues { $0.sorted() }
     }
 
@@ -307,4 +335,21 @@ struct HostPass {
         }
         snapshot.sysvLimits = SysVLimits(shmmni: limit("shmmni"), shmall: limit("shmall"), shmmax: limit("shmmax"))
     }
+}
+
+/// The light passes' memory (`HostPass.mountMembers(reusing:)`).
+struct MembershipCache: Sendable {
+    struct Process: Sendable {
+        var namespace: UInt64
+        var firstSeen: Double
+    }
+
+    /// How long a new process's namespace is read again at every pass.
+    static let settling = 10.0
+    /// One process in this many is read again at each pass whatever its age (a pid reused, a setns).
+    static let rotation = 10
+    var processes: [Int32: Process] = [:]
+    /// Each mount namespace's `/dev/shm` device (nil: none there).
+    var devices: [UInt64: DeviceID?] = [:]
+    var round = 0
 }

@@ -20,12 +20,15 @@ public final class HostScanner: Sendable {
     /// A snapshot at most `maximumAge` old. Past half that age a refresh starts in the background,
     /// so a steady stream of readers never waits; the first after a quiet spell does (and those
     /// arriving during its pass wait for the same pass).
-    public func snapshot() -> HostSnapshot {
+    public func snapshot() -> HostSnapshot { snapshot(maximumAge: configuration.maximumAge, refreshingAhead: true) }
+
+    /// A snapshot at most `maximumAge` old: periodic work (the doctor's run every 10 s) takes the
+    /// pass a reader made lately instead of making one more (and starts none ahead of time).
+    public func snapshot(maximumAge: Double, refreshingAhead: Bool = false) -> HostSnapshot {
         let cached = state.withLock { $0.snapshot }
         let age = monotonicNow() - cached.takenAt
-        let maximumAge = configuration.maximumAge
         if age <= maximumAge {
-            if age > maximumAge / 2 { refreshInBackground() }
+            if refreshingAhead && age > maximumAge / 2 { refreshInBackground() }
             return cached
         }
         return state.withLock { cache in
@@ -51,7 +54,22 @@ public final class HostScanner: Sendable {
     /// namespaces: a light pass (two links per process, one mountinfo per namespace), for noticing
     /// containers that start and stop without walking every maps file.
     public func shmMountMembers() -> [DeviceID: [Int32]] {
-        HostPass(configuration).mountMembers()
+        members.withLock { HostPass(configuration).mountMembers(reusing: &$0) }
+    }
+
+    /// What the light passes learnt: each process's mount namespace, each namespace's `/dev/shm`.
+    private let members = Mutex(MembershipCache())
+
+    /// `snapshot` with each mount's size, use and inodes read again now (statvfs): cheap, and what
+    /// a periodic check of fullness must not take from an older pass.
+    public func withCurrentCapacities(_ snapshot: HostSnapshot) -> HostSnapshot {
+        var snapshot = snapshot
+        for index in snapshot.mounts.indices {
+            if let info = ProcFiles.fileSystem(snapshot.mounts[index].reachedThrough) {
+                snapshot.mounts[index].capacity = HostPass.capacity(info)
+            }
+        }
+        return snapshot
     }
 
     /// Forgets the snapshot: the next reader gets a fresh pass (after the server changed something).

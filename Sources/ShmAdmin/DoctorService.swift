@@ -82,17 +82,18 @@ final class DoctorService: Sendable {
     /// the object, it now shows as `unlinked` in a fresh scan; remember it for 24 h and say so.
     /// inotify does not tell who unlinked, so `uid` stays unknown.
     ///
-    /// A pass over /proc costs a busy host tens of milliseconds, and programs unlink objects all
-    /// day: an object the last pass saw unmapped by others is not worth one (the pattern this is
-    /// for, RemoveIPC, takes objects that were mapped for long), and the unlinks of a second share
-    /// one pass.
+    /// A pass over /proc costs a busy host tens of milliseconds, and programs create and unlink
+    /// objects all day: only an object the last pass (at most 10 s old: the periodic run) saw mapped
+    /// by another process is worth one — what this is for, RemoveIPC, takes objects that were
+    /// mapped for long, not ones made and dropped between two passes — and the unlinks of a second
+    /// share one pass.
     func noteUnlink(of name: String, at time: Double) {
         let last = host.lastSnapshot()
-        if let mount = last.mounts.first(where: \.isServer), let entry = mount.entries.first(where: { $0.name == name })
-        {
-            let mappers = last.objects[ObjectID(device: mount.device, inode: entry.inode)]?.mappers ?? []
-            guard mappers.contains(where: { $0.pid != last.ownPid }) else { return }
-        }
+        guard let mount = last.mounts.first(where: \.isServer),
+            let entry = mount.entries.first(where: { $0.name == name }),
+            let seen = last.objects[ObjectID(device: mount.device, inode: entry.inode)],
+            seen.mappers.contains(where: { $0.pid != last.ownPid })
+        else { return }
         let schedule = pendingUnlinks.withLock { pending in
             pending.names[name] = time
             defer { pending.scheduled = true }
@@ -134,7 +135,9 @@ final class DoctorService: Sendable {
 
     /// One periodic run.
     func tick() {
-        let snapshot = host.snapshot()
+        // A reader's pass of the last interval serves (on a busy host a pass costs tens of
+        // milliseconds); how full each mount is, is read now.
+        let snapshot = host.withCurrentCapacities(host.snapshot(maximumAge: HistoryRing.interval))
         history.record(HistorySample.of(snapshot, graceSeconds: configuration.graceSeconds))
         let found = findings(snapshot).findings
         var now: [String: Finding.Severity] = [:]

@@ -180,6 +180,44 @@ struct PassTests {
         #expect(scanner.passesRun == 2)
     }
 
+    @Test("the light pass: new namespaces at once, a new process's late unshare, an old one's within ten rounds")
+    func lightPassReadsLittle() throws {
+        let fake = try Self.host()
+        defer { fake.remove() }
+        let pass = HostPass(fake.configuration())
+        var cache = MembershipCache()
+        var members = pass.mountMembers(reusing: &cache, now: 1000)
+        #expect(members[Self.container] == [200, 201])
+        #expect(cache.processes.count == 5 && cache.devices.count == 3)
+        // A process that starts in the host's namespace and enters a container's a moment later.
+        try fake.process(400, mountNamespace: 1001, shmDevices: [fake.realDevice])
+        members = pass.mountMembers(reusing: &cache, now: 1002)
+        #expect(members[Self.container] == [200, 201])
+        try FileManager.default.removeItem(atPath: fake.proc + "/400/ns/mnt")
+        try fake.link("proc/400/ns/mnt", to: "mnt:[4004]")
+        members = pass.mountMembers(reusing: &cache, now: 1003)
+        #expect(members[DeviceID(major: 0, minor: 77)] == nil, "unshared, its tmpfs not mounted yet")
+        try fake.write("proc/400/mountinfo", "30 22 0:77 / /dev/shm rw - tmpfs shm rw\n")
+        members = pass.mountMembers(reusing: &cache, now: 1004)
+        #expect(members[DeviceID(major: 0, minor: 77)] == [400], "read again while it is young")
+        // An old process that moves is seen within `rotation` rounds; one that exits at once.
+        try FileManager.default.removeItem(atPath: fake.proc + "/300/ns/mnt")
+        try fake.link("proc/300/ns/mnt", to: "mnt:[4004]")
+        var rounds = 0
+        while members[DeviceID(major: 0, minor: 77)] != [300, 400] && rounds < MembershipCache.rotation + 1 {
+            rounds += 1
+            members = pass.mountMembers(reusing: &cache, now: 2000 + Double(rounds))
+        }
+        #expect(members[DeviceID(major: 0, minor: 77)] == [300, 400])
+        #expect(rounds <= MembershipCache.rotation)
+        try FileManager.default.removeItem(atPath: fake.proc + "/201")
+        members = pass.mountMembers(reusing: &cache, now: 3000)
+        #expect(members[Self.container] == [200])
+        try FileManager.default.removeItem(atPath: fake.proc + "/200")
+        members = pass.mountMembers(reusing: &cache, now: 3001)
+        #expect(members[Self.container] == nil && cache.devices[2002] == nil, "a namespace without processes goes")
+    }
+
     @Test("a pass that began before the server changed something never replaces the snapshot")
     func stalePassRefused() {
         var cache = SnapshotCache()
