@@ -71,6 +71,19 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     /// Field names are ASCII tokens (RFC 9110 5.1): compared byte by byte with ASCII case folded,
     /// without building lowercased copies (this runs several times for every request).
     static func sameName(_ a: String, _ b: String) -> Bool {
+        // Most lookups meet names of other lengths (a listing request looks up five names among its
+        // headers): the counts of native strings are stored, so those are told apart at once.
+        guard a.utf8.count == b.utf8.count else { return false }
+        let contiguous = a.utf8.withContiguousStorageIfAvailable { left in
+            b.utf8.withContiguousStorageIfAvailable { right in
+                for index in 0..<left.count where left[index] != right[index] {
+                    let folded = left[index] | 0x20
+                    guard folded == right[index] | 0x20, folded >= 0x61, folded <= 0x7A else { return false }
+                }
+                return true
+            }
+        }
+        if let contiguous, let same = contiguous { return same }
         var left = a.utf8.makeIterator()
         var right = b.utf8.makeIterator()
         while true {

@@ -60,14 +60,18 @@ public final class HostScanner: Sendable {
     /// What the light passes learnt: each process's mount namespace, each namespace's `/dev/shm`.
     private let members = Mutex(MembershipCache())
 
-    /// `snapshot` with each mount's size, use and inodes read again now (statvfs): cheap, and what
-    /// a periodic check of fullness must not take from an older pass.
-    public func withCurrentCapacities(_ snapshot: HostSnapshot) -> HostSnapshot {
+    /// `snapshot` with each mount's size, use and inodes (statvfs) and its objects (a listing with
+    /// their sizes and blocks) read again now, through the same paths; who maps, holds and locks
+    /// them stays the pass's. A fraction of a pass's cost (no process is read), for periodic checks
+    /// of fullness and exposure, which must not take those from an older pass. A mount no longer
+    /// reachable keeps what the pass saw.
+    public func withCurrentMounts(_ snapshot: HostSnapshot) -> HostSnapshot {
         var snapshot = snapshot
         for index in snapshot.mounts.indices {
-            if let info = ProcFiles.fileSystem(snapshot.mounts[index].reachedThrough) {
-                snapshot.mounts[index].capacity = HostPass.capacity(info)
-            }
+            let mount = snapshot.mounts[index]
+            guard let info = ProcFiles.fileSystem(mount.reachedThrough) else { continue }
+            snapshot.mounts[index].capacity = HostPass.capacity(info)
+            snapshot.mounts[index].entries = HostPass.entries(of: mount.reachedThrough, device: mount.device)
         }
         return snapshot
     }

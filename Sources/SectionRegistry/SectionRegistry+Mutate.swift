@@ -108,24 +108,30 @@ extension SectionRegistry {
         let (object, status) = try openExistingWithStatus(name, flags: O_RDONLY, doing: "read")
         let size = Int64(status.st_size)
         try Self.checkRange(offset: offset, length: length, commit: size, section: name.value)
-        var bytes = [UInt8](repeating: 0, count: Int(length))
-        var done = 0
-        while done < bytes.count {
-            let start = done
-            let outcome = bytes.withUnsafeMutableBytes { buffer in
-                Result { () throws(SystemCallError) in
-                    try object.read(
-                        into: UnsafeMutableRawBufferPointer(rebasing: buffer[start...]), at: offset + Int64(start))
+        // Not zeroed first: pread fills every byte returned (a 4 MiB hexdump spent 4.5 M instructions in memset).
+        var failure: SectionError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: Int(length)) { buffer, initialized in
+            while initialized < buffer.count {
+                let start = initialized
+                do throws(SectionError) {
+                    let result = try performing("read", on: name.value) { () throws(SystemCallError) in
+                        try object.read(
+                            into: UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[start...])),
+                            at: offset + Int64(start))
+                    }
+                    if result == 0 {  // truncated under us
+                        throw SectionError(
+                            .outOfRange(commit: (try? object.status()).map { Int64($0.st_size) } ?? 0),
+                            "section '\(name.value)' was truncated while being read", section: name.value)
+                    }
+                    initialized += result
+                } catch {
+                    failure = error
+                    return
                 }
             }
-            let result = try performing("read", on: name.value) { () throws(SystemCallError) in try outcome.get() }
-            if result == 0 {  // truncated under us
-                throw SectionError(
-                    .outOfRange(commit: (try? object.status()).map { Int64($0.st_size) } ?? 0),
-                    "section '\(name.value)' was truncated while being read", section: name.value)
-            }
-            done += result
         }
+        if let failure { throw failure }
         return bytes
     }
 

@@ -11,7 +11,13 @@ extension API {
             managed: try query.bool("managed"), kind: kind, orphan: try query.bool("orphan"), query: request.query["q"],
             limit: Int(try query.integer("limit", default: 1000, range: 0...10_000)!),
             offset: Int(try query.integer("offset", default: 0, range: 0...Int64.max)!))
-        let key = request.query.items.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+        var key = ""
+        for item in request.query.items {
+            if !key.isEmpty { key += "&" }
+            key += item.key
+            key += "="
+            key += item.value
+        }
         let mount = ownMount
         let bytes = try listings.bytes(for: key) {
             let (sections, total) = try registry.list(filter)

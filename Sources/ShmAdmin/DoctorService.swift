@@ -29,6 +29,8 @@ final class DoctorService: Sendable {
     /// Unlinks waiting for the pass that tells whether processes still map them, and whether that
     /// pass is scheduled: a burst of unlinks (a program cleaning up hundreds of objects) costs one.
     private let pendingUnlinks = Mutex<(names: [String: Double], scheduled: Bool)>(([:], false))
+    /// How old the processes' part (mappers, holders, locks) of the periodic run's evidence may be.
+    static let processEvidenceAge = 60.0
     /// How often at most unlinks cost a pass over /proc.
     static let unlinkPassInterval = 1.0
 
@@ -135,9 +137,10 @@ final class DoctorService: Sendable {
 
     /// One periodic run.
     func tick() {
-        // A reader's pass of the last interval serves (on a busy host a pass costs tens of
-        // milliseconds); how full each mount is, is read now.
-        let snapshot = host.withCurrentCapacities(host.snapshot(maximumAge: HistoryRing.interval))
+        // On a busy host a pass over /proc costs a hundred milliseconds and more: the run takes a
+        // reader's pass of the last minute (or makes one), and reads each mount's fullness and
+        // objects now, which costs no process read. A reader of the doctor gets a second-old one.
+        let snapshot = host.withCurrentMounts(host.snapshot(maximumAge: Self.processEvidenceAge))
         history.record(HistorySample.of(snapshot, graceSeconds: configuration.graceSeconds))
         let found = findings(snapshot).findings
         var now: [String: Finding.Severity] = [:]

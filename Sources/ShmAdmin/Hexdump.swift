@@ -45,6 +45,9 @@ struct Hexdump: StreamedBody {
     static func textLength(_ bytes: [UInt8], offset: Int64) -> Int {
         guard !bytes.isEmpty else { return 0 }
         return bytes.withUnsafeBufferPointer { input in
+            if UInt64(offset) + UInt64(input.count) < eightDigitLimit {
+                return narrowTextLength(input)
+            }
             var total = 0
             var squeezing = false
             var start = 0
@@ -63,6 +66,29 @@ struct Hexdump: StreamedBody {
         }
     }
 
+    /// `textLength` when every offset has eight digits: 79 bytes for each printed whole line, 2 for each
+    /// `*`, 63 plus the count for a last partial line, 9 for the closing offset.
+    private static func narrowTextLength(_ input: UnsafeBufferPointer<UInt8>) -> Int {
+        let base = input.baseAddress!
+        let whole = input.count / 16
+        var printed = min(whole, 1)  // the first line is never a `*`
+        var stars = 0
+        var squeezing = false
+        var start = 16
+        while start < whole * 16 {
+            if sameAsPrevious(base + start) {
+                if !squeezing { stars += 1 }
+                squeezing = true
+            } else {
+                printed += 1
+                squeezing = false
+            }
+            start += 16
+        }
+        let rest = input.count % 16
+        return printed * 79 + stars * 2 + (rest > 0 ? 63 + rest : 0) + 9
+    }
+
     /// The longest line: a 16-digit offset, two spaces, 16 × 3 hex columns, the middle space,
     /// " |", 16 characters, "|\n".
     static let longestLine = 16 + 2 + 48 + 1 + 2 + 16 + 2
@@ -75,6 +101,9 @@ struct Hexdump: StreamedBody {
             && raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
                 == raw.loadUnaligned(fromByteOffset: -8, as: UInt64.self)
     }
+
+    /// Offsets below this have exactly eight hex digits.
+    static let eightDigitLimit: UInt64 = 1 << 32
 
     /// `%08x`: at least eight hex digits.
     @inline(__always)
@@ -141,6 +170,9 @@ final class HexdumpWriter: BodyWriter {
             Hexdump.characters.withUnsafeBufferPointer { characters in
                 dump.bytes.withUnsafeBufferPointer { input in
                     let tables = Tables(columns: columns.baseAddress!, characters: characters.baseAddress!)
+                    if UInt64(cursor.base) + UInt64(input.count) < Hexdump.eightDigitLimit {
+                        at = Self.narrowLines(input, &cursor, into: out, at: at, room: room, tables)
+                    }
                     while room - at >= Hexdump.longestLine && !cursor.closed {
                         at += Self.nextLine(input, &cursor, into: out + at, tables)
                     }
@@ -160,6 +192,39 @@ final class HexdumpWriter: BodyWriter {
             (carryStart, carryEnd) = (count, made)
             at += count
         }
+        return at
+    }
+
+    /// The whole lines that fit from `at` when every offset has eight digits, in one tight loop; returns
+    /// where the text now ends. The last partial line and the closing offset are left to `nextLine`.
+    @inline(__always)
+    private static func narrowLines(
+        _ input: UnsafeBufferPointer<UInt8>, _ cursor: inout Cursor, into out: UnsafeMutablePointer<UInt8>,
+        at start: Int, room: Int, _ tables: Tables
+    ) -> Int {
+        let base = input.baseAddress!
+        let whole = input.count & ~15
+        let first = UInt32(truncatingIfNeeded: cursor.base)
+        var next = cursor.next
+        var squeezing = cursor.squeezing
+        var at = start
+        while next < whole && room - at >= fullLineLength {
+            let line = base + next
+            if next >= 16 && Hexdump.sameAsPrevious(line) {
+                if !squeezing {
+                    UnsafeMutableRawPointer(out + at).storeBytes(of: 0x0A2A, as: UInt16.self)  // "*\n"
+                    at += 2
+                    squeezing = true
+                }
+            } else {
+                squeezing = false
+                fullLine(line, at: first &+ UInt32(truncatingIfNeeded: next), into: out + at, tables)
+                at += fullLineLength
+            }
+            next += 16
+        }
+        cursor.next = next
+        cursor.squeezing = squeezing
         return at
     }
 
@@ -183,12 +248,62 @@ final class HexdumpWriter: BodyWriter {
                 return 2
             }
             cursor.squeezing = false
-            return line(base + start, count: count, at: UInt64(cursor.base) + UInt64(start), into: out, tables)
+            let position = UInt64(cursor.base) + UInt64(start)
+            if count == 16 && position < Hexdump.eightDigitLimit {
+                fullLine(base + start, at: UInt32(truncatingIfNeeded: position), into: out, tables)
+                return fullLineLength
+            }
+            return line(base + start, count: count, at: position, into: out, tables)
         }
         cursor.closed = true
         let width = offset(UInt64(cursor.base) + UInt64(input.count), into: out, tables)
         out[width] = UInt8(ascii: "\n")
         return width + 1
+    }
+
+    /// The length of a line of 16 bytes at an offset of eight digits.
+    private static let fullLineLength = 79
+
+    /// The common line: 16 bytes at an offset of eight digits, `fullLineLength` bytes of text written with
+    /// a few wide stores and no loop (a table load and a store per two digits of the offset and per column,
+    /// the characters eight at a time).
+    @inline(__always)
+    private static func fullLine(
+        _ bytes: UnsafePointer<UInt8>, at position: UInt32, into out: UnsafeMutablePointer<UInt8>, _ tables: Tables
+    ) {
+        let raw = UnsafeMutableRawPointer(out)
+        let columns = tables.columns
+        // The offset's digits two at a time: the low half of a column is the byte's two digits.
+        raw.storeBytes(of: UInt16(truncatingIfNeeded: columns[Int(position >> 24)]), as: UInt16.self)
+        raw.storeBytes(
+            of: UInt16(truncatingIfNeeded: columns[Int((position >> 16) & 0xFF)]), toByteOffset: 2, as: UInt16.self)
+        raw.storeBytes(
+            of: UInt16(truncatingIfNeeded: columns[Int((position >> 8) & 0xFF)]), toByteOffset: 4, as: UInt16.self)
+        raw.storeBytes(of: columns[Int(position & 0xFF)], toByteOffset: 6, as: UInt32.self)  // and "  "
+        // Each column's four bytes are its digits and two spaces; the next column, three bytes on, overwrites
+        // the second space, except after the eighth, whose second space is the middle gap.
+        raw.storeBytes(of: columns[Int(bytes[0])], toByteOffset: 10, as: UInt32.self)
+        raw.storeBytes(of: columns[Int(bytes[1])], toByteOffset: 13, as: UInt32.self)
+        raw.storeBytes(of: columns[Int(bytes[2])], toByteOffset: 16, as: UInt32.self)
+        raw.storeBytes(of: columns[Int(bytes[3])], toByteOffset: 19, as: UInt32.self)
+        raw.storeBytes(of: columns[Int(bytes[4])], toByteOffset: 22, as: UInt32.self)
+        raw.storeBytes(of: columns[Int(bytes[5])], toByteOffset: 25, as: UInt32.self)
+        raw.storeBytes(of: columns[Int(bytes[6])], toByteOffset: 28, as: UInt32.self)
+        raw.storeBytes(of: columns[Int(bytes[7])], toByteOffset: 31, as: UInt32.self)
+        raw.storeBytes(of: columns[Int(bytes[8])], toByteOffset: 35, as: UInt32.self)
+        raw.storeBytes(of: columns[Int(bytes[9])], toByteOffset: 38, as: UInt32.self)
+        raw.storeBytes(of: columns[Int(bytes[10])], toByteOffset: 41, as: UInt32.self)
+        raw.storeBytes(of: columns[Int(bytes[11])], toByteOffset: 44, as: UInt32.self)
+        raw.storeBytes(of: columns[Int(bytes[12])], toByteOffset: 47, as: UInt32.self)
+        raw.storeBytes(of: columns[Int(bytes[13])], toByteOffset: 50, as: UInt32.self)
+        raw.storeBytes(of: columns[Int(bytes[14])], toByteOffset: 53, as: UInt32.self)
+        raw.storeBytes(of: columns[Int(bytes[15])], toByteOffset: 56, as: UInt32.self)
+        out[60] = UInt8(ascii: "|")
+        let input = UnsafeRawPointer(bytes)
+        raw.storeBytes(of: characters(input.loadUnaligned(as: UInt64.self)), toByteOffset: 61, as: UInt64.self)
+        raw.storeBytes(
+            of: characters(input.loadUnaligned(fromByteOffset: 8, as: UInt64.self)), toByteOffset: 69, as: UInt64.self)
+        raw.storeBytes(of: 0x0A7C, toByteOffset: 77, as: UInt16.self)  // "|\n"
     }
 
     /// `OFFSET  xx xx … xx  xx … xx  |chars|\n` for `count` (1…16) bytes; returns its length.
@@ -232,15 +347,15 @@ final class HexdumpWriter: BodyWriter {
     }
 
     /// What `hexdump -C` shows for eight bytes at once: each byte itself when printable ASCII (0x20…0x7e),
-    /// else `.`. Per byte, with l its low seven bits: l + 0x60 sets bit 7 when l ≥ 0x20, l + 0x01 sets it
-    /// when l is 0x7f, and the byte's own bit 7 rules out 0x80…0xff; no sum carries into the next byte.
+    /// else `.`. Per byte, with its bit 7 set first (so that no subtraction borrows from the next byte):
+    /// minus 0x20 keeps bit 7 when the low seven bits are 0x20 or more, minus 0x7f only when they are
+    /// 0x7f, and the byte's own bit 7 rules out 0x80…0xff.
     @inline(__always)
     private static func characters(_ bytes: UInt64) -> UInt64 {
-        let low = bytes & 0x7F7F_7F7F_7F7F_7F7F
-        let printable =
-            (low &+ 0x6060_6060_6060_6060) & ~(low &+ 0x0101_0101_0101_0101) & ~bytes & 0x8080_8080_8080_8080
-        let mask = (printable >> 7) &* 0xFF
-        return (bytes & mask) | (0x2E2E_2E2E_2E2E_2E2E & ~mask)
+        let high = bytes | 0x8080_8080_8080_8080
+        let printable = (high &- 0x2020_2020_2020_2020) & ~(high &- 0x7F7F_7F7F_7F7F_7F7F) & ~bytes
+        let mask = ((printable >> 7) & 0x0101_0101_0101_0101) &* 0xFF
+        return bytes ^ ((bytes ^ 0x2E2E_2E2E_2E2E_2E2E) & ~mask)
     }
 
     /// `%08x` at `out`; returns the number of digits.

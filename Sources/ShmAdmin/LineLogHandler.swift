@@ -63,6 +63,13 @@ public struct LineLogHandler: LogHandler {
     /// Appends `text`, with control characters (a newline in a client-chosen name) written as `\u{..}`,
     /// so one event stays one line and a client cannot forge log lines.
     static func appendEscaped(_ line: inout [UInt8], _ text: String) {
+        // The usual text (a method, a route, an address) has nothing to escape: appended at once.
+        let appended = text.utf8.withContiguousStorageIfAvailable { bytes in
+            guard bytes.allSatisfy({ $0 >= 0x20 && $0 != 0x7F }) else { return false }
+            line.append(contentsOf: bytes)
+            return true
+        }
+        if appended == true { return }
         for byte in text.utf8 {
             if byte >= 0x20 && byte != 0x7F {
                 line.append(byte)

@@ -59,18 +59,22 @@ struct Security: Sendable {
     }
 
     /// `localhost`, `*.localhost` (any case), `::1` or `[::1]`, or a dotted IPv4 address in 127/8.
-    /// Byte by byte, without lowercased copies or splits: this runs for every request.
+    /// Byte by byte over the name's own storage, without lowercased copies or splits: this runs for every
+    /// request.
     static func isLoopbackName(_ name: Substring) -> Bool {
-        let bytes = name.utf8
+        name.utf8.withContiguousStorageIfAvailable(isLoopbackName)
+            ?? Array(name.utf8).withUnsafeBufferPointer(isLoopbackName)
+    }
+
+    private static func isLoopbackName(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         if bytes.elementsEqual("::1".utf8) || bytes.elementsEqual("[::1]".utf8) { return true }
-        let localhost = "localhost".utf8
-        if bytes.count >= localhost.count {
-            let tail = bytes.suffix(localhost.count)
-            let matches = zip(tail, localhost).allSatisfy { $0 | 0x20 == $1 }
-            if matches {
-                if bytes.count == localhost.count { return true }
-                if bytes[bytes.index(tail.startIndex, offsetBy: -1)] == UInt8(ascii: ".") { return true }
-            }
+        let localhost: StaticString = "localhost"
+        let length = localhost.utf8CodeUnitCount
+        if bytes.count >= length {
+            let tail = bytes.count - length
+            var matches = true
+            for index in 0..<length where bytes[tail + index] | 0x20 != localhost.utf8Start[index] { matches = false }
+            if matches && (tail == 0 || bytes[tail - 1] == UInt8(ascii: ".")) { return true }
         }
         // Four decimal octets (each 0...255), the first written `127`.
         guard bytes.starts(with: "127.".utf8) else { return false }
@@ -92,43 +96,73 @@ struct Security: Sendable {
     }
 
     /// The host of a Host value (`name`, `name:port`, `[v6]`, `[v6]:port`); nil when anything but a
-    /// numeric port follows it: `localhost:80@evil.example` names no loopback host.
+    /// numeric port follows it: `localhost:80@evil.example` names no loopback host. Found over the
+    /// value's bytes (this runs for every request).
     static func hostName(_ host: String) -> Substring? {
-        let name: Substring
-        if host.hasPrefix("[") {
-            guard let close = host.utf8.firstIndex(of: UInt8(ascii: "]")) else { return nil }
-            name = host[...close]
-        } else {
-            name = host[..<(host.utf8.firstIndex(of: UInt8(ascii: ":")) ?? host.endIndex)]
+        var host = host
+        host.makeContiguousUTF8()
+        let found = host.utf8.withContiguousStorageIfAvailable { bytes -> Int? in
+            let end: Int
+            if bytes.first == UInt8(ascii: "[") {
+                guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+                end = close + 1
+            } else {
+                end = bytes.firstIndex(of: UInt8(ascii: ":")) ?? bytes.count
+            }
+            let rest = bytes[end...]
+            let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+            guard
+                rest.isEmpty
+                    || (rest.first == UInt8(ascii: ":") && rest.count <= 6 && rest.dropFirst().allSatisfy(isDigit))
+            else { return nil }
+            return end
         }
-        let rest = host.utf8[name.endIndex...]
-        let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
-        guard
-            rest.isEmpty || (rest.first == UInt8(ascii: ":") && rest.count <= 6 && rest.dropFirst().allSatisfy(isDigit))
-        else { return nil }
-        return name
+        guard let found, let end = found else { return nil }
+        return host[..<host.utf8.index(host.utf8.startIndex, offsetBy: end)]
     }
 
-    /// The token of `Authorization: Bearer TOKEN` (scheme in any case, blanks around the token dropped).
+    /// The token of `Authorization: Bearer TOKEN` (scheme in any case, blanks around the token dropped),
+    /// found over the header's bytes (this runs for every request).
     private func bearerToken(_ request: HTTPRequest) -> Substring? {
-        guard let header = request.headers["Authorization"],
-            let space = header.utf8.firstIndex(of: UInt8(ascii: " "))
-        else { return nil }
-        let scheme = header.utf8[..<space]
-        guard scheme.count == 6, zip(scheme, "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
-        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        var token = header[header.utf8.index(after: space)...]
-        while let first = token.utf8.first, isBlank(first) {
-            token = token[token.utf8.index(after: token.startIndex)...]
+        guard var header = request.headers["Authorization"] else { return nil }
+        header.makeContiguousUTF8()
+        let found = header.utf8.withContiguousStorageIfAvailable { bytes -> Range<Int>? in
+            let scheme: StaticString = "bearer"
+            guard let space = bytes.firstIndex(of: UInt8(ascii: " ")), space == scheme.utf8CodeUnitCount else {
+                return nil
+            }
+            for index in 0..<space where bytes[index] | 0x20 != scheme.utf8Start[index] { return nil }
+            let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+            var start = space + 1
+            var end = bytes.count
+            while start < end && isBlank(bytes[start]) { start += 1 }
+            while end > start && isBlank(bytes[end - 1]) { end -= 1 }
+            return start..<end
         }
-        while let last = token.utf8.last, isBlank(last) { token = token[..<token.utf8.index(before: token.endIndex)] }
-        return token
+        guard let found, let range = found else { return nil }
+        let utf8 = header.utf8
+        return header[
+            utf8.index(
+                utf8.startIndex, offsetBy: range.lowerBound)..<utf8.index(
+                    utf8.startIndex, offsetBy: range.upperBound)]
     }
 
     /// Compares without an early exit, so the time taken does not tell how much of a guess was right.
     static func constantTimeEqual(_ lhs: some StringProtocol, _ rhs: some StringProtocol) -> Bool {
         // Not the XOR of the counts truncated to 8 bits: lengths 256 apart would look equal.
         var difference: UInt8 = lhs.utf8.count == rhs.utf8.count ? 0 : 1
+        // Native strings: over their bytes, as many steps as the longer one has (the token check of
+        // every request; the iterators below cost about 20 instructions a byte).
+        let contiguous = lhs.utf8.withContiguousStorageIfAvailable { left in
+            rhs.utf8.withContiguousStorageIfAvailable { right in
+                var sum = difference
+                for index in 0..<max(left.count, right.count) {
+                    sum |= (index < left.count ? left[index] : 0) ^ (index < right.count ? right[index] : 0)
+                }
+                return sum == 0
+            }
+        }
+        if let contiguous, let equal = contiguous { return equal }
         var left = lhs.utf8.makeIterator()
         var right = rhs.utf8.makeIterator()
         while true {

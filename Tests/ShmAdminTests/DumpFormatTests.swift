@@ -200,6 +200,87 @@ struct HexCase: Sendable, CustomTestStringConvertible {
         #expect(Hexdump([], offset: 100).collect() == [])
     }
 
+    // MARK: - The fast path (16-byte lines at eight-digit offsets)
+
+    /// Known answers: a run of zeros, a row repeated with a period of 16 (squeezed) and of 32 (not:
+    /// only a line equal to the one just before it becomes `*`), and every byte value's character.
+    @Test func fastPathKnownAnswers() {
+        #expect(
+            Self.show(Hexdump.text([UInt8](repeating: 0, count: 4096), offset: 0)) == """
+                00000000  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |................|
+                *
+                00001000
+
+                """)
+        let a = Array("ABCDEFGHIJKLMNOP".utf8)
+        let b = Array("abcdefghijklmnop".utf8)
+        #expect(
+            Self.show(Hexdump.text(a + a + a + b + b + a, offset: 0x7FFF_FF00)) == """
+                7fffff00  41 42 43 44 45 46 47 48  49 4a 4b 4c 4d 4e 4f 50  |ABCDEFGHIJKLMNOP|
+                *
+                7fffff30  61 62 63 64 65 66 67 68  69 6a 6b 6c 6d 6e 6f 70  |abcdefghijklmnop|
+                *
+                7fffff50  41 42 43 44 45 46 47 48  49 4a 4b 4c 4d 4e 4f 50  |ABCDEFGHIJKLMNOP|
+                7fffff60
+
+                """)
+        #expect(
+            Self.show(Hexdump.text(a + b + a + b + Array(a.prefix(3)), offset: 3)) == """
+                00000003  41 42 43 44 45 46 47 48  49 4a 4b 4c 4d 4e 4f 50  |ABCDEFGHIJKLMNOP|
+                00000013  61 62 63 64 65 66 67 68  69 6a 6b 6c 6d 6e 6f 70  |abcdefghijklmnop|
+                00000023  41 42 43 44 45 46 47 48  49 4a 4b 4c 4d 4e 4f 50  |ABCDEFGHIJKLMNOP|
+                00000033  61 62 63 64 65 66 67 68  69 6a 6b 6c 6d 6e 6f 70  |abcdefghijklmnop|
+                00000043  41 42 43                                          |ABC|
+                00000046
+
+                """)
+        let controls: [UInt8] = [
+            0x00, 0x1F, 0x20, 0x21, 0x7E, 0x7F, 0x80, 0x9F, 0xA0, 0xFE, 0xFF, 0x2E, 0x41, 0x7A, 0x0A, 0x09,
+        ]
+        #expect(
+            Self.show(Hexdump.text(controls, offset: 0)) == """
+                00000000  00 1f 20 21 7e 7f 80 9f  a0 fe ff 2e 41 7a 0a 09  |.. !~.......Az..|
+                00000010
+
+                """)
+    }
+
+    /// Random bytes (no `*` at all), zeros (one line, `*`, the end) and repetitive rows, of odd lengths and
+    /// at odd offsets, against the real tool; the last case ends one byte short of 4 GiB, so its every offset
+    /// is still eight digits (the fast path) up to the closing `ffffffff`.
+    @Test(
+        arguments: [
+            ("random", 0 as Int64, 65_536), ("random", 7, 65_536 + 9), ("random", 0, 15), ("random", 1, 16),
+            ("random", 0x1_0000_0000 - 16_001, 16_000), ("zeros", 0, 100_000), ("zeros", 5, 33),
+            ("repeating", 0, 16 * 999 + 15), ("repeating", 11, 5000),
+        ] as [(String, Int64, Int)])
+    func fastPathEqualsHexdump(kind: String, offset: Int64, length: Int) throws {
+        var generator = SplitMix(UInt64(length) &* 31 &+ UInt64(offset))
+        let bytes: [UInt8] =
+            switch kind {
+            case "random": (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            case "zeros": [UInt8](repeating: 0, count: length)
+            default: (0..<length).map { UInt8(truncatingIfNeeded: ($0 / 48) % 3) &* 0x35 }  // rows A A A B B B C C C
+            }
+        let path = "/tmp/t-api-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-fast"
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw HarnessError("open \(path): errno \(errno)") }
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        guard pwrite(fd, bytes, bytes.count, off_t(offset)) == bytes.count else { throw HarnessError("pwrite") }
+        let expected = try Self.realHexdump(path, offset: offset, length: length)
+        #expect(!expected.isEmpty)
+        #expect(
+            Hexdump.text(bytes, offset: offset) == expected,
+            "first difference at \(Self.firstDifference(Hexdump.text(bytes, offset: offset), expected))")
+        for block in [256 * 1024, 79, 80, 1] {
+            let ours = Hexdump(bytes, offset: offset).collect(block: block) ?? []
+            #expect(ours == expected, "block \(block): first difference at \(Self.firstDifference(ours, expected))")
+        }
+    }
+
     // MARK: - JSON forms
 
     @Test func hexRowsShape() {

@@ -277,6 +277,38 @@ def test_streamed_hexdump_across_blocks_matches_hexdump_C(admin, prefix, offset,
     assert h.header("Content-Length") == str(len(want)), h.describe()
 
 
+def bytes_of_kind(kind: str, size: int) -> bytes:
+    """Random bytes (no `*` line at all), zeros (one line, `*`, the end offset), or rows repeated in threes."""
+    if kind == "random":
+        return random.Random(size).randbytes(size)
+    if kind == "zeros":
+        return bytes(size)
+    return bytes(((i // 48) % 3) * 0x35 for i in range(size))
+
+
+@pytest.mark.parametrize("kind", ["random", "zeros", "repeating"])
+@pytest.mark.parametrize("offset,length", [(0, 1 * MiB), (3, 1 * MiB - 3), (4093, 70_001), (1 * MiB - 7, 7),
+                                           (16, 16), (512 * KiB, 0)])
+def test_hexdump_of_random_zero_and_repeating_bytes_matches_hexdump_C(admin, prefix, kind, offset, length):
+    """The formatter's fast path (whole 16-byte lines at eight-digit offsets) and its edges: odd offsets,
+    a last partial line, a single line, nothing at all, on bytes that never squeeze, always squeeze, and
+    squeeze in runs of three."""
+    name = prefix + "hx" + kind[0]
+    admin.create(name, "1MiB", "1MiB")
+    data = bytes_of_kind(kind, 1 * MiB)
+    for at in range(0, len(data), 512 * KiB):
+        admin.write(name, at, data[at:at + 512 * KiB])
+    want = subprocess.run(["hexdump", "-C", "-s", str(offset), "-n", str(length), shm_path(name)],
+                          capture_output=True, check=True, timeout=60).stdout
+    r = admin.get(sec(name, "data"), query={"offset": offset, "length": length, "format": "hexdump"}, timeout=60)
+    assert r.status == 200, r.describe()
+    assert r.header("Content-Length") == str(len(want)), r.describe()
+    if r.body != want:
+        at = next((i for i, (a, b) in enumerate(zip(r.body, want)) if a != b), min(len(r.body), len(want)))
+        pytest.fail(f"differs from hexdump -C -s {offset} -n {length} at text byte {at} of {len(want)}: "
+                    f"want {want[max(0, at - 80):at + 80]!r}, got {r.body[max(0, at - 80):at + 80]!r}")
+
+
 def test_streamed_hexdump_truncated_by_another_process_meanwhile(admin, prefix):
     """The bytes are read before the answer starts; the text is written while the client reads. A
     truncation by another process in between changes nothing in the dump in flight (it is the bytes as
