@@ -7,9 +7,9 @@ struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the host's shared memory: findings worst first, each with its fix.",
         discussion: """
-            Exit status: 0 when no finding is above info, 1 when the worst is a warning, 2 when one is critical. \\
-            -J prints GET /api/v1/doctor's answer. Local mode reads the host once: the two checks that need a \\
-            running server's memory (orphans rising over the last hour, objects deleted while mapped) come only \\
+            Exit status: 0 when no finding is above info, 1 when the worst is a warning, 2 when one is critical. \
+            -J prints GET /api/v1/doctor's answer. Local mode reads the host once: the two checks that need a \
+            running server's memory (orphans rising over the last hour, objects deleted while mapped) come only \
             from a server (--url).
             """)
 

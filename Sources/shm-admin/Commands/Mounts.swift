@@ -6,8 +6,8 @@ struct Mounts: HostCommand {
     static let configuration = CommandConfiguration(
         abstract: "List every shared-memory mount: size, used, free, exposure, container.",
         discussion: """
-            One row per tmpfs some process sees at /dev/shm (every container's), the shared-memory directory's \\
-            first. EXPOSURE is the bytes of its objects with no memory behind them; EXPOSED says yes when that \\
+            One row per tmpfs some process sees at /dev/shm (every container's), the shared-memory directory's \
+            first. EXPOSURE is the bytes of its objects with no memory behind them; EXPOSED says yes when that \
             is more than FREE: a writer touching them may die of SIGBUS. -J prints GET /api/v1/mounts' answer.
             """)
 
