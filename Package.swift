@@ -6,6 +6,7 @@ import PackageDescription
 //                                                                 ↘ SectionRegistry (core; System/ the syscalls)
 //                                                                     → CShmLinux (GNU calls)
 //                                                                 ↘ Doctor (checks → findings) → HostScan (the whole host, read-only from /proc)
+//                                                                 ↘ Reclaim (orphans → quarantine, crash-safe) → HostScan
 // SectionRegistry and HostScan make their system calls through SystemSeam.
 // JSON (the one writer, the strict parser, the value model) sits under SectionRegistry, HTTPServer and ShmAdmin.
 let package = Package(
@@ -51,6 +52,15 @@ let package = Package(
         ),
         // Pure checks over (snapshot, configuration, history) → findings, one type per check id.
         .target(name: "Doctor", dependencies: ["HostScan"]),
+        // Reclaim with quarantine (API-HOST.md "Reclaim"): the crash-safe, race-safe protocol, its
+        // records in the state directory and the recovery at a start; no HTTP (the command line's
+        // local mode calls it too).
+        .target(
+            name: "Reclaim",
+            dependencies: [
+                "HostScan", "JSON", "SystemSeam", "CShmLinux", .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         .target(
             name: "HTTPServer",
             dependencies: [
@@ -61,7 +71,7 @@ let package = Package(
         .target(
             name: "ShmAdmin",
             dependencies: [
-                "HTTPServer", "JSON", "SectionRegistry", "HostScan", "Doctor", "CShmLinux",
+                "HTTPServer", "JSON", "SectionRegistry", "HostScan", "Doctor", "Reclaim", "CShmLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -91,6 +101,12 @@ let package = Package(
         .testTarget(name: "CommandLineTests", dependencies: ["shm-admin"]),
         .testTarget(name: "HostScanTests", dependencies: ["HostScan"]),
         .testTarget(name: "DoctorTests", dependencies: ["Doctor", "HostScan"]),
+        .testTarget(
+            name: "ReclaimTests",
+            dependencies: [
+                "Reclaim", "HostScan", "SystemSeam", .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         .testTarget(
             name: "ShmAdminTests",
             dependencies: [

@@ -87,6 +87,10 @@ int cshm_rename_noreplace(int dirfd, const char *from, const char *to) {
     return renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE);
 }
 
+int cshm_rename_between(int from_dir, const char *from, int to_dir, const char *to) {
+    return renameat2(from_dir, from, to_dir, to, RENAME_NOREPLACE);
+}
+
 int cshm_contains(const void *haystack, size_t haystack_length, const void *needle, size_t needle_length) {
     return memmem(haystack, haystack_length, needle, needle_length) != NULL;
 }

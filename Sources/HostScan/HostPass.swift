@@ -219,6 +219,23 @@ struct HostPass {
         for pid in pids {
             let base = proc + "/\(pid)"
             var seen = false
+            // Descriptors before mappings: a process that maps an object and then closes its
+            // descriptor shows the one or the other to this order (reclaim's re-checks rely on it).
+            for name in ProcFiles.entries(base + "/fd") {
+                guard let fd = Int32(name), let target = ProcFiles.linkTarget(base + "/fd/" + name),
+                    prefixes.contains(where: { target.hasPrefix($0) }),
+                    let info = ProcFiles.status(base + "/fd/" + name), (info.st_mode & S_IFMT) == S_IFREG
+                else { continue }
+                seen = true
+                let deleted = target.hasSuffix(" (deleted)")
+                let path = deleted ? String(target.dropLast(" (deleted)".count)) : target
+                let id = ObjectID(device: DeviceID(UInt64(info.st_dev)), inode: UInt64(info.st_ino))
+                if snapshot.objects[id] == nil {
+                    snapshot.objects[id] = SeenObject(id: id, kind: Self.kind(path: path, deleted: deleted), path: path)
+                }
+                snapshot.objects[id]!.holders.append(Holding(pid: pid, fd: fd))
+                if snapshot.objects[id]!.facts == nil { snapshot.objects[id]!.facts = Self.facts(info) }
+            }
             if let bytes = reader.read(base + "/maps") {
                 if bytes.isEmpty { kernelThreads.insert(pid) }
                 for line in Maps.parse(bytes, devices: devices) {
@@ -240,21 +257,6 @@ struct HostPass {
                     }
                     snapshot.objects[id]!.mappers.append(mapping)
                 }
-            }
-            for name in ProcFiles.entries(base + "/fd") {
-                guard let fd = Int32(name), let target = ProcFiles.linkTarget(base + "/fd/" + name),
-                    prefixes.contains(where: { target.hasPrefix($0) }),
-                    let info = ProcFiles.status(base + "/fd/" + name), (info.st_mode & S_IFMT) == S_IFREG
-                else { continue }
-                seen = true
-                let deleted = target.hasSuffix(" (deleted)")
-                let path = deleted ? String(target.dropLast(" (deleted)".count)) : target
-                let id = ObjectID(device: DeviceID(UInt64(info.st_dev)), inode: UInt64(info.st_ino))
-                if snapshot.objects[id] == nil {
-                    snapshot.objects[id] = SeenObject(id: id, kind: Self.kind(path: path, deleted: deleted), path: path)
-                }
-                snapshot.objects[id]!.holders.append(Holding(pid: pid, fd: fd))
-                if snapshot.objects[id]!.facts == nil { snapshot.objects[id]!.facts = Self.facts(info) }
             }
             if seen {
                 snapshot.commands[pid] =

@@ -39,7 +39,8 @@ public final class HostScanner: Sendable {
     }
 
     /// The snapshot the last pass made, however old (empty before the first): for deciding whether
-    /// a pass is worth making at all.
+    /// a pass is worth making at all, or where a mount was reached (reclaim checks what it
+    /// finds there itself).
     public func lastSnapshot() -> HostSnapshot { state.withLock { $0.snapshot } }
 
     /// A snapshot from a pass that starts now, for decisions that must not rest on a cached view

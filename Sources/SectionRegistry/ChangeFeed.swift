@@ -44,16 +44,16 @@ public final class ChangeFeed: Sendable {
 
     /// Marks `name` as changed by this process now: call before the syscall, so the inotify echo
     /// that may arrive before `publish` is recognised as ours.
-    func noteOwnChange(_ name: String) {
+    public func noteOwnChange(_ name: String) {
         let now = monotonicNow()
         ownChanges.withLock { $0.note(name, at: now) }
     }
 
     func publish(
         _ kind: SectionEvent.Kind, _ section: String?, source: SectionEvent.Source = .api,
-        _ details: SectionEvent.Details = .none
+        _ details: SectionEvent.Details = .none, notingOwnChange: Bool = true
     ) {
-        if source == .api, let section {
+        if source == .api, notingOwnChange, let section {
             let now = monotonicNow()
             ownChanges.withLock { $0.note(section, at: now) }
         }
@@ -76,6 +76,17 @@ public final class ChangeFeed: Sendable {
     /// Publishes that `section` was unlinked by another process while `pids` mapped it.
     public func publishDeletedWhileMapped(_ section: String, uid: UInt32?, pids: [Int32]) {
         publish(.deletedWhileMapped, section, source: .external, .unlinkedWhileMapped(uid: uid, pids: pids))
+    }
+
+    /// Publishes a reclaim, restore or purge of `section` (`quarantined`, `restored`, `purged`). The
+    /// name may be another mount's, so it is not noted as a change of this directory here; the
+    /// caller notes renames in this directory before making them (`noteOwnChange`).
+    public func publishQuarantine(
+        _ kind: SectionEvent.Kind, _ section: String, objectKind: String, mount: String?, bytes: Int64, id: String?
+    ) {
+        publish(
+            kind, section, source: .api, .quarantine(kind: objectKind, mount: mount, bytes: bytes, id: id),
+            notingOwnChange: false)
     }
 
     /// Starts the inotify watcher on `directory` (a thread of its own, blocked in poll).

@@ -248,6 +248,9 @@ public struct SectionEvent: Sendable {
         case finding
         /// An object of the shm directory was unlinked by another process while others mapped it.
         case deletedWhileMapped = "deleted-while-mapped"
+        /// Reclaim moved an object into quarantine, a restore put it back, a purge (or a reclaim in
+        /// `delete` mode) freed it (API-HOST.md "Events").
+        case quarantined, restored, purged
     }
     public enum Source: String, Sendable { case api, external }
 
@@ -276,6 +279,9 @@ public struct SectionEvent: Sendable {
         case finding(json: [UInt8])
         /// `deleted-while-mapped`: the unlinking process's uid when known, the processes still mapping it.
         case unlinkedWhileMapped(uid: UInt32?, pids: [Int32])
+        /// `quarantined`, `restored`, `purged`: the object's kind, mount (`MAJ:MIN`, nil for System
+        /// V), memory and quarantine id (nil when it never was in quarantine).
+        case quarantine(kind: String, mount: String?, bytes: Int64, id: String?)
     }
 
     public var id: UInt64

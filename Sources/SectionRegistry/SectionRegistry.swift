@@ -83,6 +83,9 @@ public final class SectionRegistry: Sendable {
 
     deinit { changes.stop() }
 
+    /// The state directory (`--state-dir`): records, and reclaim's quarantine records.
+    public var stateDirectory: String { store.path }
+
     /// Whether record changes are fsynced before they are acknowledged (`RecordSync`).
     public var syncsRecords: Bool { store.syncs }
 
@@ -103,7 +106,13 @@ public final class SectionRegistry: Sendable {
         SectionName(unchecked: temporaryPrefix + "\(getpid())-\(processToken)-\(temporaryNames.next())")
     }
 
-    static func isInternalName(_ name: String) -> Bool { name.hasPrefix(temporaryPrefix) }
+    static func isInternalName(_ name: String) -> Bool {
+        name.hasPrefix(temporaryPrefix) || name == quarantineDirectory
+    }
+
+    /// Reclaim's quarantine directory at the root of the shm directory (API-HOST.md "Reclaim"): no
+    /// section, never listed, its changes no event of the directory.
+    static let quarantineDirectory = ".shm-admin-quarantine"
 
     /// The pid in a temporary's name: the process that is (or was) creating it.
     private static func creatingProcess(_ temporary: String) -> Int32? {

@@ -2,6 +2,7 @@ import Doctor
 import HTTPServer
 import HostScan
 import Logging
+import Reclaim
 import SectionRegistry
 
 /// Everything a handler needs: the registry, the exposure rules, metrics, the event stream.
@@ -11,6 +12,9 @@ final class API: Sendable {
     let host: HostScanner
     /// The doctor's checks, history and periodic run (API-HOST.md "Doctor findings", "History").
     let doctor: DoctorService
+    /// Reclaim and its quarantine (API-HOST.md "Reclaim").
+    let quarantine: Quarantine
+    let reclaimer: Reclaimer
     let security: Security
     let metrics: Metrics
     let events: EventBroadcaster
@@ -26,11 +30,17 @@ final class API: Sendable {
     init(
         registry: SectionRegistry, security: Security, metrics: Metrics, events: EventBroadcaster,
         staticDirectory: String?, openAPIPath: String?, version: String, logger: Logger, host: HostScanner? = nil,
-        doctor: DoctorConfiguration = DoctorConfiguration()
+        doctor: DoctorConfiguration = DoctorConfiguration(), quarantineTTL: Double = 86_400
     ) {
         self.registry = registry
         self.host = host ?? HostScanner(HostScanConfiguration(shmDirectory: registry.directory.path))
         self.doctor = DoctorService(host: self.host, registry: registry, configuration: doctor)
+        let feed = registry.changes
+        let own = DeviceID(registry.directory.device)
+        self.quarantine = Quarantine(
+            stateDirectory: registry.stateDirectory, scanner: self.host, ttl: quarantineTTL,
+            notify: { change in API.publish(change, to: feed, ownMount: own) })
+        self.reclaimer = Reclaimer(quarantine: quarantine, graceSeconds: doctor.graceSeconds)
         self.security = security
         self.metrics = metrics
         self.events = events
@@ -68,7 +78,7 @@ final class API: Sendable {
             HTTPResponse.text(
                 metrics.render(registry: registry)
                     + HostMetrics.render(host.snapshot(), version: version, sectionCap: metrics.sectionCap)
-                    + doctor.renderMetrics(),
+                    + doctor.renderMetrics() + ReclaimMetrics.render(quarantine, mounts: host.snapshot().mounts),
                 contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         add("GET", "/openapi.json", .read) { [self] _ in try openAPI() }
@@ -112,7 +122,31 @@ final class API: Sendable {
         add("GET", "/api/v1/unlinked/{object}/data", .admin) { [self] in try unlinkedData($0) }
         add("GET", "/api/v1/doctor", .read) { [self] in try doctorReport($0) }
         add("GET", "/api/v1/history", .read) { [self] in try historyReport($0) }
+        add("POST", "/api/v1/reclaim", .admin) { [self] in try reclaim($0) }
+        add("GET", "/api/v1/quarantine", .read) { [self] in try listQuarantine($0) }
+        add("POST", "/api/v1/quarantine/{id}/restore", .admin) { [self] in try restoreQuarantined($0) }
+        add("DELETE", "/api/v1/quarantine/{id}", .admin) { [self] in try purgeQuarantined($0) }
         return router
+    }
+
+    /// A quarantine change as its event (`quarantined`, `restored`, `purged`).
+    /// The directory's inotify echo of a rename in the server's own mount is the server's own change:
+    /// `quarantined` / `restored` say it, not `deleted` / `created` again.
+    static func publish(_ change: QuarantineChange, to feed: ChangeFeed, ownMount: DeviceID) {
+        switch change {
+        case .renaming(let mount, let name):
+            if mount == ownMount { feed.noteOwnChange(name) }
+        case .quarantined(let item):
+            feed.publishQuarantine(
+                .quarantined, item.name, objectKind: item.kind, mount: item.mount.description, bytes: item.bytes,
+                id: item.id)
+        case .restored(let item):
+            feed.publishQuarantine(
+                .restored, item.name, objectKind: item.kind, mount: item.mount.description, bytes: item.bytes,
+                id: item.id)
+        case .purged(let kind, let name, let mount, let bytes, let id):
+            feed.publishQuarantine(.purged, name, objectKind: kind, mount: mount?.description, bytes: bytes, id: id)
+        }
     }
 
     /// Checks the level, runs the handler and turns every failure into a problem; nothing escapes.

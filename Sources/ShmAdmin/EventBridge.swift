@@ -86,6 +86,17 @@ struct EventJSON: JSONRepresentable {
         case .finding(let finding):
             json.key("finding")
             json.fragment(finding)
+        case .quarantine(let kind, let mount, let bytes, let id):
+            json.key("bytes")
+            json.int(bytes)
+            json.key("kind")
+            json.string(kind)
+            if let mount {  // System V has none: absent, as for the other events without a mount
+                json.key("mount")
+                json.string(mount)
+            }
+            json.key("quarantine")
+            if let id { json.string(id) } else { json.null() }
         case .unlocked(let lease, let expired):
             json.key("lease")
             json.string(lease)

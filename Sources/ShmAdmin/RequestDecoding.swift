@@ -58,6 +58,40 @@ struct JSONBody {
         }
     }
 
+    /// An array of strings.
+    func strings(_ key: String) throws(APIFailure) -> [String]? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case .array(let values)?:
+            var strings: [String] = []
+            for value in values {
+                guard case .string(let text) = value else {
+                    throw APIFailure(Problems.badRequest("'\(key)' must be an array of strings"))
+                }
+                strings.append(text)
+            }
+            return strings
+        default: throw APIFailure(Problems.badRequest("'\(key)' must be an array of strings"))
+        }
+    }
+
+    /// A duration: a string such as `"250ms"`, `"90s"`, `"10m"`, `"24h"`, or whole seconds; seconds.
+    func duration(_ key: String) throws(APIFailure) -> Double? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case .int(let seconds)? where seconds >= 0: return Double(seconds)
+        case .string(let text)?:
+            guard let seconds = DurationText.seconds(text) else {
+                throw APIFailure(
+                    Problems.invalid(
+                        "'\(key)' must be a duration such as \"90s\", \"10m\" or \"24h\", not '\(text.prefix(32))'"))
+            }
+            return seconds
+        case .int?: throw APIFailure(Problems.invalid("'\(key)' must not be negative"))
+        default: throw APIFailure(Problems.badRequest("'\(key)' must be a duration string or whole seconds"))
+        }
+    }
+
     /// A plain integer member (offsets, lengths, milliseconds).
     func integer(_ key: String) throws(APIFailure) -> Int64? {
         switch members[key] {

@@ -1,3 +1,4 @@
+import Dispatch
 import Doctor
 import HTTPServer
 import HostScan
@@ -36,6 +37,8 @@ public struct ServeOptions: Sendable {
     public var rootDirectory = "/"
     /// `--grace`: how long an object must be idle to count as an orphan (reclaim, the `orphans` check).
     public var graceSeconds = 600.0
+    /// `--quarantine-ttl`: how long reclaimed objects stay in quarantine before they are purged.
+    public var quarantineTTL = 86_400.0
     public var recordSync = RecordSync.auto
     /// Where the access log's lines go, written directly (`AccessLog`); nil: through the logger.
     public var accessLog: LogSink?
@@ -70,6 +73,8 @@ public final class ShmAdminApp: Sendable {
     let adminToken: String
     let bridge: UInt64
     let mountEvents: MountEvents
+    /// Purges quarantined objects whose TTL is over (DispatchSourceTimer is thread-safe, not marked Sendable).
+    nonisolated(unsafe) let purgeTimer: DispatchSourceTimer
 
     public init(options: ServeOptions, logger: Logger) throws {
         self.options = options
@@ -137,8 +142,28 @@ public final class ShmAdminApp: Sendable {
             metrics: metrics, events: events, staticDirectory: staticDirectory, openAPIPath: options.openAPIPath,
             version: options.version, logger: logger,
             host: host,
-            doctor: DoctorConfiguration.read(rootDirectory: options.rootDirectory, graceSeconds: options.graceSeconds))
+            doctor: DoctorConfiguration.read(rootDirectory: options.rootDirectory, graceSeconds: options.graceSeconds),
+            quarantineTTL: options.quarantineTTL)
+        // Before any request: finish or undo the reclaim steps a crash interrupted.
+        let recovery = api.quarantine.recover()
+        for name in recovery.restored {
+            logger.notice("reclaim interrupted by a crash: '\(name)' is back under its name")
+        }
+        for name in recovery.kept {
+            logger.notice(
+                "reclaim interrupted by a crash: '\(name)' stays in quarantine (its name was taken meanwhile)")
+        }
+        for name in recovery.purged { logger.notice("purge interrupted by a crash, finished: '\(name)'") }
+        for name in recovery.unreachable {
+            logger.warning("quarantine record of '\(name)' kept: its mount cannot be reached now")
+        }
         api.doctor.start()
+        let quarantine = api.quarantine
+        purgeTimer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "shm-admin.quarantine"))
+        let interval = min(10, max(0.25, options.quarantineTTL / 4))
+        purgeTimer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(100))
+        purgeTimer.setEventHandler { quarantine.purgeExpired() }
+        purgeTimer.resume()
         bridge = EventBridge.connect(registry, to: events)
         mountEvents = MountEvents(host: api.host, feed: registry.changes, broadcaster: events)
 
@@ -172,6 +197,7 @@ public final class ShmAdminApp: Sendable {
         server.stop()
         mountEvents.stop()
         api.doctor.stop()
+        purgeTimer.cancel()
         registry.changes.unsubscribe(bridge)
         registry.close()
     }

@@ -104,6 +104,13 @@ struct Serve: ParsableCommand {
 
     @Option(
         help: """
+            How long objects reclaimed into quarantine stay there (restorable) before they are purged: \
+            90s, 10m, 24h or whole seconds.
+            """)
+    var quarantineTtl = "24h"
+
+    @Option(
+        help: """
             When to fsync the state directory's records: auto (only when the shared-memory directory \
             keeps its objects over a power loss, which tmpfs does not) or always.
             """)
@@ -118,6 +125,9 @@ struct Serve: ParsableCommand {
         }
         guard let graceSeconds = DurationText.seconds(grace) else {
             throw ValidationError("--grace must be a duration such as 90s, 10m or 24h")
+        }
+        guard let quarantineSeconds = DurationText.seconds(quarantineTtl) else {
+            throw ValidationError("--quarantine-ttl must be a duration such as 90s, 10m or 24h")
         }
         let maxBodyBytes: Int64
         do { maxBodyBytes = try SizeText.parse(maxBody, field: "--max-body") } catch {
@@ -159,6 +169,7 @@ struct Serve: ParsableCommand {
         options.procDirectory = procDir
         options.rootDirectory = rootDir
         options.graceSeconds = graceSeconds
+        options.quarantineTTL = quarantineSeconds
         options.recordSync = recordSync
         if level <= .info { options.accessLog = LogSink.standardError }
 

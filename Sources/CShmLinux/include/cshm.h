@@ -39,6 +39,9 @@ void *cshm_reserve_range(void *address, size_t length);
 /// renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE): publishes an object under its final name
 /// only if that name is free.
 int cshm_rename_noreplace(int dirfd, const char *from, const char *to);
+/// renameat2(from_dir, from, to_dir, to, RENAME_NOREPLACE): moves an entry between two directories
+/// of one file system only if the target name is free (reclaim's quarantine and restore).
+int cshm_rename_between(int from_dir, const char *from, int to_dir, const char *to);
 /// memmem(haystack, haystack_length, needle, needle_length) != NULL: whether the bytes occur (the
 /// /proc/PID/maps files of a scan are searched for the shared-memory device this way).
 int cshm_contains(const void *haystack, size_t haystack_length, const void *needle, size_t needle_length);
