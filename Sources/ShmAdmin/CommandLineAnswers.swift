@@ -2,6 +2,7 @@ import Doctor
 import HTTPServer
 import HostScan
 import JSON
+import Reclaim
 import SectionRegistry
 
 /// What the endpoints answer, for `shm-admin`'s local mode: the same values the routes return
@@ -180,6 +181,63 @@ extension CommandLineAnswers {
             let (checkedAt, findings) = service.findings(snapshot)
             return DoctorReportJSON(checkedAt: checkedAt, findings: findings).jsonBytes(
                 capacity: 1024 + findings.count * 2048)
+        }
+
+        /// Reclaim and its quarantine as `serve` (default `--grace` and `--quarantine-ttl`) has them,
+        /// over the same state directory: its records are shared with a running server.
+        private var quarantine: Quarantine {
+            Quarantine(stateDirectory: registry.stateDirectory, scanner: scanner)
+        }
+
+        /// `POST /api/v1/reclaim`; `mounts` are `MAJ:MIN` or `host`, `olderThan` in seconds.
+        public func reclaim(
+            dryRun: Bool, olderThan: Double?, mode: String?, exclude: [String], mounts: [String]?,
+            graceSeconds: Double
+        ) throws(Problem) -> [UInt8] {
+            try answering {
+                var order = ReclaimRequest()
+                order.dryRun = dryRun
+                order.olderThan = olderThan
+                order.exclude = exclude
+                if let mode {
+                    guard let known = ReclaimRequest.Mode(rawValue: mode) else {
+                        throw APIFailure(
+                            Problems.invalid("mode must be quarantine or delete, not '\(mode.prefix(32))'"))
+                    }
+                    order.mode = known
+                }
+                if let mounts {
+                    var devices: Set<DeviceID> = []
+                    for text in mounts {
+                        if let device = try API.mountDevice(text, self.snapshot) { devices.insert(device) }
+                    }
+                    order.mounts = devices
+                }
+                let report = Reclaimer(quarantine: quarantine, graceSeconds: graceSeconds).run(order)
+                return ReclaimReportJSON(report: report).jsonBytes(capacity: 256 + report.candidates.count * 700)
+            }
+        }
+
+        /// `GET /api/v1/quarantine`.
+        public func quarantineList() -> [UInt8] {
+            let items = quarantine.list()
+            return QuarantineListJSON(items: items).jsonBytes(capacity: 64 + items.count * 256)
+        }
+
+        /// `POST /api/v1/quarantine/{id}/restore`: the object as it is back under its name.
+        public func restore(_ id: String) throws(Problem) -> [UInt8] {
+            let item = try answering {
+                try API.quarantined { () throws(QuarantineError) in try quarantine.restore(id) }
+            }
+            let fresh = scanner.freshSnapshot()
+            let own = fresh.mount(item.mount)?.isServer ?? false
+            let name = Hrefs.segment(item.name)
+            return try detail(href: own ? "/api/v1/sections/" + name : "/api/v1/mounts/\(item.mount)/sections/" + name)
+        }
+
+        /// `DELETE /api/v1/quarantine/{id}`.
+        public func purge(_ id: String) throws(Problem) {
+            _ = try answering { try API.quarantined { () throws(QuarantineError) in try quarantine.purge(id) } }
         }
 
         /// The detail at an href of the inventory: `/api/v1/sections/NAME`,

@@ -202,20 +202,23 @@ def test_another_mount_namespace(pair, host_children, prefix):
         f"{prefix}obj-sparse shm {128 * MiB} 0 {128 * MiB} 0 0 yes {device} "
         f"/api/v1/mounts/{device}/sections/{prefix}obj-sparse",
     ]
-    same((local, remote), "ls", "--all", "--mount", device)
-    assert json.loads(local.ok("ls", "--all", "--mount", device, "-J")) == \
-        json.loads(remote.ok("ls", "--all", "--mount", device, "-J"))
+    settled((local, remote), "ls", "--all", "--mount", device)
+    wait_until(lambda: without_other_mounts(json.loads(local.ok("ls", "--all", "--mount", device, "-J")), device)
+               == without_other_mounts(json.loads(remote.ok("ls", "--all", "--mount", device, "-J")), device),
+               timeout=5, interval=0.2, what="the same inventory of the mount both ways")
     # show HREF: the mapper with its memory (rss/pss of the mapping, from smaps)
     href = f"/api/v1/mounts/{device}/sections/{prefix}obj"
-    text = same((local, remote), "show", href, "-b")
+    text = settled((local, remote), "show", href, "-b")
     mappers = text.split("mappers:\n", 1)[1].splitlines()
     assert mappers[0].split() == ["PID", "COMMAND", "START", "END", "OFFSET", "ACCESS", "RSS", "PSS"]
     row = mappers[1].split()
     assert row[0] == str(child.pid) and row[1] == "python3" and row[5] == "rw" and row[6] == "65536", text
     assert int(row[7]) > 0
     assert "holders:" in text and f"MOUNT      {device}" in text
-    detail = json.loads(remote.ok("show", href, "-J"))
-    assert detail["mapperList"][0]["rssBytes"] == 65536 and json.loads(local.ok("show", href, "-J")) == detail
+    detail = wait_until(lambda: (lambda a, b: a if a == b else None)(
+        json.loads(remote.ok("show", href, "-J")), json.loads(local.ok("show", href, "-J"))),
+        timeout=5, interval=0.2, what="the same detail both ways")
+    assert detail["mapperList"][0]["rssBytes"] == 65536
     # mounts: the namespace's tmpfs, its size and exposure
     # (this mount's row only: the rest of the machine's mounts change as other programs run)
     def rows_of(cli, *args):
@@ -254,7 +257,7 @@ def test_sysv_memfd_and_unlinked_objects(pair, host_children, sysv_segments, pre
     cells = row.split()
     assert cells[:8] == [key_text, "sysv", "65536", str(3 * 4096), str(65536 - 3 * 4096), "1", "no", "1"], row
     assert cells[8] == str(shmid) and re.fullmatch(rf"/api/v1/sysv/\d+/{shmid}", cells[9]), row
-    text = same((local, remote), "show", cells[9], "-b")
+    text = settled((local, remote), "show", cells[9], "-b")
     assert f"KEY        {key_text}" in text and f"SHMID      {shmid}" in text and "NATTCH     1" in text
     assert str(attached.pid) in text.split("mappers:", 1)[1]
 
@@ -265,7 +268,7 @@ def test_sysv_memfd_and_unlinked_objects(pair, host_children, sysv_segments, pre
     href = f"/api/v1/unlinked/{major}-{minor}:{memfd.info['inode']}"
     # a memfd has no mount: an empty MOUNT cell
     assert row.split() == [prefix + "mfd", "memfd", str(3 * 4096), "4096", "1", "0", "no", href], row
-    text = same((local, remote), "show", href)
+    text = settled((local, remote), "show", href)
     holders = text.split("holders:\n", 1)[1].splitlines()
     assert holders[1].split() == [str(memfd.pid), "python3", str(memfd.info["fd"])], text
 
@@ -273,9 +276,9 @@ def test_sysv_memfd_and_unlinked_objects(pair, host_children, sysv_segments, pre
                   "NAME,KIND,MAPPERS,HOLDERS,ORPHAN,MOUNT", "-n")
     assert unl.split() == [prefix + "unl", "unlinked", "1", "0", "no", unlinked.info["device"]], unl
     major, minor = unlinked.info["device"].split(":")
-    same((local, remote), "show", f"/api/v1/unlinked/{major}-{minor}:{unlinked.info['inode']}")
+    settled((local, remote), "show", f"/api/v1/unlinked/{major}-{minor}:{unlinked.info['inode']}")
     # every kind of this test in one listing, the same both ways
-    same((local, remote), "ls", "--all", "-q", prefix, "--sort", "NAME")
+    settled((local, remote), "ls", "--all", "-q", prefix, "--sort", "NAME")
 
 
 @pytest.fixture

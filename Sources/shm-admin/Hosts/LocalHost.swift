@@ -196,4 +196,17 @@ struct LocalHost: HostAPI {
     }
 
     func object(_ href: String) throws(Problem) -> [UInt8] { try wholeHost().detail(href: href) }
+
+    func reclaim(_ order: ReclaimOrder) throws(Problem) -> [UInt8] {
+        // `reclaim` checked the duration (bad text is a usage error).
+        try wholeHost().reclaim(
+            dryRun: order.dryRun, olderThan: order.olderThan.flatMap(DurationText.seconds), mode: order.mode,
+            exclude: order.exclude, mounts: order.mounts, graceSeconds: order.graceSeconds)
+    }
+
+    func quarantineList() throws(Problem) -> [UInt8] { try wholeHost().quarantineList() }
+
+    func restore(_ id: String) throws(Problem) -> [UInt8] { try wholeHost().restore(id) }
+
+    func purge(_ id: String) throws(Problem) { try wholeHost().purge(id) }
 }

@@ -235,6 +235,32 @@ extension RemoteHost {
     }
 
     func object(_ href: String) throws(Problem) -> [UInt8] { try call("GET", href) }
+
+    func reclaim(_ order: ReclaimOrder) throws(Problem) -> [UInt8] {
+        var body = JSONText()
+        body.member("dryRun", bool: order.dryRun)
+        if let olderThan = order.olderThan {
+            if let seconds = Int64(olderThan) {
+                body.member("olderThan", int: seconds)
+            } else {
+                body.member("olderThan", string: olderThan)
+            }
+        }
+        if let mode = order.mode { body.member("mode", string: mode) }
+        if !order.exclude.isEmpty { body.member("exclude", strings: order.exclude) }
+        if let mounts = order.mounts { body.member("mounts", strings: mounts) }
+        return try call("POST", "/api/v1/reclaim", json: body)
+    }
+
+    func quarantineList() throws(Problem) -> [UInt8] { try call("GET", "/api/v1/quarantine") }
+
+    func restore(_ id: String) throws(Problem) -> [UInt8] {
+        try call("POST", "/api/v1/quarantine/" + URLText.percentEncoded(id) + "/restore")
+    }
+
+    func purge(_ id: String) throws(Problem) {
+        _ = try call("DELETE", "/api/v1/quarantine/" + URLText.percentEncoded(id))
+    }
 }
 
 /// Inventory pages joined: the first page's objects, then each next page's, before the first
@@ -355,6 +381,9 @@ struct JSONText {
     mutating func member(_ key: String, string: String) { members.append((key, .string(string))) }
     mutating func member(_ key: String, int: Int64) { members.append((key, .int(int))) }
     mutating func member(_ key: String, bool: Bool) { members.append((key, .bool(bool))) }
+    mutating func member(_ key: String, strings: [String]) {
+        members.append((key, .array(strings.map { .string($0) })))
+    }
     mutating func member(_ key: String, labels: [String: String]) {
         members.append((key, .object(labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
     }

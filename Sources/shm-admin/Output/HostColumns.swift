@@ -91,3 +91,33 @@ enum Hex {
         (48...57).contains(byte) || (97...102).contains(byte) || (65...70).contains(byte)
     }
 }
+
+enum ReclaimColumns {
+    static let shape = TableShape(
+        columns: [
+            .member("NAME", "name", .text, "the object's name (a System V segment's key)"),
+            .member("KIND", "kind", .text, "shm or sysv"),
+            .member("MOUNT", "mount", .text, "its mount (MAJ:MIN)"),
+            .member("SIZE", "bytes", .bytes, "memory it holds"),
+            Column("IDLE", .text, "time since its last change") { row in
+                .text(row["idleSeconds"].int.map { SectionColumns.duration($0) } ?? "-")
+            },
+            .member("QUARANTINE", "quarantine", .text, "its quarantine id, once reclaimed (- when deleted)"),
+            .member("HREF", "href", .text, "its detail URL before it was reclaimed"),
+        ],
+        defaults: ["NAME", "KIND", "MOUNT", "SIZE", "IDLE"])
+}
+
+enum QuarantineColumns {
+    static let shape = TableShape(
+        columns: [
+            .member("ID", "id", .text, "the id quarantine restore and purge take"),
+            .member("NAME", "name", .text, "the name it had (and gets back)"),
+            .member("MOUNT", "mount", .text, "its mount (MAJ:MIN)"),
+            .member("KIND", "kind", .text, "shm"),
+            .member("SIZE", "bytes", .bytes, "memory it holds"),
+            .member("QUARANTINED", "quarantinedAt", .text, "when reclaim moved it (UTC)"),
+            .member("PURGE", "purgeAt", .text, "when it will be purged (UTC)"),
+        ],
+        defaults: ["ID", "NAME", "MOUNT", "SIZE", "QUARANTINED", "PURGE"])
+}

@@ -82,7 +82,11 @@ enum SectionColumns {
     /// SHM_ADMIN_NOW (seconds since the epoch) fixes "now", for tests.
     static func age(since time: String?) -> String {
         guard let time, let then = epochSeconds(time) else { return "-" }
-        let seconds = max(0, now - then)
+        return duration(max(0, now - then))
+    }
+
+    /// Seconds in the largest whole unit: `42s`, `5m`, `3h`, `12d`.
+    static func duration(_ seconds: Int64) -> String {
         switch seconds {
         case ..<120: return "\(seconds)s"
         case ..<(120 * 60): return "\(seconds / 60)m"
