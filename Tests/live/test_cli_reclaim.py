@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from support.cli import Cli
+from support.cli import Cli, golden
 from support.common import wait_until
 from support.server import ShmAdminServer, stop_checked
 from support.shm import private_shm_dir
@@ -108,3 +108,13 @@ def test_reclaim_usage_errors(host):
     # a mount that is not 'host' or MAJ:MIN: the API's refusal, the same both ways
     r = [cli.run("reclaim", "--mount", "sda") for cli in (local, remote)]
     assert r[0].code == r[1].code == 1 and r[0].error == r[1].error, (r[0].error, r[1].error)
+
+
+def test_reclaim_and_quarantine_columns(host):
+    local, remote, _ = host
+    golden("reclaim-columns.txt", local.ok("reclaim", "--list-columns"))
+    golden("quarantine-columns.txt", remote.ok("quarantine", "ls", "--list-columns"))
+    # the dry run's table, golden with its idle times masked
+    # (tokens joined by one space: the device's MAJ:MIN, masked, sets the widths)
+    golden("reclaim-dry-run.txt", re.sub(r"\b\d+:\d+\b", "<mount>", mask(local.ok("reclaim", *SCOPE, "--sort", "NAME")))
+           + "\n")
