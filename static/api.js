@@ -125,4 +125,25 @@ export const api = {
     request('POST', `${S(name)}/views/${enc(id)}/move`, { json: { oldAddress, newAddress } }),
   lock: (name, body) => request('POST', `${S(name)}/lock`, { json: body }),
   unlock: (name, lease) => request('DELETE', `${S(name)}/lock/${enc(lease)}`),
+
+  // Version 1.1, the whole host (API-HOST.md). Objects of other kinds and mounts are addressed by
+  // the `href` the inventory gives them; their dumps are `${href}/data`, admin level like any bytes.
+  inventory: (query) => request('GET', '/api/v1/inventory', { query: { limit: 10000, ...query } }),
+  object: (href) => request('GET', href),
+  objectPages: (href, query) => request('GET', `${href}/pages`, { query }),
+  objectDumpHex: (href, offset, length) =>
+    request('GET', `${href}/data`, { query: { offset, length, format: 'hex' } }),
+  removeObject: (href, force) => request('DELETE', href, { query: force ? { force: 'true' } : {} }),
+  doctor: () => request('GET', '/api/v1/doctor'),
+  history: (since) => request('GET', '/api/v1/history', { query: { since } }),
+  reclaim: (body) => request('POST', '/api/v1/reclaim', { json: body }),
+  quarantine: () => request('GET', '/api/v1/quarantine'),
+  restoreQuarantined: (id) => request('POST', `/api/v1/quarantine/${enc(id)}/restore`),
+  purgeQuarantined: (id) => request('DELETE', `/api/v1/quarantine/${enc(id)}`),
 };
+
+/** The href of a section of the server's own shm directory, or null for any other object. */
+export function ownSectionName(href) {
+  const m = /^\/api\/v1\/sections\/([^/]+)$/.exec(href || '');
+  return m ? decodeURIComponent(m[1]) : null;
+}

@@ -7,15 +7,62 @@ import {
 } from './actions.js';
 import { openDelete } from './delete.js';
 import { showError } from './errors.js';
+import { sparkline, objectSeries } from './sparkline.js';
 
-function table(testid, columns, rows, empty) {
+/** Memory of one mapping (smaps, API-HOST.md); null when the server could not read it. */
+const mem = (n) => h('td', { class: 'num', title: formatExactBytes(n) }, n == null ? '—' : formatBytes(n));
+
+/** The mappers table of any detail: version 1's columns plus each mapping's RSS, PSS and swap. */
+export function mappersTable(list) {
+  return table('mappers-table', ['pid', 'command', 'range', 'offset', 'access', 'RSS', 'PSS', 'swap'],
+    (list || []).map((m) => h('tr', { dataset: { pid: String(m.pid) } },
+      h('td', {}, String(m.pid)), h('td', { class: 'cmd', title: m.command }, m.command || '—'),
+      h('td', { class: 'mono' }, `${m.start}–${m.end}`), h('td', {}, formatBytes(m.offset)), h('td', {}, m.access),
+      mem(m.rssBytes), mem(m.pssBytes), mem(m.swapBytes))),
+    'No other process maps it.');
+}
+
+export function holdersTable(list) {
+  return table('holders-table', ['pid', 'command', 'fd'],
+    (list || []).map((o) => h('tr', { dataset: { pid: String(o.pid) } },
+      h('td', {}, String(o.pid)), h('td', { class: 'cmd', title: o.command }, o.command || '—'), h('td', {}, String(o.fd)))),
+    'No process holds it open.');
+}
+
+export function lockHoldersTable(list) {
+  return table('lock-holders-table', ['pid', 'mode', 'type'],
+    (list || []).map((l) => h('tr', { dataset: { pid: String(l.pid) } },
+      h('td', {}, l.pid === -1 ? 'OFD' : String(l.pid)), h('td', {}, l.mode), h('td', {}, l.type))),
+    'Nobody holds the lock.');
+}
+
+/** The allocated bytes of the last hour, when the object is among the largest the history keeps. */
+export function renderHistory(href, label) {
+  const series = href ? objectSeries(href) : [];
+  replace($('detail-history'), series.length
+    ? [h('h3', {}, 'Allocated, last hour'),
+      h('div', { class: 'spark-row', dataset: { testid: 'object-history' } }, sparkline(series, { label: `${label} allocated`, cls: 'wide' }))]
+    : null);
+}
+
+/** `/api/v1/sections/NAME` with NAME encoded as the server encodes hrefs (unreserved characters kept). */
+export function sectionHref(name) {
+  let out = '';
+  for (const b of new TextEncoder().encode(name)) {
+    const c = String.fromCharCode(b);
+    out += /[A-Za-z0-9\-._~]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return `/api/v1/sections/${out}`;
+}
+
+export function table(testid, columns, rows, empty) {
   if (!rows.length) return h('p', { class: 'muted empty', dataset: { testid: `${testid}-empty` } }, empty);
   return h('div', { class: 'table-wrap' }, h('table', { class: 'compact', dataset: { testid } },
     h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col' }, c)))),
     h('tbody', {}, rows)));
 }
 
-function when(iso) {
+export function when(iso) {
   return h('time', { datetime: iso, title: exactTime(iso) }, formatAge(iso));
 }
 
@@ -62,7 +109,12 @@ export function renderDetail(s, ctx) {
 function fill(panel, s, ctx) {
   panel.hidden = false;
   panel.dataset.section = s.name;
+  panel.dataset.href = s.href || sectionHref(s.name);
+  panel.dataset.kind = s.kind;
   panel.dataset.state = s.state || 'ok';
+  $('detail-own').hidden = false;
+  $('detail-actions').setAttribute('aria-label', 'Section actions');
+  renderHistory(panel.dataset.href, s.name);
   $('detail-title').textContent = s.name;
   replace($('detail-badges'), badges(s));
   const fail = (what) => (e) => showError(e, what);
@@ -101,23 +153,12 @@ function fill(panel, s, ctx) {
           onclick: () => runAction(() => api.unmapView(s.name, v.id), s.name, fail(`Unmap ${v.id}`)) }, 'Unmap')))),
     'No views of shm-admin\'s own.'));
 
-  replace($('detail-mappers'), table('mappers-table', ['pid', 'command', 'range', 'offset', 'access'],
-    (s.mapperList || []).map((m) => h('tr', { dataset: { pid: String(m.pid) } },
-      h('td', {}, String(m.pid)), h('td', { class: 'cmd', title: m.command }, m.command || '—'),
-      h('td', { class: 'mono' }, `${m.start}–${m.end}`), h('td', {}, formatBytes(m.offset)), h('td', {}, m.access))),
-    'No other process maps it.'));
-
-  replace($('detail-holders'), table('holders-table', ['pid', 'command', 'fd'],
-    (s.holderList || []).map((o) => h('tr', { dataset: { pid: String(o.pid) } },
-      h('td', {}, String(o.pid)), h('td', { class: 'cmd', title: o.command }, o.command || '—'), h('td', {}, String(o.fd)))),
-    'No process holds it open.'));
+  replace($('detail-mappers'), mappersTable(s.mapperList));
+  replace($('detail-holders'), holdersTable(s.holderList));
 
   const leaseWhy = reason('lock', s);
   replace($('detail-locks'),
-    table('lock-holders-table', ['pid', 'mode', 'type'],
-      (s.lockHolders || []).map((l) => h('tr', { dataset: { pid: String(l.pid) } },
-        h('td', {}, String(l.pid)), h('td', {}, l.mode), h('td', {}, l.type))),
-      'Nobody holds the lock.'),
+    lockHoldersTable(s.lockHolders),
     table('leases-table', ['lease', 'mode', 'expires', ''],
       (s.leases || []).map((l) => h('tr', { dataset: { lease: l.lease } },
         h('td', { class: 'mono' }, l.lease), h('td', {}, l.mode), h('td', {}, when(l.expiresAt)),

@@ -48,9 +48,9 @@ export function keepingFocus(container, render) {
   let selector = null;
   if (active && active !== document.body && container.contains(active)) {
     const testid = active.dataset?.testid;
-    const row = active.closest('[data-view], [data-lease], [data-pid]');
+    const row = active.closest('[data-view], [data-lease], [data-pid], [data-quarantine]');
     const rowKey = row
-      ? ['view', 'lease', 'pid'].map((k) => (row.dataset[k] !== undefined ? `[data-${k}="${CSS.escape(row.dataset[k])}"] ` : '')).join('')
+      ? ['view', 'lease', 'pid', 'quarantine'].map((k) => (row.dataset[k] !== undefined ? `[data-${k}="${CSS.escape(row.dataset[k])}"] ` : '')).join('')
       : '';
     if (testid) selector = `${rowKey}[data-testid="${CSS.escape(testid)}"]`;
     else if (active.id) selector = `#${CSS.escape(active.id)}`;

@@ -67,13 +67,18 @@ export class HexView {
     return Math.max(0, Math.floor((this.commit - 1) / this.pageBytes) * this.pageBytes);
   }
 
-  /** Shows a section (keeps the offset when it is the same section). */
-  show(section) {
-    if (section.name !== this.name) {
-      this.name = section.name;
+  /**
+   * Shows a section (keeps the offset when it is the same one). `href`: another kind of object,
+   * read through `${href}/data` (API-HOST.md), whose length is its `size`.
+   */
+  show(section, href = null) {
+    const key = href || section.name;
+    if (key !== this.name) {
+      this.name = key;
       this.offset = 0;
     }
-    this.commit = section.commit ?? 0;
+    this.href = href;
+    this.commit = (href ? section.size : section.commit) ?? 0;
     this.section = section;
     return this.go(this.offset);
   }
@@ -84,7 +89,9 @@ export class HexView {
     if (!hasToken()) return 'Reading bytes needs the admin token (section data is admin-level).';
     if (s.kind === 'semaphore') return 'A semaphore has no bytes to show here.';
     if (s.state === 'missing') return 'The object is missing from /dev/shm: nothing to read.';
-    if (!this.commit) return 'Nothing committed yet: the section has no bytes to read.';
+    if (!this.commit) {
+      return this.href ? 'It has no bytes to read (size 0).' : 'Nothing committed yet: the section has no bytes to read.';
+    }
     return null;
   }
 
@@ -116,7 +123,8 @@ export class HexView {
     const seq = ++this.seq;
     this.root.dataset.state = 'loading';
     try {
-      const dump = await api.dumpHex(name, offset, length);
+      const dump = this.href
+        ? await api.objectDumpHex(this.href, offset, length) : await api.dumpHex(name, offset, length);
       if (seq !== this.seq) return;
       this.render(dump, highlight);
     } catch (e) {
@@ -147,7 +155,7 @@ export class HexView {
     const end = this.offset + rows.reduce((n, r) => n + r.bytes.length, 0);
     this.root.dataset.offset = String(this.offset);
     this.root.dataset.state = 'ok';
-    this.status.textContent = `${hex(this.offset)} – ${hex(end)} of ${formatBytes(this.commit)} committed`;
+    this.status.textContent = `${hex(this.offset)} – ${hex(end)} of ${formatBytes(this.commit)}${this.href ? '' : ' committed'}`;
     this.buttons[0].disabled = this.buttons[1].disabled = this.offset === 0;
     this.buttons[2].disabled = this.buttons[3].disabled = end >= this.commit;
     const table = h('table', { class: 'hex', dataset: { testid: 'hex-table' } },

@@ -6,6 +6,8 @@ import { getToken } from './api.js';
 export const EVENT_TYPES = [
   'created', 'deleted', 'grown', 'written', 'reset', 'adopted', 'modified', 'view-mapped', 'view-unmapped',
   'view-moved', 'locked', 'unlocked', 'rescan',
+  // Version 1.1 (API-HOST.md "Events").
+  'mount-added', 'mount-removed', 'finding', 'deleted-while-mapped', 'quarantined', 'restored', 'purged',
 ];
 
 const POLL_MS = 2000;

@@ -4,6 +4,9 @@
 import { h, replace, $ } from './dom.js';
 import { formatBytes, formatExactBytes } from './format.js';
 import { gauge } from './overview.js';
+import { sparkline, mountSeries } from './sparkline.js';
+
+let lastMounts = null;
 
 /** Who a mount belongs to, in a few characters: `host`, `docker 3f2a9c1b0d4e`, `systemd foo.service`. */
 export function containerLabel(m) {
@@ -39,10 +42,22 @@ function mountItem(m) {
         title: 'Bytes of objects with no memory behind them: a writer touching them needs free tmpfs pages, '
           + 'and dies of SIGBUS when there are none.' },
       `${m.exposed ? 'exposed' : 'unbacked'} ${formatBytes(m.exposureBytes)}`)
-      : null));
+      : null),
+  h('div', { class: 'mount-sparks' },
+    h('div', { class: 'spark-row', dataset: { testid: 'mount-used-history' } },
+      h('span', { class: 'spark-label muted' }, 'used'),
+      sparkline(mountSeries(m.id, 1), { label: `${m.id} used`, max: size })),
+    h('div', { class: 'spark-row', dataset: { testid: 'mount-exposure-history' } },
+      h('span', { class: 'spark-label muted' }, 'unbacked'),
+      sparkline(mountSeries(m.id, 2), { label: `${m.id} unbacked bytes`, max: Math.max(size, 1), cls: 'exposure' }))));
 }
 
-export function renderMounts(mounts) {
+/** The mounts of the last answer, for the inventory's mount filter and labels. */
+export const knownMounts = () => lastMounts || [];
+
+/** Renders the strip; called with no argument it redraws the last mounts (new history samples). */
+export function renderMounts(mounts = lastMounts) {
+  lastMounts = mounts;
   const strip = $('mounts-strip');
   if (!strip) return;
   if (!mounts || mounts.length === 0) {

@@ -65,10 +65,15 @@ export class PageMap {
     return this.pages ? Math.max(this.pages.reserve ?? 0, this.pages.commit ?? 0) : 0;
   }
 
-  /** Shows a section; keeps the zoom when it is the same section as before. */
-  async show(name) {
-    if (name !== this.name) {
-      this.name = name;
+  /**
+   * Shows a section; keeps the zoom when it is the same section as before. `href`: another mount's
+   * object, whose page map is `${href}/pages` (API-HOST.md).
+   */
+  async show(name, href = null) {
+    const key = href || name;
+    this.fetchPages = href ? (q) => api.objectPages(href, q) : (q) => api.pages(name, q);
+    if (key !== this.name) {
+      this.name = key;
       this.pages = null;
       this.windowPages = null;
       this.span = 0;
@@ -91,7 +96,7 @@ export class PageMap {
     if (!name) return;
     const seq = (this.seq = (this.seq || 0) + 1);
     try {
-      const pages = await api.pages(name, { maxRuns: MAX_RUNS });
+      const pages = await this.fetchPages({ maxRuns: MAX_RUNS });
       if (seq !== this.seq || name !== this.name) return;
       this.pages = pages;
       if (!this.span || this.start + this.span > this.reserve) {
@@ -127,7 +132,7 @@ export class PageMap {
     this.windowTimer = setTimeout(async () => {
       try {
         const name = this.name;
-        const pages = await api.pages(name, { from, to, maxRuns: MAX_RUNS });
+        const pages = await this.fetchPages({ from, to, maxRuns: MAX_RUNS });
         if (name !== this.name) return;
         this.windowPages = { from: this.start, to: this.start + this.span, pages };
         this.draw();

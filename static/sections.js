@@ -1,6 +1,10 @@
-// Sections table: sortable, filterable; bars for commit/reserve and data/commit.
+// Sections table: sortable, filterable; bars for commit/reserve and data/commit. Two scopes:
+// "this directory" (GET /api/v1/sections, the server's own shm directory) and "whole host"
+// (GET /api/v1/inventory: every kind and mount, with kind, mount and container columns).
 import { h, replace, $ } from './dom.js';
-import { formatBytes, formatExactBytes, formatAge, exactTime, percent } from './format.js';
+import { formatBytes, formatExactBytes, formatAge, exactTime } from './format.js';
+import { bar } from './bar.js';
+import { HOST_COLUMNS, hostRow } from './inventory.js';
 
 const COLUMNS = [
   { key: 'name', label: 'Name', sort: (s) => s.name },
@@ -14,35 +18,127 @@ const COLUMNS = [
   { key: 'age', label: 'Age', sort: (s) => -(Date.parse(s.createdAt) || 0) },
 ];
 
-const view = { sortKey: 'name', sortDir: 1, q: '', owner: '', kind: '' };
+const view = { scope: 'dir', sortKey: 'name', sortDir: 1, q: '', owner: '', kind: '' };
+// The host scope sorts by allocated bytes, largest first (the inventory's own order).
+const hostView = { sortKey: 'allocated', sortDir: -1, kind: '', mount: '', orphan: false };
 let lastList = [];
 let lastSelected = null;
+let lastHostList = [];
+let lastHostTotal = 0;
 let onSelect = () => {};
+let onSelectObject = () => {};
+let onScope = () => {};
+let qTimer = null;
 
-export function initSections(select) {
+const columns = () => (view.scope === 'host' ? HOST_COLUMNS : COLUMNS);
+const sorting = () => (view.scope === 'host' ? hostView : view);
+
+/** The inventory's query for the filters in force (the server filters: a host may hold more than a page). */
+export function inventoryQuery() {
+  return {
+    kind: hostView.kind, mount: hostView.mount, orphan: hostView.orphan ? 'true' : '', q: view.q,
+  };
+}
+
+export const scope = () => view.scope;
+
+/**
+ * select(name) opens a section of the server's directory; selectObject(href) any other object;
+ * scopeChanged(scope) asks the app to load the list of that scope (and again when a host filter changes).
+ */
+export function initSections(select, selectObject, scopeChanged) {
   onSelect = select;
-  $('filter-q').addEventListener('input', (e) => { view.q = e.target.value; rerender(); });
+  onSelectObject = selectObject;
+  onScope = scopeChanged;
+  $('filter-q').addEventListener('input', (e) => {
+    view.q = e.target.value;
+    if (view.scope === 'host') {
+      clearTimeout(qTimer);
+      qTimer = setTimeout(() => onScope(view.scope), 250);
+    } else rerender();
+  });
   $('filter-owner').addEventListener('change', (e) => { view.owner = e.target.value; rerender(); });
-  $('filter-kind').addEventListener('change', (e) => { view.kind = e.target.value; rerender(); });
+  $('filter-kind').addEventListener('change', (e) => {
+    if (view.scope === 'host') {
+      hostView.kind = e.target.value;
+      onScope(view.scope);
+    } else {
+      view.kind = e.target.value;
+      rerender();
+    }
+  });
+  $('filter-mount').addEventListener('change', (e) => { hostView.mount = e.target.value; onScope(view.scope); });
+  $('filter-orphan').addEventListener('change', (e) => { hostView.orphan = e.target.checked; onScope(view.scope); });
   $('filters').addEventListener('submit', (e) => e.preventDefault());
+  for (const b of document.querySelectorAll('#scope-toggle button')) {
+    b.addEventListener('click', () => setScope(b.dataset.scope));
+  }
   renderHead();
 }
 
+/** Switches between the server's directory and the whole host; `filters` presets the host's ({mount}). */
+export function setScope(next, filters = {}) {
+  if (filters.mount !== undefined) hostView.mount = filters.mount;
+  const changed = next !== view.scope;
+  view.scope = next;
+  const host = next === 'host';
+  for (const b of document.querySelectorAll('#scope-toggle button')) {
+    b.setAttribute('aria-pressed', String(b.dataset.scope === next));
+  }
+  $('sections').dataset.scope = next;
+  $('sections-title').textContent = host ? 'All shared memory on this host' : 'Sections';
+  $('sections-table').querySelector('caption').textContent = host
+    ? 'Every shared-memory object on the host, largest first; choose one to see its details'
+    : 'Shared-memory sections; choose one to see its details';
+  for (const e of document.querySelectorAll('.filters [data-scope]')) e.hidden = e.dataset.scope !== next;
+  // The kinds only the host scope has.
+  for (const o of $('filter-kind').querySelectorAll('option[data-host]')) o.hidden = !host;
+  $('filter-kind').value = host ? hostView.kind : view.kind;
+  // The inventory's ?q= is a case-sensitive substring (API-HOST.md); the directory's filter is the page's own.
+  $('filter-q').placeholder = host ? 'substring, case-sensitive' : 'substring';
+  renderMountFilter();
+  $('filter-orphan').checked = hostView.orphan;
+  renderHead();
+  if (changed || filters.mount !== undefined) {
+    replace($('sections-body'));
+    $('sections-count').textContent = 'Loading…';
+    onScope(next);
+  }
+}
+
+/** Fills the mount filter with the host's mounts (kept selected when still there). */
+let filterMounts = [];
+
+export function renderMountFilter(mounts = filterMounts) {
+  filterMounts = mounts || [];
+  const select = $('filter-mount');
+  const value = hostView.mount;
+  const ids = (mounts || []).map((m) => m.id);
+  if (value && !ids.includes(value)) ids.push(value);
+  replace(select, h('option', { value: '' }, 'all'),
+    ids.map((id) => {
+      const m = (mounts || []).find((x) => x.id === id);
+      return h('option', { value: id, selected: id === value }, m?.host ? `${id} (server)` : id);
+    }));
+}
+
 function renderHead() {
-  replace($('sections-head'), COLUMNS.map((c) => {
-    const active = view.sortKey === c.key;
-    const dir = active ? (view.sortDir > 0 ? 'ascending' : 'descending') : 'none';
-    return h('th', { scope: 'col', class: c.cls || '', 'aria-sort': dir },
+  const cols = columns();
+  const v = sorting();
+  replace($('sections-head'), cols.map((c) => {
+    const active = v.sortKey === c.key;
+    const dir = active ? (v.sortDir > 0 ? 'ascending' : 'descending') : 'none';
+    return h('th', { scope: 'col', class: `${c.cls || ''} ${c.num ? 'num' : ''}`.trim(), 'aria-sort': dir },
       h('button', {
         type: 'button', class: 'sort', dataset: { sort: c.key },
         title: `Sort by ${c.label.toLowerCase()}`,
         onclick: () => {
-          if (view.sortKey === c.key) view.sortDir = -view.sortDir;
-          else { view.sortKey = c.key; view.sortDir = 1; }
+          if (v.sortKey === c.key) v.sortDir = -v.sortDir;
+          else { v.sortKey = c.key; v.sortDir = 1; }
           renderHead();
           rerender();
         },
-      }, c.label, h('span', { class: 'sort-mark', 'aria-hidden': 'true' }, active ? (view.sortDir > 0 ? ' ▲' : ' ▼') : '')));
+      }, c.label, h('span', { class: 'sort-mark', 'aria-hidden': 'true' }, active ? (v.sortDir > 0 ? ' ▲' : ' ▼') : '')));
   }));
 }
 
@@ -56,15 +152,6 @@ function matches(s) {
     case 'missing': return s.state === 'missing';
     default: return true;
   }
-}
-
-/** A small bar: part of whole, with the text next to it. */
-export function bar(part, whole, label, title, cls = '') {
-  const pct = percent(part, whole);
-  return h('div', { class: `bar-cell ${cls}`, title },
-    h('span', { class: 'bar', role: 'img', 'aria-label': `${Math.round(pct)} percent` },
-      h('span', { class: 'bar-fill', style: { width: `${pct}%` } })),
-    h('span', { class: 'bar-text' }, label));
 }
 
 function row(s) {
@@ -105,7 +192,25 @@ function row(s) {
   return tr;
 }
 
+function rerenderHost() {
+  const col = HOST_COLUMNS.find((c) => c.key === hostView.sortKey) || HOST_COLUMNS[0];
+  const rows = [...lastHostList].sort((a, b) => {
+    const x = col.sort(a);
+    const y = col.sort(b);
+    const cmp = typeof x === 'number' && typeof y === 'number' ? x - y : String(x ?? '').localeCompare(String(y ?? ''));
+    return (cmp || a.href.localeCompare(b.href)) * hostView.sortDir;
+  });
+  replace($('sections-body'), rows.map((o) => hostRow(o, { selected: o.href === lastSelected, onSelect: onSelectObject })));
+  $('sections-empty').hidden = rows.length > 0;
+  $('sections-count').textContent = lastHostTotal > rows.length
+    ? `${rows.length} of ${lastHostTotal} objects (largest first)` : `${rows.length} objects`;
+}
+
 function rerender() {
+  if (view.scope === 'host') {
+    rerenderHost();
+    return;
+  }
   const col = COLUMNS.find((c) => c.key === view.sortKey) || COLUMNS[0];
   const rows = lastList.filter(matches).sort((a, b) => {
     const x = col.sort(a);
@@ -121,6 +226,7 @@ function rerender() {
 
 /** Renders the list (keeps focus on the row's button if it had it). */
 export function renderSections(list, selected, total) {
+  if (view.scope !== 'dir') return;
   const focused = document.activeElement?.closest?.('tr[data-section]')?.dataset.section;
   lastList = list || [];
   lastSelected = selected;
@@ -132,4 +238,17 @@ export function renderSections(list, selected, total) {
     const tr = document.querySelector(`tr[data-section="${CSS.escape(focused)}"] button.link`);
     tr?.focus();
   }
+}
+
+/** Renders the inventory (the host scope); `selected` is the href of the open object. */
+export function renderInventory(r, selected) {
+  if (view.scope !== 'host') return;
+  const focused = document.activeElement?.closest?.('tr[data-href]')?.dataset.href;
+  if (r) {
+    lastHostList = r.objects || [];
+    lastHostTotal = r.total ?? lastHostList.length;
+  }
+  lastSelected = selected;
+  rerenderHost();
+  if (focused) document.querySelector(`tr[data-href="${CSS.escape(focused)}"] button.link`)?.focus();
 }

@@ -206,6 +206,15 @@ def dash_cleanup():
 
 @pytest.fixture(scope="module")
 def browser(dash_server):
+    driver = start_chromium()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def start_chromium():
+    """Headless Chromium at 1280x800 in the light theme (test_dashboard_host.py starts its own too)."""
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
         pytest.skip(f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER})")
     opts = webdriver.ChromeOptions()
@@ -226,10 +235,7 @@ def browser(dash_server):
     driver.set_page_load_timeout(WAIT * 2)
     driver.set_script_timeout(WAIT)
     light(driver)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    return driver
 
 
 # ---------------------------------------------------------------------------------------------
