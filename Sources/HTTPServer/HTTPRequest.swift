@@ -80,7 +80,7 @@ public struct HTTPRequest: Sendable {
     }
 
     /// `%XX` sequences replaced by their byte (others kept as they are), read as UTF-8.
-    static func percentDecoded<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
+    public static func percentDecoded<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
         func hex(_ byte: UInt8) -> UInt8? {
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")

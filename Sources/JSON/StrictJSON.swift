@@ -61,7 +61,7 @@ public struct StrictJSON {
         try enter(depth: depth)
         index += 1
         var members: [(String, JSONValue)] = []
-        var keys = Set<String>()
+        var keys = Set<String>(minimumCapacity: 16)
         skipSpace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -113,30 +113,38 @@ public struct StrictJSON {
         }
     }
 
+    /// A string's text. The run of bytes up to the closing quote is validated and decoded at once
+    /// (most strings hold no escape); escapes are decoded into a byte buffer with the runs between
+    /// them, each run validated on its own.
     private mutating func string() throws(Failure) -> String {
         index += 1
-        var scalars = String.UnicodeScalarView()
-        var run: [UInt8] = []
-        func flush() throws(Failure) {
-            guard !run.isEmpty else { return }
-            guard let text = String(validating: run, as: UTF8.self) else { throw fail("invalid UTF-8 in a string") }
-            scalars.append(contentsOf: text.unicodeScalars)
-            run.removeAll(keepingCapacity: true)
-        }
+        var decoded: [UInt8]? = nil
+        var runStart = index
+        var ascii = true
         while index < bytes.count {
             let byte = bytes[index]
-            index += 1
-            switch byte {
-            case UInt8(ascii: "\""):
-                try flush()
-                return String(scalars)
-            case UInt8(ascii: "\\"):
-                try flush()
-                scalars.append(try escape())
-            case 0..<0x20:
-                throw fail("control character in a string")
-            default:
-                run.append(byte)
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 {
+                let run = bytes[runStart..<index]
+                // ASCII needs no validation (and String(validating:) costs a generic call a string).
+                guard ascii || String(validating: run, as: UTF8.self) != nil else {
+                    throw fail("invalid UTF-8 in a string")
+                }
+                index += 1
+                if byte == UInt8(ascii: "\"") {
+                    guard var done = decoded else { return String(decoding: run, as: UTF8.self) }
+                    done.append(contentsOf: run)
+                    return String(decoding: done, as: UTF8.self)
+                }
+                guard byte == UInt8(ascii: "\\") else { throw fail("control character in a string") }
+                var done = decoded ?? []
+                done.append(contentsOf: run)
+                done.append(contentsOf: UTF8.encode(try escape())!)
+                decoded = done
+                runStart = index
+                ascii = true
+            } else {
+                if byte >= 0x80 { ascii = false }
+                index += 1
             }
         }
         throw fail("unterminated string")

@@ -7,7 +7,7 @@ import SectionRegistry
 extension API {
     func inventory(_ request: HTTPRequest) throws -> HTTPResponse {
         let query = Query(request: request)
-        let kind = try query.choice("kind", HostObject.Kind.allCases.map(\.rawValue))
+        let kind = try query.choice("kind", HostObject.Kind.allCases.map(\.rawValue)).flatMap(HostObject.Kind.init)
         let orphan = try query.bool("orphan")
         let text = request.query["q"]
         let uid = try query.integer("uid", range: 0...Int64(UInt32.max))
@@ -15,12 +15,40 @@ extension API {
         let offset = Int(try query.integer("offset", default: 0, range: 0...Int64.max)!)
         let snapshot = host.snapshot()
         let mount = try request.query["mount"].map { text throws(APIFailure) in try mountDevice(text, snapshot) }
+        let inventory = try InventoryJSON.of(
+            snapshot, registry: registry,
+            InventoryFilter(kind: kind, orphan: orphan, mount: mount, text: text, uid: uid),
+            limit: limit, offset: offset)
+        return .json(inventory, capacity: 256 + inventory.objects.count * 640)
+    }
+}
+
+/// The inventory's filters (`?kind=`, `?orphan=`, `?mount=`, `?q=`, `?uid=`), already checked.
+struct InventoryFilter {
+    var kind: HostObject.Kind?
+    var orphan: Bool?
+    /// The mount, `host` already resolved; `.some(nil)`: a mount the host does not have.
+    var mount: DeviceID??
+    var text: String?
+    var uid: Int64?
+
+    func admits(_ object: HostObject) -> Bool {
+        (kind == nil || object.kind == kind) && (orphan == nil || object.orphan == orphan)
+            && (mount == nil || object.mount == mount!) && (text == nil || object.name?.contains(text!) == true)
+            && (uid == nil || Int64(object.uid) == uid!)
+    }
+}
+
+extension InventoryJSON {
+    /// The inventory of `snapshot` (the server's own directory from `registry`, as version 1 lists
+    /// it), filtered, largest first, one page: what `GET /api/v1/inventory` and `shm-admin ls --all`
+    /// answer.
+    static func of(
+        _ snapshot: HostSnapshot, registry: SectionRegistry, _ filter: InventoryFilter, limit: Int, offset: Int
+    ) throws -> InventoryJSON {
         let sections = try registry.list(ListFilter(limit: .max)).sections
-        let objects = HostObjects.all(snapshot, own: sections).filter { object in
-            (kind == nil || object.kind.rawValue == kind) && (orphan == nil || object.orphan == orphan)
-                && (mount == nil || object.mount == mount!) && (text == nil || object.name?.contains(text!) == true)
-                && (uid == nil || Int64(object.uid) == uid!)
-        }.sorted { ($0.allocatedBytes, $1.href) > ($1.allocatedBytes, $0.href) }
+        let objects = HostObjects.all(snapshot, own: sections).filter(filter.admits)
+            .sorted { ($0.allocatedBytes, $1.href) > ($1.allocatedBytes, $0.href) }
         var byKind = Dictionary(uniqueKeysWithValues: HostObject.Kind.allCases.map { ($0.rawValue, (0, Int64(0))) })
         var byMount = Dictionary(uniqueKeysWithValues: snapshot.mounts.map { ($0.device, (0, Int64(0))) })
         for object in objects {
@@ -31,13 +59,10 @@ extension API {
                 byMount[device, default: (0, 0)].1 += object.allocatedBytes
             }
         }
-        let page = objects.dropFirst(offset).prefix(limit)
-        return .json(
-            InventoryJSON(
-                objects: page, total: objects.count,
-                byKind: HostObject.Kind.allCases.map { ($0.rawValue, byKind[$0.rawValue]!) },
-                byMount: byMount.sorted { $0.key < $1.key }.map { ($0.key.description, $0.value) }),
-            capacity: 256 + page.count * 640)
+        return InventoryJSON(
+            objects: objects.dropFirst(offset).prefix(limit), total: objects.count,
+            byKind: HostObject.Kind.allCases.map { ($0.rawValue, byKind[$0.rawValue]!) },
+            byMount: byMount.sorted { $0.key < $1.key }.map { ($0.key.description, $0.value) })
     }
 }
 

@@ -40,7 +40,17 @@ extension API {
     func mountSectionDetail(_ request: HTTPRequest) throws -> HTTPResponse {
         let (mount, snapshot) = try requestedMount(request)
         if mount.isServer { return try sectionDetail(request).response() }
-        let name = request.parameter("name") ?? ""
+        return try Self.mountObjectDetail(
+            mount, named: request.parameter("name") ?? "", snapshot, procDirectory: host.configuration.procDirectory
+        ).response()
+    }
+
+    /// Another mount's file with its mappers, holders and locks (`GET /api/v1/mounts/{mount}/sections/{name}`).
+    static func mountObjectDetail(
+        _ mount: ShmMount, named name: String, _ snapshot: HostSnapshot, procDirectory: String
+    )
+        throws(APIFailure) -> HostObjectDetailJSON
+    {
         guard let entry = mount.entries.first(where: { $0.name == name }) else {
             throw APIFailure(
                 Problems.make(
@@ -50,9 +60,7 @@ extension API {
         let seen = object.objectID.flatMap { snapshot.objects[$0] }
         return HostObjectDetailJSON(
             object, mappers: seen?.mappers ?? [], holders: seen?.holders ?? [],
-            locks: object.objectID.flatMap { snapshot.locks[$0] } ?? [], snapshot,
-            procDirectory: host.configuration.procDirectory
-        ).response()
+            locks: object.objectID.flatMap { snapshot.locks[$0] } ?? [], snapshot, procDirectory: procDirectory)
     }
 
     /// The server's own mount: as `DELETE /api/v1/sections/{name}` (adoption rules included).
@@ -99,17 +107,25 @@ extension API {
 
     /// The `{mount}` of the URL, `MAJ:MIN` or `host`, in a fresh-enough snapshot.
     func requestedMount(_ request: HTTPRequest) throws(APIFailure) -> (ShmMount, HostSnapshot) {
-        let text = request.parameter("mount") ?? ""
         let snapshot = host.snapshot()
+        return (try Self.mount(request.parameter("mount") ?? "", snapshot), snapshot)
+    }
+
+    /// The mount `text` names (`MAJ:MIN` or `host`) in `snapshot`; 404 when it has none such.
+    static func mount(_ text: String, _ snapshot: HostSnapshot) throws(APIFailure) -> ShmMount {
         guard let device = try mountDevice(text, snapshot), let mount = snapshot.mount(device) else {
             throw APIFailure(
                 Problems.make(404, "not-found", "Not found", "no shared-memory mount '\(text.prefix(64))'"))
         }
-        return (mount, snapshot)
+        return mount
     }
 
     /// `host` (the server's own mount) or `MAJ:MIN`; 400 for anything else.
     func mountDevice(_ text: String, _ snapshot: HostSnapshot) throws(APIFailure) -> DeviceID? {
+        try Self.mountDevice(text, snapshot)
+    }
+
+    static func mountDevice(_ text: String, _ snapshot: HostSnapshot) throws(APIFailure) -> DeviceID? {
         if text == "host" { return snapshot.mounts.first { $0.isServer }?.device }
         guard let device = DeviceID(Substring(text)) else {
             throw APIFailure(

@@ -94,6 +94,13 @@ extension API {
     private func quarantined(_ work: () throws(QuarantineError) -> QuarantineItem) throws(APIFailure)
         -> QuarantineItem
     {
+        try Self.quarantined(work)
+    }
+
+    /// `work`'s item, its failures as the problems the quarantine's routes answer.
+    static func quarantined(_ work: () throws(QuarantineError) -> QuarantineItem) throws(APIFailure)
+        -> QuarantineItem
+    {
         do {
             return try work()
         } catch {

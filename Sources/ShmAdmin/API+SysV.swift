@@ -8,13 +8,20 @@ import SectionRegistry
 extension API {
     func sysvDetail(_ request: HTTPRequest) throws -> HostObjectDetailJSON {
         let snapshot = host.snapshot()
-        let segment = try requestedSegment(request, snapshot)
+        return try Self.sysvDetail(
+            try requestedSegment(request, snapshot), snapshot, procDirectory: host.configuration.procDirectory)
+    }
+
+    /// One segment with the processes attaching it (`GET /api/v1/sysv/{ipc}/{shmid}`).
+    static func sysvDetail(_ segment: SysVSegment, _ snapshot: HostSnapshot, procDirectory: String)
+        throws(APIFailure) -> HostObjectDetailJSON
+    {
         guard let object = HostObjects.sysv(snapshot).first(where: { $0.sysv?.id == segment.id }) else {
             throw APIFailure(Problems.make(404, "not-found", "Not found", "no such System V segment"))
         }
         return HostObjectDetailJSON(
             object, mappers: snapshot.sysvMappers[segment.id] ?? [], holders: [], locks: [], snapshot,
-            procDirectory: host.configuration.procDirectory)
+            procDirectory: procDirectory)
     }
 
     /// `IPC_RMID`, decided on a pass made for it: 409 with the attaching pids while `nattch` > 0,
@@ -47,8 +54,13 @@ extension API {
 
     /// The segment of the URL's `{ipc}` (`host` or a namespace inode) and `{shmid}`.
     func requestedSegment(_ request: HTTPRequest, _ snapshot: HostSnapshot) throws(APIFailure) -> SysVSegment {
-        let ipcText = request.parameter("ipc") ?? ""
-        let shmidText = request.parameter("shmid") ?? ""
+        try Self.segment(ipc: request.parameter("ipc") ?? "", shmid: request.parameter("shmid") ?? "", snapshot)
+    }
+
+    /// The segment `ipc` (`host` or a namespace inode) and `shmid` name in `snapshot`.
+    static func segment(ipc ipcText: String, shmid shmidText: String, _ snapshot: HostSnapshot)
+        throws(APIFailure) -> SysVSegment
+    {
         let ipc = ipcText == "host" ? snapshot.ownIPCNamespace : UInt64(ipcText)
         guard let ipc, let shmid = Int32(shmidText), shmid >= 0 else {
             throw APIFailure(

@@ -7,10 +7,17 @@ import JSON
 extension API {
     func unlinkedDetail(_ request: HTTPRequest) throws -> HostObjectDetailJSON {
         let snapshot = host.snapshot()
-        let seen = try requestedUnlinked(request, snapshot)
-        return HostObjectDetailJSON(
+        return Self.unlinkedDetail(
+            try requestedUnlinked(request, snapshot), snapshot, procDirectory: host.configuration.procDirectory)
+    }
+
+    /// A memfd or unlinked object with its holders, mappers and locks.
+    static func unlinkedDetail(_ seen: SeenObject, _ snapshot: HostSnapshot, procDirectory: String)
+        -> HostObjectDetailJSON
+    {
+        HostObjectDetailJSON(
             HostObjects.unlinked(seen, snapshot), mappers: seen.mappers, holders: seen.holders,
-            locks: snapshot.locks[seen.id] ?? [], snapshot, procDirectory: host.configuration.procDirectory)
+            locks: snapshot.locks[seen.id] ?? [], snapshot, procDirectory: procDirectory)
     }
 
     /// Read through a holder's `/proc/PID/fd/N` or a mapper's `/proc/PID/map_files/…`; 404 once no
@@ -25,7 +32,11 @@ extension API {
 
     /// The object of the URL's `{object}`, `MAJ-MIN:INODE`.
     private func requestedUnlinked(_ request: HTTPRequest, _ snapshot: HostSnapshot) throws(APIFailure) -> SeenObject {
-        let text = request.parameter("object") ?? ""
+        try Self.unlinked(request.parameter("object") ?? "", snapshot)
+    }
+
+    /// The object `text` (`MAJ-MIN:INODE`) names in `snapshot`.
+    static func unlinked(_ text: String, _ snapshot: HostSnapshot) throws(APIFailure) -> SeenObject {
         let parts = text.split(separator: ":")
         guard parts.count == 2, let device = DeviceID(Substring(parts[0].replacing("-", with: ":"))),
             let inode = UInt64(parts[1])

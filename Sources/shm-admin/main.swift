@@ -15,7 +15,8 @@ struct ShmAdminCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Serve.self, Ls.self, Show.self, Create.self, Grow.self, Reset.self, Write.self, Dump.self, Pages.self,
-            Rm.self, Adopt.self, Lock.self, Watch.self,
+            Rm.self, Adopt.self, Lock.self, Watch.self, Mounts.self, Doctor.self, Reclaim.self,
+            QuarantineCommand.self,
         ])
 }
 

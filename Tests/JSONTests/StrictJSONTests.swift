@@ -27,6 +27,9 @@ import Testing
             (#""\ud83d\ude00""#, "😀"),
             (#""\u0000""#, "\u{0}"),
             ("\"héllo ✓ 😀\"", "héllo ✓ 😀"),
+            // escapes between runs of multi-byte characters (decoded into one buffer)
+            (#""é\n✓\u00e9x\"ü""#, "é\n✓éx\"ü"),
+            (#""\\""#, "\\"), (#""a\tb""#, "a\tb"),
             (#"{"a":1,"b":{"a":2}}"#, ["a": 1, "b": ["a": 2]]),
         ] as [(String, JSONValue)])
     func accepts(text: String, expected: JSONValue) {
@@ -73,6 +76,8 @@ import Testing
             [0x22, 0xFF, 0x22], [0x22, 0xC3, 0x22], [0x22, 0xC0, 0xAF, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22],
             [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22], [0x22, 0x61, 0x80, 0x22], [0xEF, 0xBB, 0xBF, 0x7B, 0x7D],
             [0x7B, 0x22, 0xFE, 0x22, 0x3A, 0x31, 0x7D],
+            // a broken sequence before, between or after escapes
+            [0x22, 0xC3, 0x5C, 0x6E, 0x22], [0x22, 0x5C, 0x6E, 0xA9, 0x22], [0x22, 0x5C, 0x6E, 0xE2, 0x9C, 0x22],
         ] as [[UInt8]])
     func refusesInvalidUTF8(bytes: [UInt8]) {
         #expect((try? StrictJSON.parse(bytes)) == nil, "accepted \(bytes)")

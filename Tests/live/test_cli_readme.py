@@ -29,6 +29,12 @@ def session() -> list[tuple[str, list[str]]]:
     return steps
 
 
+# Lines whose output is the whole machine's (its mounts, its health): README shows one machine's;
+# the test checks the header, the shared-memory directory's row, and that the exit status follows
+# the findings.
+HOST_WIDE = ("shm-admin mounts", "shm-admin doctor")
+
+
 def normalised(lines: list[str]) -> list[list[str]]:
     out = []
     for line in lines:
@@ -36,10 +42,23 @@ def normalised(lines: list[str]) -> list[list[str]]:
         tokens = line.split()
         if len(tokens) == 10 and tokens[0] != "NAME":  # an ls row: its last column is the age
             tokens[-1] = "<age>"
+        if len(tokens) == 13 and tokens[0] != "NAME":  # an ls --all row: the age, then the mount
+            tokens[9], tokens[10] = "<age>", "<mount>"
         if len(tokens) == 2 and tokens[0] == "MOUNT":  # the machine's /dev/shm device (MAJ:MIN)
             tokens[1] = "<mount>"
         out.append(tokens)
     return out
+
+
+def check_host_wide(command: str, code: int, got: list[str], expected: list[str]) -> None:
+    assert got and got[0].split() == expected[0].split(), f"{command}: header:\n" + "\n".join(got)
+    if command.startswith("shm-admin mounts"):
+        assert code == 0, command
+        # the server's own directory first: /dev/shm, as `make run` serves it
+        assert got[1].split()[1] == expected[1].split()[1] == "/dev/shm", "\n".join(got)
+    else:
+        severities = {line.split()[0] for line in got[1:]}
+        assert code == (2 if "critical" in severities else 1 if "warning" in severities else 0), (code, got)
 
 
 @pytest.fixture
@@ -68,7 +87,10 @@ def test_readme_session(make_run, prefix):
             continue  # PATH has shm-admin already
         command = command.replace("prices", name).replace("http://127.0.0.1:8080", f"http://127.0.0.1:{server.port}")
         r = subprocess.run(["sh", "-c", command], capture_output=True, env=env, timeout=60)
-        assert r.returncode == 0, f"{command}: exit {r.returncode}: {r.stderr.decode()}"
         got = r.stdout.decode().replace(name, "prices").splitlines()
+        if command.startswith(HOST_WIDE):
+            check_host_wide(command, r.returncode, got, expected)
+            continue
+        assert r.returncode == 0, f"{command}: exit {r.returncode}: {r.stderr.decode()}"
         assert normalised(got) == normalised(expected), f"{command}:\n" + "\n".join(got)
     assert not os.path.exists("/dev/shm/" + name)

@@ -31,10 +31,12 @@ struct HostOptions: ParsableArguments {
 
     /// The host to ask: a `RemoteHost` when a URL is given, else a `LocalHost` (watching the directory
     /// with inotify only when `watch` asks, since that starts a thread).
-    func host(watch: Bool = false) throws(Problem) -> any HostAPI {
+    /// `wholeHost`: the command asks about the whole host (`ls --all`, `show HREF`, `mounts`,
+    /// `doctor`), so local mode makes one pass over /proc for everything it answers.
+    func host(watch: Bool = false, wholeHost: Bool = false) throws(Problem) -> any HostAPI {
         if let url = serverURL, !url.isEmpty { return try RemoteHost(url: url, token: try token()) }
         ProcessVisibility.warnIfBlind()
-        return try LocalHost(shmDirectory: shmDir, stateDirectory: stateDirectory, watch: watch)
+        return try LocalHost(shmDirectory: shmDir, stateDirectory: stateDirectory, watch: watch, wholeHost: wholeHost)
     }
 
     /// `--token-file`, SHM_ADMIN_TOKEN, or STATE_DIR/admin-token when readable; none is fine for reads.
@@ -66,14 +68,18 @@ struct HostOptions: ParsableArguments {
 /// standard error and exit 1 (usage errors are argument-parser's, exit 2).
 protocol HostCommand: ParsableCommand {
     var hostOptions: HostOptions { get }
+    /// Whether it asks about the whole host (API-HOST.md), not only the shared-memory directory.
+    var wholeHost: Bool { get }
     func run(on host: any HostAPI) throws(Problem)
 }
 
 extension HostCommand {
+    var wholeHost: Bool { false }
+
     func run() throws {
         Terminal.ignoreBrokenPipe()
         do throws(Problem) {
-            try run(on: try hostOptions.host())
+            try run(on: try hostOptions.host(wholeHost: wholeHost))
         } catch {
             Terminal.error(error.line)
             throw ExitCode(1)

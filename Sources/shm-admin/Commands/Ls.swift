@@ -6,17 +6,28 @@ import SectionRegistry
     import Glibc
 #endif
 
-/// `shm-admin ls`: the sections of the shared-memory directory, as `GET /api/v1/sections` lists them.
+/// `shm-admin ls`: the sections of the shared-memory directory, as `GET /api/v1/sections` lists them;
+/// with `--all` every shared-memory object of the host, as `GET /api/v1/inventory` lists them.
 struct Ls: HostCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the sections of the shared-memory directory.",
-        discussion: "Like lsipc -m for POSIX shared memory; -J prints GET /api/v1/sections' answer.")
+        abstract: "List the sections of the shared-memory directory, or with --all every shared-memory object.",
+        discussion: """
+            Like lsipc -m for POSIX shared memory; -J prints GET /api/v1/sections' answer. With --all: every \
+            kind (shm, semaphore, sysv, memfd, unlinked) on every mount (every container's /dev/shm), \
+            largest first, with MOUNT CONTAINER UNBACKED; -J prints GET /api/v1/inventory's answer.
+            """)
 
     @OptionGroup var hostOptions: HostOptions
     @OptionGroup var table: TableOptions
 
-    @Option(help: "Only this kind: shm or semaphore.")
-    var kind: SectionKind?
+    @Flag(name: [.customShort("a"), .long], help: "Every shared-memory object of the host (the inventory).")
+    var all = false
+
+    @Option(help: "Only this kind: shm or semaphore; with --all also sysv, memfd or unlinked.")
+    var kind: String?
+
+    @Option(help: "With --all: only objects of this mount (MAJ:MIN, or host for the shared-memory directory).")
+    var mount: String?
 
     @Flag(
         inversion: .prefixedNo,
@@ -32,11 +43,27 @@ struct Ls: HostCommand {
     @Option(help: "Only sections owned by this user (a name or a uid).")
     var uid: String?
 
-    func validate() throws { _ = try uid.map(Self.userID) }
+    var wholeHost: Bool { all }
+
+    static let sectionKinds = ["shm", "semaphore"]
+    static let allKinds = ["shm", "semaphore", "sysv", "memfd", "unlinked"]
+
+    func validate() throws {
+        _ = try uid.map(Self.userID)
+        if let kind, !(all ? Self.allKinds : Self.sectionKinds).contains(kind) {
+            throw ValidationError(
+                "--kind must be one of \((all ? Self.allKinds : Self.sectionKinds).joined(separator: ", "))"
+                    + (all ? "" : " (sysv, memfd and unlinked with --all)"))
+        }
+        if mount != nil && !all { throw ValidationError("--mount lists another mount's objects: add --all") }
+    }
 
     func run(on host: any HostAPI) throws(Problem) {
+        if all { return try inventory(on: host) }
         if table.listColumns { return Terminal.out(SectionColumns.shape.columnList) }
-        let answer = try host.sections(SectionFilter(managed: managed, kind: kind, orphan: orphan, query: q))
+        let filter = SectionFilter(
+            managed: managed, kind: kind.flatMap(SectionKind.init(rawValue:)), orphan: orphan, query: q)
+        let answer = try host.sections(filter)
         let owner = try? uid.map(Self.userID)
         if table.json && owner == nil { return Terminal.out(answer + [10]) }
         guard let document = Document.parse(answer) else {
@@ -54,6 +81,47 @@ struct Ls: HostCommand {
         Terminal.out(usage { () throws(ValidationError) in try table.render(sections, SectionColumns.shape) })
     }
 
+    /// `--all`: the inventory, filtered by the API (kind, mount, orphan, text, owner); `--managed`
+    /// here, since the inventory has no such filter.
+    private func inventory(on host: any HostAPI) throws(Problem) {
+        if table.listColumns { return Terminal.out(InventoryColumns.shape.columnList) }
+        let owner = (try? uid.map(Self.userID)) ?? nil
+        let answer = try host.inventory(
+            InventoryFilter(kind: kind, mount: mount, orphan: orphan, query: q, uid: owner.map { Int64($0) }))
+        if table.json && managed == nil { return Terminal.out(answer + [10]) }
+        guard let document = Document.parse(answer) else {
+            throw Problem.local("Bad answer", "the inventory is not JSON")
+        }
+        var objects = document["objects"].array
+        if let managed {
+            objects = objects.filter { ($0["managed"].bool ?? false) == managed }
+            if table.json { return Terminal.out(Self.inventory(of: objects, like: document).jsonBytes() + [10]) }
+        }
+        Terminal.out(usage { () throws(ValidationError) in try table.render(objects, InventoryColumns.shape) })
+    }
+
+    /// The inventory's own shape for `objects`: their count, and `byKind` and `byMount` counted again
+    /// over them (every kind and mount of `answer` kept, in its order).
+    static func inventory(of objects: [Document], like answer: Document) -> JSONValue {
+        func counts(_ key: String, _ member: String) -> JSONValue {
+            .object(
+                answer[key].members.map { entry in
+                    let mine = objects.filter { $0[member].string == entry.key }
+                    return (
+                        entry.key,
+                        .object([
+                            ("count", .int(Int64(mine.count))),
+                            ("bytes", .int(mine.reduce(0) { $0 + ($1["allocatedBytes"].int ?? 0) })),
+                        ])
+                    )
+                })
+        }
+        return .object([
+            ("objects", .array(objects.map(\.value))), ("total", .int(Int64(objects.count))),
+            ("byKind", counts("byKind", "kind")), ("byMount", counts("byMount", "mount")),
+        ])
+    }
+
     /// A uid given as a number or a user name.
     static func userID(_ text: String) throws -> uid_t {
         if let number = uid_t(text) { return number }
@@ -61,8 +129,6 @@ struct Ls: HostCommand {
         return entry.pointee.pw_uid
     }
 }
-
-extension SectionKind: ExpressibleByArgument {}
 
 /// A usage error found while printing (a bad -o column): exit 2 as argument-parser's own are.
 func usage<T>(_ body: () throws(ValidationError) -> T) -> T {

@@ -1,13 +1,20 @@
 import ArgumentParser
 
 /// `shm-admin show NAME`: one section with its views, mappers, holders, lock holders and leases
-/// (`GET /api/v1/sections/{name}`), and a summary of its page map.
+/// (`GET /api/v1/sections/{name}`), and a summary of its page map. `show HREF`: any object of the
+/// inventory (another mount's, a System V segment, a memfd or unlinked object) at its href.
 struct Show: HostCommand {
-    static let configuration = CommandConfiguration(abstract: "Show one section: metadata, mappers, holders, locks.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show one section or object: metadata, mappers (with their rss/pss), holders, locks.",
+        discussion: """
+            NAME is a section of the shared-memory directory. Any object of ls --all is shown by its href \
+            (the HREF column): /api/v1/mounts/MOUNT/sections/NAME, /api/v1/sysv/IPC/SHMID or \
+            /api/v1/unlinked/DEV:INODE.
+            """)
 
     @OptionGroup var hostOptions: HostOptions
 
-    @Argument(help: "The section's name, or its href (/api/v1/sections/NAME).")
+    @Argument(help: "The section's name, or an object's href (/api/v1/sections/NAME, /api/v1/mounts/…, …).")
     var name: String
 
     @Flag(name: [.short, .customLong("bytes")], help: "Sizes in bytes instead of binary units.")
@@ -16,7 +23,17 @@ struct Show: HostCommand {
     @Flag(name: [.customShort("J"), .customLong("json")], help: "Print the API's JSON answer as it is.")
     var json = false
 
+    var wholeHost: Bool { SectionNames.hostHref(name) != nil }
+
     func run(on host: any HostAPI) throws(Problem) {
+        if let href = SectionNames.hostHref(name) {
+            let answer = try host.object(href)
+            if json { return Terminal.out(answer + [10]) }
+            guard let detail = Document.parse(answer) else {
+                throw Problem.local("Bad answer", "the object is not JSON")
+            }
+            return Terminal.out(DetailText.render(detail, pages: nil, bytes: bytes))
+        }
         let name = SectionNames.fromArgument(name)
         let answer = try host.section(name)
         if json { return Terminal.out(answer + [10]) }
@@ -27,6 +44,15 @@ struct Show: HostCommand {
 }
 
 enum SectionNames {
+    /// The path of an href of the whole host (`/api/v1/mounts/…`, `/api/v1/sysv/…`,
+    /// `/api/v1/unlinked/…`), from `/api/v1/` on (a full URL works too); nil for anything else.
+    static func hostHref(_ text: String) -> String? {
+        guard let range = text.firstRange(of: "/api/v1/") else { return nil }
+        let path = String(text[range.lowerBound...])
+        let kinds = ["/api/v1/mounts/", "/api/v1/sysv/", "/api/v1/unlinked/"]
+        return kinds.contains { path.hasPrefix($0) } ? path : nil
+    }
+
     /// A name as given, or the name at the end of an href (percent-decoded). `\xNN`, as the tables
     /// print odd bytes, stands for that byte: a valid name holds no backslash, so a name copied from
     /// `ls` works as it is.
@@ -74,6 +100,7 @@ enum SectionNames {
 enum DetailText {
     static func render(_ detail: Document, pages: Document?, bytes: Bool) -> String {
         func size(_ key: String) -> String { Cell.bytes(detail[key].int).rendered(bytes: bytes) }
+        func text(_ key: String) -> String { Escape.text(detail[key].string ?? "-") }
         let owner = SectionColumns.userName(detail["uid"].int)
         var fields: [(String, String)] = [
             ("NAME", Escape.text(detail["name"].string ?? "")),
@@ -83,7 +110,7 @@ enum DetailText {
             ("PATH", Escape.text(detail["path"].string ?? "")),
             ("STATE", detail["state"].string ?? "-"),
             ("RESERVE", size("reserve")),
-            ("SIZE", size("commit")),
+            ("SIZE", size(detail["commit"].int == nil && detail["size"].int != nil ? "size" : "commit")),
             ("ALLOC", size("allocatedBytes")),
             ("DATA", size("dataBytes")),
             ("PERMS", SectionColumns.permissions(detail["mode"].string) + " (\(detail["mode"].string ?? "-"))"),
@@ -97,6 +124,21 @@ enum DetailText {
         if let mount = detail["mount"].string {
             fields.append(("MOUNT", Escape.text(mount)))
             fields.append(("UNBACKED", size("unbackedBytes")))
+        } else if detail["container"].members.count > 0 {
+            fields.append(("UNBACKED", size("unbackedBytes")))
+        }
+        // Members of the whole host's objects (API-HOST.md), which sections of version 1 do not have.
+        if detail["container"].members.count > 0 {
+            fields.append(("CONTAINER", InventoryColumns.container(detail["container"])))
+            fields.append(("HOLDERS", text("holders")))
+        }
+        if detail["shmid"].int != nil {
+            fields += [
+                ("KEY", SysVText.key(detail["key"].int)), ("SHMID", text("shmid")), ("IPC", text("ipc")),
+                ("NATTCH", text("nattch")), ("CPID", text("cpid")), ("LPID", text("lpid")),
+                ("RSS", size("rssBytes")), ("SWAP", size("swapBytes")),
+                ("ATTACHED", text("attachedAt")), ("DETACHED", text("detachedAt")), ("CHANGED", text("changedAt")),
+            ]
         }
         let labels = detail["labels"].members.sorted { $0.key < $1.key }
         if !labels.isEmpty {
@@ -139,5 +181,14 @@ enum DetailText {
                 ("ACCESS", false, text("access")), ("ADDRESS", false, text("address")),
             ])
         return out
+    }
+}
+
+enum SysVText {
+    /// A System V key as ipcs prints it: `0x%08x`.
+    static func key(_ value: Int64?) -> String {
+        guard let value else { return "-" }
+        let hex = String(UInt32(truncatingIfNeeded: value), radix: 16)
+        return "0x" + String(repeating: "0", count: max(0, 8 - hex.count)) + hex
     }
 }

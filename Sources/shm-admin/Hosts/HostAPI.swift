@@ -27,6 +27,46 @@ protocol HostAPI {
     func holdingLock(_ name: String, mode: LockMode, timeout: Double, _ body: () -> Int32) throws(Problem) -> Int32
     /// Every event's `data` until `handler` answers false.
     func events(_ handler: @escaping @Sendable ([UInt8]) -> Bool) throws(Problem)
+
+    // The whole host (API-HOST.md).
+
+    /// `GET /api/v1/inventory` with every match (no page limit).
+    func inventory(_ filter: InventoryFilter) throws(Problem) -> [UInt8]
+    /// `GET /api/v1/mounts`.
+    func mounts() throws(Problem) -> [UInt8]
+    /// `GET /api/v1/doctor`. Local mode reads the host's configuration under `rootDirectory` and
+    /// counts orphans idle for `graceSeconds` (serve's `--root-dir` and `--grace`); a server has its own.
+    func doctor(rootDirectory: String, graceSeconds: Double) throws(Problem) -> [UInt8]
+    /// `GET HREF`: the detail of an object of any kind, at the href the inventory gives it.
+    func object(_ href: String) throws(Problem) -> [UInt8]
+    /// `POST /api/v1/reclaim`. Local mode counts orphans idle for `graceSeconds` (serve's `--grace`).
+    func reclaim(_ order: ReclaimOrder) throws(Problem) -> [UInt8]
+    /// `GET /api/v1/quarantine`.
+    func quarantineList() throws(Problem) -> [UInt8]
+    /// `POST /api/v1/quarantine/{id}/restore`: the object back under its name.
+    func restore(_ id: String) throws(Problem) -> [UInt8]
+    /// `DELETE /api/v1/quarantine/{id}`.
+    func purge(_ id: String) throws(Problem)
+}
+
+/// `reclaim`'s arguments (API-HOST.md `POST /api/v1/reclaim`).
+struct ReclaimOrder {
+    var dryRun: Bool
+    /// As given (`10m`, or seconds): sent as it is, parsed by local mode.
+    var olderThan: String?
+    var mode: String?
+    var exclude: [String]
+    var mounts: [String]?
+    var graceSeconds: Double
+}
+
+/// The filters of `ls --all` (API-HOST.md `GET /api/v1/inventory`).
+struct InventoryFilter {
+    var kind: String?
+    var mount: String?
+    var orphan: Bool?
+    var query: String?
+    var uid: Int64?
 }
 
 /// The filters of `ls` (API.md `GET /api/v1/sections`).

@@ -11,15 +11,32 @@ struct LocalHost: HostAPI {
     let registry: SectionRegistry
     /// The mount the API names these sections with (`MAJ:MIN`).
     let mount: String
+    /// The whole host, for the commands about it (`wholeHost`): nil for the others, whose registry
+    /// walks /proc for its own objects only.
+    let host: CommandLineAnswers.Host?
 
-    init(shmDirectory: String, stateDirectory: String, watch: Bool) throws(Problem) {
-        do throws(SectionError) {
-            registry = try SectionRegistry(
-                configuration: .init(shmDirectory: shmDirectory, stateDirectory: stateDirectory, watchDirectory: watch))
-        } catch {
-            throw CommandLineAnswers.problem(error)
+    init(shmDirectory: String, stateDirectory: String, watch: Bool, wholeHost: Bool = false) throws(Problem) {
+        if wholeHost {
+            let host = try CommandLineAnswers.Host(shmDirectory: shmDirectory, stateDirectory: stateDirectory)
+            self.host = host
+            registry = host.registry
+        } else {
+            host = nil
+            do throws(SectionError) {
+                registry = try SectionRegistry(
+                    configuration: .init(
+                        shmDirectory: shmDirectory, stateDirectory: stateDirectory, watchDirectory: watch))
+            } catch {
+                throw CommandLineAnswers.problem(error)
+            }
         }
         mount = CommandLineAnswers.mount(of: registry)
+    }
+
+    /// The whole host's answers; the commands that need them open the host with `wholeHost`.
+    private func wholeHost() throws(Problem) -> CommandLineAnswers.Host {
+        guard let host else { throw Problem.local("Internal error", "the host was opened without its whole-host view") }
+        return host
     }
 
     /// Runs `body`, the registry's errors turned into the problems the API would answer.
@@ -166,4 +183,30 @@ struct LocalHost: HostAPI {
         defer { registry.changes.unsubscribe(subscription) }
         while !Interrupt.requested && !Terminal.readerGone { usleep(50_000) }
     }
+
+    func inventory(_ filter: InventoryFilter) throws(Problem) -> [UInt8] {
+        try wholeHost().inventory(
+            kind: filter.kind, mount: filter.mount, orphan: filter.orphan, query: filter.query, uid: filter.uid)
+    }
+
+    func mounts() throws(Problem) -> [UInt8] { try wholeHost().mounts() }
+
+    func doctor(rootDirectory: String, graceSeconds: Double) throws(Problem) -> [UInt8] {
+        try wholeHost().doctor(rootDirectory: rootDirectory, graceSeconds: graceSeconds)
+    }
+
+    func object(_ href: String) throws(Problem) -> [UInt8] { try wholeHost().detail(href: href) }
+
+    func reclaim(_ order: ReclaimOrder) throws(Problem) -> [UInt8] {
+        // `reclaim` checked the duration (bad text is a usage error).
+        try wholeHost().reclaim(
+            dryRun: order.dryRun, olderThan: order.olderThan.flatMap(DurationText.seconds), mode: order.mode,
+            exclude: order.exclude, mounts: order.mounts, graceSeconds: order.graceSeconds)
+    }
+
+    func quarantineList() throws(Problem) -> [UInt8] { try wholeHost().quarantineList() }
+
+    func restore(_ id: String) throws(Problem) -> [UInt8] { try wholeHost().restore(id) }
+
+    func purge(_ id: String) throws(Problem) { try wholeHost().purge(id) }
 }

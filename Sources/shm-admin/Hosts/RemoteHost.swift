@@ -201,6 +201,102 @@ struct RemoteHost: HostAPI {
     }
 }
 
+extension RemoteHost {
+    func inventory(_ filter: InventoryFilter) throws(Problem) -> [UInt8] {
+        var query: [(String, String)] = [("limit", String(Self.inventoryPage))]
+        if let kind = filter.kind { query.append(("kind", kind)) }
+        if let mount = filter.mount { query.append(("mount", mount)) }
+        if let orphan = filter.orphan { query.append(("orphan", String(orphan))) }
+        if let text = filter.query { query.append(("q", text)) }
+        if let uid = filter.uid { query.append(("uid", String(uid))) }
+        // Pages of the API's most, joined into one answer as a local inventory gives it.
+        var pages: [[UInt8]] = []
+        var offset = 0
+        while true {
+            let page = try call("GET", "/api/v1/inventory" + URLText.query(query + [("offset", String(offset))]))
+            guard let document = Document.parse(page) else {
+                throw Problem.local("Bad answer", "the inventory from \(url) is not JSON")
+            }
+            pages.append(page)
+            let count = document["objects"].array.count
+            offset += count
+            if count == 0 || offset >= Int(document["total"].int ?? 0) { break }
+        }
+        return pages.count == 1 ? pages[0] : InventoryPages.join(pages)
+    }
+
+    /// The most objects `GET /api/v1/inventory` gives in one answer.
+    static let inventoryPage = 100_000
+
+    func mounts() throws(Problem) -> [UInt8] { try call("GET", "/api/v1/mounts") }
+
+    func doctor(rootDirectory: String, graceSeconds: Double) throws(Problem) -> [UInt8] {
+        try call("GET", "/api/v1/doctor")
+    }
+
+    func object(_ href: String) throws(Problem) -> [UInt8] { try call("GET", href) }
+
+    func reclaim(_ order: ReclaimOrder) throws(Problem) -> [UInt8] {
+        var body = JSONText()
+        body.member("dryRun", bool: order.dryRun)
+        if let olderThan = order.olderThan {
+            if let seconds = Int64(olderThan) {
+                body.member("olderThan", int: seconds)
+            } else {
+                body.member("olderThan", string: olderThan)
+            }
+        }
+        if let mode = order.mode { body.member("mode", string: mode) }
+        if !order.exclude.isEmpty { body.member("exclude", strings: order.exclude) }
+        if let mounts = order.mounts { body.member("mounts", strings: mounts) }
+        return try call("POST", "/api/v1/reclaim", json: body)
+    }
+
+    func quarantineList() throws(Problem) -> [UInt8] { try call("GET", "/api/v1/quarantine") }
+
+    func restore(_ id: String) throws(Problem) -> [UInt8] {
+        try call("POST", "/api/v1/quarantine/" + URLText.percentEncoded(id) + "/restore")
+    }
+
+    func purge(_ id: String) throws(Problem) {
+        _ = try call("DELETE", "/api/v1/quarantine/" + URLText.percentEncoded(id))
+    }
+}
+
+/// Inventory pages joined: the first page's objects, then each next page's, before the first
+/// page's `total`, `byKind` and `byMount` (every page has the same). A name's quote is escaped in
+/// JSON, so `],"total":` only occurs where the objects end.
+enum InventoryPages {
+    static func join(_ pages: [[UInt8]]) -> [UInt8] {
+        let head = Array("{\"objects\":[".utf8)
+        let tail = Array("],\"total\":".utf8)
+        func items(_ page: [UInt8]) -> ArraySlice<UInt8>? {
+            guard page.starts(with: head), let end = lastRange(of: tail, in: page) else { return nil }
+            return page[head.count..<end]
+        }
+        guard let first = pages.first, let end = lastRange(of: tail, in: first) else { return pages.first ?? [] }
+        var out = head
+        var empty = true
+        for page in pages {
+            guard let objects = items(page), !objects.isEmpty else { continue }
+            if !empty { out.append(UInt8(ascii: ",")) }
+            out += objects
+            empty = false
+        }
+        return out + first[end...]
+    }
+
+    private static func lastRange(of needle: [UInt8], in bytes: [UInt8]) -> Int? {
+        guard bytes.count >= needle.count else { return nil }
+        var start = bytes.count - needle.count
+        while start >= 0 {
+            if bytes[start..<start + needle.count].elementsEqual(needle) { return start }
+            start -= 1
+        }
+        return nil
+    }
+}
+
 func monotonicSeconds() -> Double {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
@@ -285,6 +381,9 @@ struct JSONText {
     mutating func member(_ key: String, string: String) { members.append((key, .string(string))) }
     mutating func member(_ key: String, int: Int64) { members.append((key, .int(int))) }
     mutating func member(_ key: String, bool: Bool) { members.append((key, .bool(bool))) }
+    mutating func member(_ key: String, strings: [String]) {
+        members.append((key, .array(strings.map { .string($0) })))
+    }
     mutating func member(_ key: String, labels: [String: String]) {
         members.append((key, .object(labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
     }

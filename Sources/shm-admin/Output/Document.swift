@@ -1,54 +1,307 @@
 import JSON
 
-/// An answer of the API read back (with the project's own parser, `StrictJSON`): tables are made
-/// from the same JSON members in local and remote mode, so both print the same thing for one host.
+/// An answer of the API read back: tables are made from the same JSON members in local and remote
+/// mode, so both print the same thing for one host.
+///
+/// Read lazily: one pass over the bytes notes where each value lies (a `Tape`), and a member is
+/// decoded only when a column reads it. A 10,000-section listing has 300,000 members and a table
+/// reads about a third of them; building the whole tree (`StrictJSON`) was half of `ls`'s time
+/// (bench/ANALYSIS.md, "shm-admin ls").
 struct Document: Sendable {
-    let value: JSONValue
+    private let tape: Tape?
+    private let node: Int
 
-    init(_ value: JSONValue) { self.value = value }
-
-    static func parse(_ bytes: [UInt8]) -> Document? {
-        (try? StrictJSON.parse(bytes)).map(Document.init)
+    private init(_ tape: Tape?, _ node: Int) {
+        self.tape = tape
+        self.node = node
     }
 
+    /// JSON null, and what a missing member reads as.
+    static let null = Document(nil, 0)
+
+    /// Nil when `bytes` are not one JSON value.
+    static func parse(_ bytes: [UInt8]) -> Document? {
+        Tape(bytes).map { Document($0, 0) }
+    }
+
+    private var entry: Tape.Node? { tape?.nodes[node] }
+
     subscript(_ key: String) -> Document {
-        if case .object(let members) = value, let found = members.first(where: { $0.0 == key }) {
-            return Document(found.1)
+        guard let tape, let entry, entry.kind == .object else { return .null }
+        var child = node + 1
+        while child < entry.after {
+            let value = child + 1
+            if tape.key(child, equals: key) { return Document(tape, value) }
+            child = tape.nodes[value].after
         }
-        return Document(.null)
+        return .null
     }
 
     var string: String? {
-        switch value {
-        case .string(let text): text
-        case .int(let number): String(number)
-        case .bool(let flag): flag ? "true" : "false"
-        case .double(let number): String(number)
-        default: nil
+        guard let tape, let entry else { return nil }
+        switch entry.kind {
+        case .string: return tape.text(entry)
+        case .number: return int.map(String.init) ?? tape.double(entry).map { String($0) }
+        case .true: return "true"
+        case .false: return "false"
+        default: return nil
         }
     }
 
     var int: Int64? {
-        switch value {
-        case .int(let number): number
-        case .double(let number): Int64(exactly: number)
+        guard let tape, let entry, entry.kind == .number else { return nil }
+        return tape.integer(entry) ?? tape.double(entry).flatMap { Int64(exactly: $0) }
+    }
+
+    var bool: Bool? {
+        switch entry?.kind {
+        case .true: true
+        case .false: false
         default: nil
         }
     }
 
-    var bool: Bool? {
-        if case .bool(let flag) = value { return flag }
-        return nil
-    }
-
     var array: [Document] {
-        if case .array(let elements) = value { return elements.map(Document.init) }
-        return []
+        guard let tape, let entry, entry.kind == .array else { return [] }
+        var elements: [Document] = []
+        var child = node + 1
+        while child < entry.after {
+            elements.append(Document(tape, child))
+            child = tape.nodes[child].after
+        }
+        return elements
     }
 
     /// The members, in the order the answer gives them.
     var members: [(key: String, value: Document)] {
-        if case .object(let members) = value { return members.map { ($0.0, Document($0.1)) } }
-        return []
+        guard let tape, let entry, entry.kind == .object else { return [] }
+        var found: [(key: String, value: Document)] = []
+        var child = node + 1
+        while child < entry.after {
+            found.append((tape.text(tape.nodes[child]) ?? "", Document(tape, child + 1)))
+            child = tape.nodes[child + 1].after
+        }
+        return found
+    }
+
+    /// The value as a tree, for the few answers the command line writes again (`ls --uid -J`).
+    var value: JSONValue {
+        guard let tape, let entry else { return .null }
+        return (try? StrictJSON.parse(Array(tape.bytes[entry.start..<entry.end]))) ?? .null
+    }
+}
+
+/// Where each value of a JSON text lies: its nodes in document order, each with its byte range
+/// and the index just past its subtree (an object's children alternate key and value).
+final class Tape: Sendable {
+    enum Kind: UInt8 { case object, array, string, number, `true`, `false`, null }
+
+    /// 16 bytes: a listing of 10,000 sections has 650,000 of them. Offsets fit 32 bits (an answer
+    /// is far below 2 GiB).
+    struct Node {
+        var kind: Kind
+        /// Whether a string holds a backslash escape (its text must be decoded, not copied).
+        var escaped: Bool
+        private var first: UInt32
+        private var last: UInt32
+        private var next: UInt32
+
+        init(kind: Kind, escaped: Bool, start: Int, end: Int, after: Int) {
+            self.kind = kind
+            self.escaped = escaped
+            first = UInt32(truncatingIfNeeded: start)
+            last = UInt32(truncatingIfNeeded: end)
+            next = UInt32(truncatingIfNeeded: after)
+        }
+
+        var start: Int { Int(first) }
+        var end: Int {
+            get { Int(last) }
+            set { last = UInt32(truncatingIfNeeded: newValue) }
+        }
+        /// The index just past this node's subtree.
+        var after: Int {
+            get { Int(next) }
+            set { next = UInt32(truncatingIfNeeded: newValue) }
+        }
+    }
+
+    let bytes: [UInt8]
+    let nodes: [Node]
+
+    /// Nil when `bytes` are not one well-formed JSON value (strings' UTF-8 is checked when read).
+    init?(_ bytes: [UInt8]) {
+        guard bytes.count < Int(UInt32.max) else { return nil }
+        var reader = Reader(bytes: bytes)
+        guard reader.value(depth: 0), reader.atEnd else { return nil }
+        self.bytes = bytes
+        nodes = reader.nodes
+    }
+
+    /// Whether the string at `index` (a member's name) is `key`.
+    func key(_ index: Int, equals key: String) -> Bool {
+        let node = nodes[index]
+        if node.escaped { return text(node) == key }
+        var key = key
+        return key.withUTF8 { wanted in
+            wanted.count == node.end - node.start - 2
+                && bytes.withUnsafeBufferPointer { all in
+                    UnsafeBufferPointer(rebasing: all[node.start + 1..<node.end - 1]).elementsEqual(wanted)
+                }
+        }
+    }
+
+    func text(_ node: Node) -> String? {
+        guard node.kind == .string else { return nil }
+        if !node.escaped { return String(decoding: bytes[node.start + 1..<node.end - 1], as: UTF8.self) }
+        guard case .string(let text)? = try? StrictJSON.parse(Array(bytes[node.start..<node.end])) else { return nil }
+        return text
+    }
+
+    func integer(_ node: Node) -> Int64? {
+        var index = node.start
+        let negative = bytes[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
+        var value: Int64 = 0
+        while index < node.end {
+            let digit = bytes[index]
+            guard (48...57).contains(digit) else { return nil }
+            let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (sum, carry) = times.addingReportingOverflow(Int64(digit - 48))
+            guard !overflow, !carry else {
+                // -9223372036854775808 does not fit as a positive number first
+                return negative ? Int64(String(decoding: bytes[node.start..<node.end], as: UTF8.self)) : nil
+            }
+            value = sum
+            index += 1
+        }
+        return negative ? -value : value
+    }
+
+    func double(_ node: Node) -> Double? { Double(String(decoding: bytes[node.start..<node.end], as: UTF8.self)) }
+
+    /// One pass of recursive descent that only notes ranges.
+    private struct Reader {
+        let bytes: [UInt8]
+        var index = 0
+        var nodes: [Node] = []
+
+        init(bytes: [UInt8]) {
+            self.bytes = bytes
+            // A listing has a node for every 6 to 7 bytes: room for one every 4 saves copying as it grows.
+            nodes.reserveCapacity(bytes.count / 4 + 16)
+        }
+
+        var atEnd: Bool {
+            mutating get {
+                skipSpace()
+                return index == bytes.count
+            }
+        }
+
+        mutating func skipSpace() {
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x20, 0x09, 0x0a, 0x0d: index += 1
+                default: return
+                }
+            }
+        }
+
+        mutating func value(depth: Int) -> Bool {
+            skipSpace()
+            guard index < bytes.count, depth <= StrictJSON.maximumDepth else { return false }
+            switch bytes[index] {
+            case UInt8(ascii: "{"): return container(.object, close: UInt8(ascii: "}"), depth: depth)
+            case UInt8(ascii: "["): return container(.array, close: UInt8(ascii: "]"), depth: depth)
+            case UInt8(ascii: "\""): return string()
+            case UInt8(ascii: "t"): return literal("true", .true)
+            case UInt8(ascii: "f"): return literal("false", .false)
+            case UInt8(ascii: "n"): return literal("null", .null)
+            default: return number()
+            }
+        }
+
+        private mutating func container(_ kind: Kind, close: UInt8, depth: Int) -> Bool {
+            let me = nodes.count
+            nodes.append(Node(kind: kind, escaped: false, start: index, end: index, after: me + 1))
+            index += 1
+            skipSpace()
+            if index < bytes.count, bytes[index] == close {
+                index += 1
+            } else {
+                while true {
+                    if kind == .object {
+                        skipSpace()
+                        guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), string() else { return false }
+                        skipSpace()
+                        guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return false }
+                        index += 1
+                    }
+                    guard value(depth: depth + 1) else { return false }
+                    skipSpace()
+                    guard index < bytes.count else { return false }
+                    if bytes[index] == UInt8(ascii: ",") {
+                        index += 1
+                        continue
+                    }
+                    guard bytes[index] == close else { return false }
+                    index += 1
+                    break
+                }
+            }
+            nodes[me].end = index
+            nodes[me].after = nodes.count
+            return true
+        }
+
+        private mutating func string() -> Bool {
+            let start = index
+            var escaped = false
+            index += 1
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    index += 1
+                    nodes.append(
+                        Node(kind: .string, escaped: escaped, start: start, end: index, after: nodes.count + 1))
+                    return true
+                }
+                if byte < 0x20 { return false }
+                if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                    index += 1
+                }
+                index += 1
+            }
+            return false
+        }
+
+        private mutating func literal(_ text: StaticString, _ kind: Kind) -> Bool {
+            let count = text.utf8CodeUnitCount
+            guard bytes.count - index >= count else { return false }
+            for offset in 0..<count where bytes[index + offset] != text.utf8Start[offset] { return false }
+            nodes.append(Node(kind: kind, escaped: false, start: index, end: index + count, after: nodes.count + 1))
+            index += count
+            return true
+        }
+
+        /// A number's extent (its digits are read when a column asks); at least one digit.
+        private mutating func number() -> Bool {
+            let start = index
+            var digits = false
+            scan: while index < bytes.count {
+                switch bytes[index] {
+                case 48...57: digits = true
+                case UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"):
+                    break
+                default: break scan
+                }
+                index += 1
+            }
+            guard digits else { return false }
+            nodes.append(Node(kind: .number, escaped: false, start: start, end: index, after: nodes.count + 1))
+            return true
+        }
     }
 }

@@ -11,6 +11,8 @@ struct Column: Sendable {
     enum Kind {
         /// Left-aligned text, escaped (`Escape.text`).
         case text
+        /// Left-aligned sentences (a doctor's finding): spaces kept, except in raw output.
+        case prose
         /// A byte count: binary units (`1.5G`), or bytes with `-b`; right-aligned.
         case bytes
         /// A plain number; right-aligned.
@@ -34,6 +36,7 @@ struct Column: Sendable {
         Column(name, kind, help) { row in
             switch kind {
             case .text: .text(row[key].string ?? "")
+            case .prose: .prose(row[key].string ?? "")
             case .bytes: .bytes(row[key].int)
             case .number: .number(row[key].int)
             }
@@ -43,12 +46,15 @@ struct Column: Sendable {
 
 enum Cell: Sendable {
     case text(String)
+    case prose(String)
     case bytes(Int64?)
     case number(Int64?)
 
-    func rendered(bytes exact: Bool) -> String {
+    /// The cell as printed; `raw` output escapes the spaces of sentences too.
+    func rendered(bytes exact: Bool, raw: Bool = false) -> String {
         switch self {
         case .text(let text): Escape.text(text)
+        case .prose(let text): raw ? Escape.text(text) : Escape.prose(text)
         case .bytes(let value): value.map { exact ? String($0) : Units.binary($0) } ?? "-"
         case .number(let value): value.map(String.init) ?? "-"
         }
@@ -57,7 +63,8 @@ enum Cell: Sendable {
     /// Order for `--sort`: numbers by value, text by its bytes.
     static func ascending(_ lhs: Cell, _ rhs: Cell) -> Bool {
         switch (lhs, rhs) {
-        case (.text(let a), .text(let b)): return Array(a.utf8).lexicographicallyPrecedes(Array(b.utf8))
+        case (.text(let a), .text(let b)), (.prose(let a), .prose(let b)):
+            return Array(a.utf8).lexicographicallyPrecedes(Array(b.utf8))
         case (.bytes(let a), .bytes(let b)), (.number(let a), .number(let b)),
             (.bytes(let a), .number(let b)), (.number(let a), .bytes(let b)):
             return (a ?? Int64.min) < (b ?? Int64.min)
@@ -129,21 +136,27 @@ struct TableOptions: ParsableArguments {
             let keys = ordered.map(key.value)
             ordered = zip(keys, ordered).sorted { Cell.ascending($0.0, $1.0) }.map(\.1)
         }
-        let cells = ordered.map { row in columns.map { $0.value(row).rendered(bytes: bytes) } }
+        // The flags read once: a property wrapper's getter is not free, and a listing has 100,000 cells.
+        let (exact, raw) = (bytes, raw)
+        let cells = ordered.map { row in columns.map { $0.value(row).rendered(bytes: exact, raw: raw) } }
         return TableText.lines(
             header: noHeadings ? nil : columns.map(\.name), cells: cells,
-            rightAligned: columns.map { $0.kind != .text }, aligned: !raw, colour: Terminal.colour)
+            rightAligned: columns.map { $0.kind == .bytes || $0.kind == .number }, aligned: !raw,
+            colour: Terminal.colour)
     }
 }
 
 enum TableText {
+    /// Cells are escaped (`Escape.text`) or numbers: ASCII, so a cell's width is its count of bytes.
     static func lines(header: [String]?, cells: [[String]], rightAligned: [Bool], aligned: Bool, colour: Bool) -> String
     {
         let all = (header.map { [$0] } ?? []) + cells
         guard let first = all.first else { return "" }
         var widths = [Int](repeating: 0, count: first.count)
         if aligned {
-            for row in all { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
+            for row in all {
+                for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.utf8.count) }
+            }
         }
         var out = ""
         for (number, row) in all.enumerated() {
@@ -154,9 +167,10 @@ enum TableText {
                 if !aligned {
                     line += cell
                 } else if rightAligned[index] {
-                    line += String(repeating: " ", count: widths[index] - cell.count) + cell
+                    line += String(repeating: " ", count: widths[index] - cell.utf8.count) + cell
                 } else {
-                    line += last ? cell : cell.padding(to: widths[index])
+                    line += cell
+                    if !last { line += String(repeating: " ", count: widths[index] - cell.utf8.count) }
                 }
             }
             if number == 0 && header != nil && colour { line = "\u{1B}[1m" + line + "\u{1B}[0m" }
@@ -177,18 +191,38 @@ extension String {
 /// terminal escapes, no broken columns) and `printf '%b'` gives it back.
 enum Escape {
     static func text(_ text: String) -> String {
+        if text.utf8.allSatisfy(isPlain) { return text }
         var out = ""
         for byte in text.utf8 {
-            switch byte {
-            case 0x21...0x7e
-            where byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "'") && byte != UInt8(ascii: "\\"):
+            if isPlain(byte) {
                 out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
+            } else {
                 let hex = String(byte, radix: 16)
                 out += "\\x" + (hex.count == 1 ? "0" + hex : hex)
             }
         }
         return out
+    }
+
+    /// Sentences: printable ASCII and spaces as they are, anything else as `\xNN`.
+    static func prose(_ text: String) -> String {
+        guard !text.utf8.allSatisfy({ (0x20...0x7e).contains($0) }) else { return text }
+        var out = ""
+        for byte in text.utf8 {
+            if (0x20...0x7e).contains(byte) {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                let hex = String(byte, radix: 16)
+                out += "\\x" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return out
+    }
+
+    /// Printable ASCII but a quote or a backslash: shown as it is.
+    static func isPlain(_ byte: UInt8) -> Bool {
+        (0x21...0x7e).contains(byte) && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "'")
+            && byte != UInt8(ascii: "\\")
     }
 }
 
