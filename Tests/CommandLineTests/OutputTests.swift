@@ -114,3 +114,25 @@ import Testing
             timeout.line == "Lock not acquired: not within 300 ms (held by pid 7 (exclusive), unknown pid (shared))")
     }
 }
+
+@Suite struct WatchOutputTests {
+    static func event(_ json: String) -> Document { Document.parse(Array(json.utf8))! }
+
+    @Test func namedSectionsShowTheirEventsAndRescansOnly() {
+        let wanted: Set = ["a"]
+        #expect(EventText.shown(Self.event(#"{"type":"created","section":"a"}"#), wanted: wanted))
+        #expect(!EventText.shown(Self.event(#"{"type":"created","section":"b"}"#), wanted: wanted))
+        #expect(EventText.shown(Self.event(#"{"type":"rescan","section":null}"#), wanted: wanted))
+        #expect(
+            !EventText.shown(Self.event(#"{"type":"mount-removed","section":null,"mount":"0:43"}"#), wanted: wanted))
+        #expect(EventText.shown(Self.event(#"{"type":"mount-removed","section":null}"#), wanted: []))
+    }
+
+    @Test func listsAndObjectsAreWrittenOut() {
+        let line = EventText.line(
+            Self.event(
+                #"{"id":3,"type":"mount-added","section":null,"source":"external","time":"T","mount":"0:43","pids":[7,9]}"#
+            ))
+        #expect(line == "T mount-added - external mount=0:43 pids=7,9\n")
+    }
+}

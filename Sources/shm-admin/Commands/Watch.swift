@@ -34,7 +34,7 @@ struct Watch: HostCommand {
         let json = self.json
         try host.events { data in
             guard let event = Document.parse(data) else { return true }
-            if !wanted.isEmpty, let section = event["section"].string, !wanted.contains(section) { return true }
+            guard EventText.shown(event, wanted: wanted) else { return true }
             let line = json ? data + [10] : Array(EventText.line(event).utf8)
             return line.withUnsafeBytes { Terminal.write($0) }
         }
@@ -42,6 +42,12 @@ struct Watch: HostCommand {
 }
 
 enum EventText {
+    /// With names given: their events, and a rescan (which may be about any of them), not the
+    /// events about no section (mounts, findings); without: every event.
+    static func shown(_ event: Document, wanted: Set<String>) -> Bool {
+        wanted.isEmpty || event["type"].string == "rescan" || (event["section"].string.map(wanted.contains) ?? false)
+    }
+
     /// `TIME TYPE SECTION SOURCE key=value…`, the section escaped (`-` for a rescan).
     static func line(_ event: Document) -> String {
         let fixed = ["id", "type", "section", "source", "time"]
@@ -50,8 +56,16 @@ enum EventText {
             event["source"].string ?? "-",
         ]
         for (key, value) in event.members.sorted(by: { $0.key < $1.key }) where !fixed.contains(key) {
-            parts.append(Escape.text("\(key)=\(value.string ?? "")"))
+            parts.append(Escape.text("\(key)=\(plain(value))"))
         }
         return parts.joined(separator: " ") + "\n"
+    }
+
+    /// A member's value as text: a list (`pids`) joined by commas, an object as `k:v` pairs.
+    static func plain(_ value: Document) -> String {
+        if let text = value.string { return text }
+        let members = value.members
+        if !members.isEmpty { return members.map { "\($0.key):\(plain($0.value))" }.joined(separator: ",") }
+        return value.array.map(plain).joined(separator: ",")
     }
 }
