@@ -25,10 +25,14 @@ public final class HostScanner: Sendable {
     /// A snapshot at most `maximumAge` old: periodic work (the doctor's run every 10 s) takes the
     /// pass a reader made lately instead of making one more (and starts none ahead of time).
     public func snapshot(maximumAge: Double, refreshingAhead: Bool = false) -> HostSnapshot {
-        let cached = state.withLock { $0.snapshot }
-        let age = monotonicNow() - cached.takenAt
+        let (cached, installedAt) = state.withLock { ($0.snapshot, $0.installedAt) }
+        let now = monotonicNow()
+        let age = now - cached.takenAt
         if age <= maximumAge {
-            if refreshingAhead && age > maximumAge / 2 { refreshInBackground() }
+            // Ahead of time only for a stream of readers: the snapshot has served for half its age
+            // since it came. (Counted from its start, a pass of a busy host is half a second old
+            // when it arrives: the request that waited for it would start the next one at once.)
+            if refreshingAhead && age > maximumAge / 2 && now - installedAt > maximumAge / 2 { refreshInBackground() }
             return cached
         }
         return state.withLock { cache in
@@ -108,8 +112,12 @@ public final class HostScanner: Sendable {
 struct SnapshotCache {
     var snapshot = HostSnapshot()
     var notBefore = -Double.infinity
+    /// When `snapshot` was installed (monotonic seconds).
+    var installedAt = -Double.infinity
 
-    mutating func install(_ fresh: HostSnapshot) {
-        if fresh.takenAt >= notBefore && fresh.takenAt > snapshot.takenAt { snapshot = fresh }
+    mutating func install(_ fresh: HostSnapshot, at now: Double = monotonicNow()) {
+        guard fresh.takenAt >= notBefore && fresh.takenAt > snapshot.takenAt else { return }
+        snapshot = fresh
+        installedAt = now
     }
 }

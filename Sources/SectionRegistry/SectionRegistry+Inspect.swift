@@ -57,6 +57,12 @@ extension SectionRegistry {
         return (Array(page).concurrentMap { info(of: $0, snapshot: snapshot, viewCounts: viewCounts) }, total)
     }
 
+    /// The managed sections whose object is gone (`state: missing`), sorted: from the records and
+    /// the directory alone, without asking who maps anything (periodic checks call this).
+    public func missingSections() throws(SectionError) -> [String] {
+        try allEntries { _, _, managed in managed }.filter { $0.status == nil }.map(\.name)
+    }
+
     /// The section with its views, other processes' mappings and handles, lock holders and leases.
     public func detail(named name: SectionName) throws(SectionError) -> SectionDetail {
         let section = try section(named: name)

@@ -55,10 +55,8 @@ final class DoctorService: Sendable {
         return (now, Doctor.run(input))
     }
 
-    private func missingSections() -> [String] {
-        let listed = try? registry.list(ListFilter(managed: true, limit: Int.max))
-        return listed?.sections.filter { $0.state == .missing }.map(\.name) ?? []
-    }
+    /// Without a pass over /proc: the periodic run must not make one for this.
+    private func missingSections() -> [String] { (try? registry.missingSections()) ?? [] }
 
     /// Starts the periodic run: a first one now, then every `interval` seconds.
     func start(interval: Double = HistoryRing.interval) {

@@ -177,7 +177,9 @@ struct AdoptDeleteTests {
         try registry.make(name, reserve: page)
         unlink(box.path("vanished"))
         #expect(try registry.section(named: name).state == .missing)
+        #expect(try registry.missingSections() == [name.value], "a foreign object is never missing")
         try registry.delete(named: name)
+        #expect(try registry.missingSections().isEmpty)
         expectError(.notFound) { try registry.section(named: name) }
         #expect(try box.registry(stateDirectory: state).list(ListFilter(query: box.prefix)).total == 1)
     }
