@@ -301,54 +301,6 @@ struct HostObjectListJSON: JSONRepresentable, ResponseRepresentable {
     }
 }
 
-/// A `mapperList` entry: version 1's members plus the mapping's memory from smaps (null when
-/// unreadable).
-struct HostMapperJSON: JSONRepresentable {
-    var mapping: Mapping
-    var command: String
-    var memory: MappingMemory?
-
-    func write(to json: inout JSONWriter) {
-        json.beginObject()
-        json.key("pid")
-        json.int(Int64(mapping.pid))
-        json.key("command")
-        json.string(command)
-        json.key("start")
-        json.hex(mapping.start)
-        json.key("end")
-        json.hex(mapping.end)
-        json.key("offset")
-        json.int(mapping.offset)
-        json.key("access")
-        json.string(mapping.writable ? "rw" : "ro")
-        for (key, value) in [
-            ("rssBytes", memory?.rssBytes), ("pssBytes", memory?.pssBytes), ("swapBytes", memory?.swapBytes),
-        ] {
-            json.key(data: key)
-            if let value { json.int(value) } else { json.null() }
-        }
-        json.endObject()
-    }
-}
-
-/// A `holderList` entry.
-struct HostHolderJSON: JSONRepresentable {
-    var holding: Holding
-    var command: String
-
-    func write(to json: inout JSONWriter) {
-        json.beginObject()
-        json.key("pid")
-        json.int(Int64(holding.pid))
-        json.key("command")
-        json.string(command)
-        json.key("fd")
-        json.int(Int64(holding.fd))
-        json.endObject()
-    }
-}
-
 /// A `lockHolders` entry; `pid` -1 for an OFD lock.
 struct HostLockJSON: JSONRepresentable {
     var lock: LockEntry
@@ -370,8 +322,8 @@ struct HostLockJSON: JSONRepresentable {
 /// own members too.
 struct HostObjectDetailJSON: JSONRepresentable, ResponseRepresentable {
     var object: HostObject
-    var mappers: [HostMapperJSON]
-    var holders: [HostHolderJSON]
+    var mappers: [MapperJSON]
+    var holders: [HolderJSON]
     var locks: [LockEntry]
 
     init(
@@ -380,11 +332,12 @@ struct HostObjectDetailJSON: JSONRepresentable, ResponseRepresentable {
     ) {
         self.object = object
         self.mappers = mappers.map {
-            HostMapperJSON(
-                mapping: $0, command: snapshot.commands[$0.pid] ?? "",
-                memory: MappingMemory.read(procDirectory: procDirectory, pid: $0.pid, start: $0.start))
+            MapperJSON(
+                mapper: Mapper($0, snapshot),
+                memory: MappingMemory.read(procDirectory: procDirectory, pid: $0.pid, start: $0.start), withMemory: true
+            )
         }
-        self.holders = holders.map { HostHolderJSON(holding: $0, command: snapshot.commands[$0.pid] ?? "") }
+        self.holders = holders.map { HolderJSON(holder: Holder($0, snapshot)) }
         self.locks = locks
     }
 

@@ -33,17 +33,10 @@ final class HostProcessView: ProcessView {
     static func view(of snapshot: HostSnapshot, device: DeviceID) -> ProcSnapshot {
         var view = ProcSnapshot()
         view.takenAt = snapshot.takenAt
-        func command(_ pid: Int32) -> String { snapshot.commands[pid] ?? "" }
         for (id, object) in snapshot.objects where id.device == device {
-            let mappers = object.mappers.filter { $0.pid != snapshot.ownPid }.map {
-                Mapper(
-                    pid: $0.pid, command: command($0.pid), start: $0.start, end: $0.end, offset: $0.offset,
-                    access: $0.writable ? .rw : .ro)
-            }
+            let mappers = object.mappers.filter { $0.pid != snapshot.ownPid }.map { Mapper($0, snapshot) }
             if !mappers.isEmpty { view.mappers[id.inode] = mappers }
-            if !object.holders.isEmpty {
-                view.holders[id.inode] = object.holders.map { Holder(pid: $0.pid, command: command($0.pid), fd: $0.fd) }
-            }
+            if !object.holders.isEmpty { view.holders[id.inode] = object.holders.map { Holder($0, snapshot) } }
         }
         for (id, locks) in snapshot.locks where id.device == device {
             view.locks[id.inode] = locks.map {
@@ -51,5 +44,20 @@ final class HostProcessView: ProcessView {
             }
         }
         return view
+    }
+}
+
+/// The host scan's mappings and descriptors in the registry's words, with the command the pass read.
+extension Mapper {
+    init(_ mapping: Mapping, _ snapshot: HostSnapshot) {
+        self.init(
+            pid: mapping.pid, command: snapshot.commands[mapping.pid] ?? "", start: mapping.start, end: mapping.end,
+            offset: mapping.offset, access: mapping.writable ? .rw : .ro)
+    }
+}
+
+extension Holder {
+    init(_ holding: Holding, _ snapshot: HostSnapshot) {
+        self.init(pid: holding.pid, command: snapshot.commands[holding.pid] ?? "", fd: holding.fd)
     }
 }
