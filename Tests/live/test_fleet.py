@@ -1,5 +1,6 @@
 """A fleet on one machine (issue 16): two shm-admin servers standing for two hosts, each over a small
-tmpfs of its own; Debian's Prometheus scrapes both with the read token and evaluates the shipped
+tmpfs of its own, host b serving TLS with a self-signed certificate; Debian's Prometheus scrapes both
+with the read token (and b with `tls_config`, as monitoring/scrape-config.example.yml says) and evaluates the shipped
 rules and alerts (intervals and `for` shortened for the test); a second Prometheus federates from
 the first. Proven through Prometheus' HTTP query API, never through our own reading of the format.
 """
@@ -30,6 +31,17 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def self_signed_certificate(directory: Path):
+    """A certificate for 127.0.0.1 and its key, made by openssl; the certificate is its own CA."""
+    cert, key = directory / "tls-cert.pem", directory / "tls-key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    key.chmod(0o600)
+    return cert, key
 
 
 def fast_rules(tmp_path):
@@ -107,13 +119,15 @@ def test_two_hosts_scraped_federated_and_alerted(server_factory, tmp_path):
     if shutil.which("prometheus") is None:
         pytest.fail("prometheus is missing: `make test` installs it (apt package prometheus)")
     with ExitStack() as stack:
+        cert, key = self_signed_certificate(tmp_path)
         servers = []
-        for host in ("a", "b"):
+        for host, tls in (("a", []), ("b", ["--tls-cert", str(cert), "--tls-key", str(key)])):
             shm, mounted = stack.enter_context(private_shm_dir(tmp_path / host, "8m"))
             if not mounted:
                 pytest.skip("mounting a tmpfs needs root")
-            servers.append(server_factory(read_token=READ_TOKEN, args=["--shm-dir", str(shm)]))
+            servers.append(server_factory(read_token=READ_TOKEN, args=["--shm-dir", str(shm), *tls]))
         a, b = servers
+        assert b.dashboard_url.startswith("https://"), b.startup_lines
         targets = [f"127.0.0.1:{a.port}", f"127.0.0.1:{b.port}"]
         token = tmp_path / "read-token"
         token.write_text(READ_TOKEN + "\n")
@@ -124,7 +138,10 @@ def test_two_hosts_scraped_federated_and_alerted(server_factory, tmp_path):
             "scrape_configs": [{
                 "job_name": "shm-admin", "scrape_interval": "1s", "scrape_timeout": "1s",
                 "authorization": {"type": "Bearer", "credentials_file": str(token)},
-                "static_configs": [{"targets": targets}],
+                "tls_config": {"ca_file": str(cert)},
+                # Host b speaks only TLS: its target's scheme is https, the job's default http.
+                "static_configs": [{"targets": [targets[0]]},
+                                   {"targets": [targets[1]], "labels": {"__scheme__": "https"}}],
             }],
         })
         stack.callback(first.stop)

@@ -27,8 +27,8 @@ from .client import UNSET, Client
 
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-LISTEN_RE = re.compile(r"^shm-admin listening on http://127\.0\.0\.1:(\d+)/$")
-DASHBOARD_RE = re.compile(r"^dashboard: (http://127\.0\.0\.1:(\d+)/)#token=(\S+)$")
+LISTEN_RE = re.compile(r"^shm-admin listening on https?://127\.0\.0\.1:(\d+)/$")
+DASHBOARD_RE = re.compile(r"^dashboard: (https?://127\.0\.0\.1:(\d+)/)#token=(\S+)$")
 
 running_servers: list["ShmAdminServer"] = []
 
