@@ -1,5 +1,5 @@
-import Dispatch
 import Synchronization
+import SystemSeam
 
 /// The host's one scan, shared: every reader (endpoints, metrics, later the doctor) asks for a
 /// snapshot, and gets one at most `maximumAge` seconds old; a host with thousands of processes is
@@ -7,15 +7,15 @@ import Synchronization
 /// (it takes none of the registry's locks itself).
 public final class HostScanner: Sendable {
     public let configuration: HostScanConfiguration
-    private let state = Mutex(SnapshotCache())
-    /// Set while a background refresh runs, so at most one does.
-    private let refreshing = Atomic<Bool>(false)
-    private let passes = Atomic<Int>(0)
+    private let shared: SharedSnapshot<HostSnapshot>
 
-    public init(_ configuration: HostScanConfiguration) { self.configuration = configuration }
+    public init(_ configuration: HostScanConfiguration) {
+        self.configuration = configuration
+        shared = SharedSnapshot(empty: HostSnapshot()) { HostPass(configuration).run() }
+    }
 
     /// Passes run so far (tests, metrics).
-    public var passesRun: Int { passes.load(ordering: .relaxed) }
+    public var passesRun: Int { shared.passesRun }
 
     /// A snapshot at most `maximumAge` old. Past half that age a refresh starts in the background,
     /// so a steady stream of readers never waits; the first after a quiet spell does (and those
@@ -25,35 +25,17 @@ public final class HostScanner: Sendable {
     /// A snapshot at most `maximumAge` old: periodic work (the doctor's run every 10 s) takes the
     /// pass a reader made lately instead of making one more (and starts none ahead of time).
     public func snapshot(maximumAge: Double, refreshingAhead: Bool = false) -> HostSnapshot {
-        let (cached, installedAt) = state.withLock { ($0.snapshot, $0.installedAt) }
-        let now = monotonicNow()
-        let age = now - cached.takenAt
-        if age <= maximumAge {
-            // Ahead of time only for a stream of readers: the snapshot has served for half its age
-            // since it came. (Counted from its start, a pass of a busy host is half a second old
-            // when it arrives: the request that waited for it would start the next one at once.)
-            if refreshingAhead && age > maximumAge / 2 && now - installedAt > maximumAge / 2 { refreshInBackground() }
-            return cached
-        }
-        return state.withLock { cache in
-            if monotonicNow() - cache.snapshot.takenAt <= maximumAge { return cache.snapshot }
-            cache.install(pass())
-            return cache.snapshot
-        }
+        shared.value(maximumAge: maximumAge, refreshingAhead: refreshingAhead)
     }
 
     /// The snapshot the last pass made, however old (empty before the first): for deciding whether
     /// a pass is worth making at all, or where a mount was reached (reclaim checks what it
     /// finds there itself).
-    public func lastSnapshot() -> HostSnapshot { state.withLock { $0.snapshot } }
+    public func lastSnapshot() -> HostSnapshot { shared.last() }
 
     /// A snapshot from a pass that starts now, for decisions that must not rest on a cached view
     /// (a guarded delete); it becomes the shared one.
-    public func freshSnapshot() -> HostSnapshot {
-        let fresh = pass()
-        state.withLock { $0.install(fresh) }
-        return fresh
-    }
+    public func freshSnapshot() -> HostSnapshot { shared.fresh() }
 
     /// The tmpfs mounts some namespace sees at `/dev/shm` now, each with the processes of those
     /// namespaces: a light pass (two links per process, one mountinfo per namespace), for noticing
@@ -83,41 +65,5 @@ public final class HostScanner: Sendable {
 
     /// Forgets the snapshot: the next reader gets a fresh pass (after the server changed something).
     /// A pass already running began before the change, so it is not installed when it ends.
-    public func invalidate() {
-        let now = monotonicNow()
-        state.withLock { cache in
-            cache.snapshot.takenAt = -.infinity
-            cache.notBefore = now
-        }
-    }
-
-    private func pass() -> HostSnapshot {
-        let snapshot = HostPass(configuration).run()
-        passes.add(1, ordering: .relaxed)
-        return snapshot
-    }
-
-    private func refreshInBackground() {
-        guard !refreshing.exchange(true, ordering: .acquiring) else { return }
-        DispatchQueue.global().async { [self] in
-            let fresh = pass()
-            state.withLock { $0.install(fresh) }
-            refreshing.store(false, ordering: .releasing)
-        }
-    }
-}
-
-/// The shared snapshot, and the earliest start a pass must have to replace it: a pass that began
-/// before the server last changed something (`invalidate()`) may have missed the change.
-struct SnapshotCache {
-    var snapshot = HostSnapshot()
-    var notBefore = -Double.infinity
-    /// When `snapshot` was installed (monotonic seconds).
-    var installedAt = -Double.infinity
-
-    mutating func install(_ fresh: HostSnapshot, at now: Double = monotonicNow()) {
-        guard fresh.takenAt >= notBefore && fresh.takenAt > snapshot.takenAt else { return }
-        snapshot = fresh
-        installedAt = now
-    }
+    public func invalidate() { shared.invalidate() }
 }

@@ -1,6 +1,5 @@
 import CShmLinux
-import Dispatch
-import Synchronization
+import SystemSeam
 
 #if canImport(Glibc)
     import Glibc
@@ -33,59 +32,57 @@ public protocol ProcessView: Sendable {
 /// Scans /proc at most once a second and never under the registry's lock. Entries it may not
 /// read (other users' processes, processes that exit mid-scan) are skipped quietly.
 final class ProcScanner: ProcessView {
-    let procRoot: String
-    let device: UInt64
     let maximumAge: Double
-    let ownPid = getpid()
-    private let state = Mutex(Cache())
-    /// Set while a background refresh runs, so at most one does.
-    private let refreshing = Atomic<Bool>(false)
+    var ownPid: Int32 { walk.ownPid }
+    private let walk: ProcWalk
+    private let shared: SharedSnapshot<ProcSnapshot>
     /// The fresh maps passes of `currentMappers(of:)`, shared by the callers that wait together.
     let freshMappers = SharedPass<[UInt64: [Mapper]]>()
 
     init(procRoot: String = "/proc", device: UInt64, maximumAge: Double = 1.0) {
-        self.procRoot = procRoot
-        self.device = device
+        let walk = ProcWalk(procRoot: procRoot, device: device, ownPid: getpid())
+        self.walk = walk
         self.maximumAge = maximumAge
+        shared = SharedSnapshot(empty: ProcSnapshot()) { walk.scan() }
     }
 
     /// A snapshot at most `maximumAge` seconds old. Past half that age a refresh starts in the
     /// background, so a steady stream of callers never waits for a scan; only the first caller
     /// after a quiet spell does (and callers arriving during that scan wait for it).
-    func snapshot() -> ProcSnapshot {
-        let cached = state.withLock { $0.snapshot }
-        let age = monotonicNow() - cached.takenAt
-        if age <= maximumAge {
-            if age > maximumAge / 2 { refreshInBackground() }
-            return cached
-        }
-        return state.withLock { cache in
-            if monotonicNow() - cache.snapshot.takenAt <= maximumAge { return cache.snapshot }
-            cache.install(scan())
-            return cache.snapshot
-        }
-    }
+    func snapshot() -> ProcSnapshot { shared.value(maximumAge: maximumAge, refreshingAhead: true) }
 
     /// Other processes mapping `inode` right now, for decisions that must not rest on a cached
     /// view (refusing a delete): from a pass over /proc/*/maps that started after this call.
     /// Callers arriving together share one pass (`SharedPass`), so 32 concurrent deletes cost
     /// one or two passes, not 32 in a row.
     func currentMappers(of inode: UInt64) -> [Mapper] {
-        freshMappers.value { scanMappers() }[inode] ?? []
+        freshMappers.value { walk.scanMappers() }[inode] ?? []
     }
+
+    /// Forgets the cached snapshot, so the next call rescans (after this process maps or unmaps).
+    /// A scan already running began before the change, so it is not installed when it ends.
+    func invalidate() { shared.invalidate() }
+
+}
+
+/// One walk over /proc for the objects of one device (`ProcScanner` shares its result).
+private struct ProcWalk: Sendable {
+    let procRoot: String
+    let device: UInt64
+    let ownPid: Int32
 
     /// Every other process's mappings of objects on our device, from one pass over /proc/*/maps
     /// (not fd/, not locks: delete needs only mappers). The kernel writes a maps file line by
     /// line for the read, which is most of the cost; what is left is kept small: one buffer for
     /// the whole pass, a memmem for the device, and only files that name the device are parsed
     /// and have their comm read.
-    private func scanMappers() -> [UInt64: [Mapper]] {
-        let deviceText = Self.deviceText(device)
+    func scanMappers() -> [UInt64: [Mapper]] {
+        let deviceText = ProcScanner.deviceText(device)
         let reader = WholeFileReader()
         var found: [UInt64: [Mapper]] = [:]
         for pid in processIDs() where pid != ownPid {
             guard let maps = reader.read(procRoot + "/\(pid)/maps") else { continue }
-            let lines = Self.parseMaps(maps, deviceText: deviceText)
+            let lines = ProcScanner.parseMaps(maps, deviceText: deviceText)
             guard !lines.isEmpty else { continue }
             let command = self.command(of: pid)
             for line in lines {
@@ -98,35 +95,16 @@ final class ProcScanner: ProcessView {
         return found
     }
 
-    private func command(of pid: Int32) -> String {
+    func command(of pid: Int32) -> String {
         readSmallFile(procRoot + "/\(pid)/comm", limit: 256).map {
             String(decoding: $0, as: UTF8.self).trimmingSuffix("\n")
         } ?? ""
     }
 
-    private func refreshInBackground() {
-        guard !refreshing.exchange(true, ordering: .acquiring) else { return }
-        DispatchQueue.global().async { [self] in
-            let fresh = scan()
-            state.withLock { $0.install(fresh) }
-            refreshing.store(false, ordering: .releasing)
-        }
-    }
-
-    /// Forgets the cached snapshot, so the next call rescans (after this process maps or unmaps).
-    /// A scan already running began before the change, so it is not installed when it ends.
-    func invalidate() {
-        let now = monotonicNow()
-        state.withLock { cache in
-            cache.snapshot.takenAt = -.infinity
-            cache.notBefore = now
-        }
-    }
-
-    private func scan() -> ProcSnapshot {
+    func scan() -> ProcSnapshot {
         var result = ProcSnapshot()
         let started = monotonicNow()
-        let deviceText = Self.deviceText(device)
+        let deviceText = ProcScanner.deviceText(device)
         let reader = WholeFileReader()
         for pid in processIDs() {
             let base = procRoot + "/\(pid)"
@@ -138,7 +116,7 @@ final class ProcScanner: ProcessView {
                 return command!
             }
             if pid != ownPid, let maps = reader.read(base + "/maps") {
-                for mapping in Self.parseMaps(maps, deviceText: deviceText) {
+                for mapping in ProcScanner.parseMaps(maps, deviceText: deviceText) {
                     result.mappers[mapping.inode, default: []].append(
                         Mapper(
                             pid: pid, command: commandName(), start: mapping.start, end: mapping.end,
@@ -150,18 +128,18 @@ final class ProcScanner: ProcessView {
             }
         }
         if let text = readSmallFile(procRoot + "/locks") {
-            result.locks = attributeLocks(Self.parseLocks(text, deviceText: deviceText), holders: result.holders)
+            result.locks = attributeLocks(ProcScanner.parseLocks(text, deviceText: deviceText), holders: result.holders)
         }
         result.takenAt = started
         return result
     }
 
-    private func processIDs() -> [Int32] {
+    func processIDs() -> [Int32] {
         ((try? directoryEntries(procRoot)) ?? []).compactMap { Int32($0.name) }
     }
 
     /// The process's descriptors that refer to objects on our device: (fd, inode).
-    private func openObjects(_ fdDirectory: String) -> [(Int32, UInt64)] {
+    func openObjects(_ fdDirectory: String) -> [(Int32, UInt64)] {
         var found: [(Int32, UInt64)] = []
         for (name, _) in (try? directoryEntries(fdDirectory)) ?? [] {
             guard let fd = Int32(name), let info = try? fileStatus(fdDirectory + "/" + name) else { continue }
@@ -173,12 +151,11 @@ final class ProcScanner: ProcessView {
     }
 
     /// OFD locks show pid -1 in /proc/locks: find the holder through /proc/PID/fdinfo.
-    private func attributeLocks(_ parsed: [(UInt64, LockHolder)], holders: [UInt64: [Holder]]) -> [UInt64: [LockHolder]]
-    {
+    func attributeLocks(_ parsed: [(UInt64, LockHolder)], holders: [UInt64: [Holder]]) -> [UInt64: [LockHolder]] {
         var result: [UInt64: [LockHolder]] = [:]
         var byInode: [UInt64: [LockHolder]] = [:]
         for (inode, lock) in parsed { byInode[inode, default: []].append(lock) }
-        let deviceText = Self.deviceText(device)
+        let deviceText = ProcScanner.deviceText(device)
         for (inode, locks) in byInode {
             var unattributed = locks.filter { $0.pid == nil }
             var attributed = locks.filter { $0.pid != nil }
@@ -190,7 +167,7 @@ final class ProcScanner: ProcessView {
                     let lines = String(decoding: info, as: UTF8.self).split(separator: "\n")
                     for line in lines where line.hasPrefix("lock:") {
                         let fields = line.dropFirst(5)
-                        for (_, lock) in Self.parseLocks(Array(fields.utf8) + [10], deviceText: deviceText)
+                        for (_, lock) in ProcScanner.parseLocks(Array(fields.utf8) + [10], deviceText: deviceText)
                         where lock.pid == nil {
                             if let index = unattributed.firstIndex(where: {
                                 $0.mode == lock.mode && $0.type == lock.type
@@ -208,6 +185,9 @@ final class ProcScanner: ProcessView {
         return result
     }
 
+}
+
+extension ProcScanner {
     /// "maj:min" as /proc prints it (two lowercase hex digits at least).
     static func deviceText(_ device: UInt64) -> String {
         let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~UInt64(0xfff))
@@ -298,15 +278,4 @@ final class ProcScanner: ProcessView {
 
 extension String {
     func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
-}
-
-/// The shared snapshot, and the earliest start a scan must have to replace it: a scan that began
-/// before this process last mapped or unmapped (`invalidate()`) may have missed it.
-private struct Cache {
-    var snapshot = ProcSnapshot()
-    var notBefore = -Double.infinity
-
-    mutating func install(_ fresh: ProcSnapshot) {
-        if fresh.takenAt >= notBefore && fresh.takenAt > snapshot.takenAt { snapshot = fresh }
-    }
 }

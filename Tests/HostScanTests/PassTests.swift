@@ -217,28 +217,6 @@ struct PassTests {
         members = pass.mountMembers(reusing: &cache, now: 3001)
         #expect(members[Self.container] == nil && cache.devices[2002] == nil, "a namespace without processes goes")
     }
-
-    @Test("a pass that began before the server changed something never replaces the snapshot")
-    func stalePassRefused() {
-        var cache = SnapshotCache()
-        var before = HostSnapshot()
-        before.takenAt = 10
-        var after = HostSnapshot()
-        after.takenAt = 12
-        cache.install(before)
-        #expect(cache.snapshot.takenAt == 10)
-        // A background pass began at 10.5 (before a delete at 11) and ends after the delete.
-        cache.snapshot.takenAt = -.infinity
-        cache.notBefore = 11
-        var inFlight = HostSnapshot()
-        inFlight.takenAt = 10.5
-        cache.install(inFlight)
-        #expect(cache.snapshot.takenAt == -.infinity, "a pass that may have missed the delete")
-        cache.install(after)
-        #expect(cache.snapshot.takenAt == 12)
-        cache.install(before)
-        #expect(cache.snapshot.takenAt == 12, "never an older one over a newer")
-    }
 }
 
 @Suite("One pass over this machine's /proc")
