@@ -71,7 +71,7 @@ let package = Package(
         .target(
             name: "ShmAdmin",
             dependencies: [
-                "HTTPServer", "JSON", "SectionRegistry", "HostScan", "Doctor", "Reclaim", "CShmLinux",
+                "HTTPServer", "JSON", "SectionRegistry", "HostScan", "Doctor", "Reclaim", "CShmLinux", "SystemSeam",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],

@@ -8,14 +8,26 @@ import SystemSeam
 public final class HostScanner: Sendable {
     public let configuration: HostScanConfiguration
     private let shared: SharedSnapshot<HostSnapshot>
+    private let cost: PassCost
 
     public init(_ configuration: HostScanConfiguration) {
         self.configuration = configuration
-        shared = SharedSnapshot(empty: HostSnapshot()) { HostPass(configuration).run() }
+        let cost = PassCost()
+        self.cost = cost
+        shared = SharedSnapshot(empty: HostSnapshot()) {
+            let before = threadCPUSeconds()
+            let snapshot = HostPass(configuration).run()
+            cost.record(threadCPUSeconds() - before)
+            return snapshot
+        }
     }
 
     /// Passes run so far (tests, metrics).
     public var passesRun: Int { shared.passesRun }
+
+    /// The CPU time (user and system) the last pass took, in seconds; 0 before the first. What a
+    /// reader that could do with an older pass weighs against asking for a fresh one.
+    public var lastPassCPUSeconds: Double { cost.seconds }
 
     /// A snapshot at most `maximumAge` old. Past half that age a refresh starts in the background,
     /// so a steady stream of readers never waits; the first after a quiet spell does (and those
@@ -63,7 +75,26 @@ public final class HostScanner: Sendable {
         return snapshot
     }
 
+    /// `snapshot` with each mount's size, use and inodes read again now (statvfs; its objects stay
+    /// the pass's): for a reader that may take objects from an older pass, but not fullness.
+    public func withCurrentCapacity(_ snapshot: HostSnapshot) -> HostSnapshot {
+        var snapshot = snapshot
+        for index in snapshot.mounts.indices {
+            guard let info = ProcFiles.fileSystem(snapshot.mounts[index].reachedThrough) else { continue }
+            snapshot.mounts[index].capacity = HostPass.capacity(info)
+        }
+        return snapshot
+    }
+
     /// Forgets the snapshot: the next reader gets a fresh pass (after the server changed something).
     /// A pass already running began before the change, so it is not installed when it ends.
     public func invalidate() { shared.invalidate() }
+}
+
+/// The last pass's CPU time, in microseconds.
+private final class PassCost: Sendable {
+    private let microseconds = Atomic<Int>(0)
+
+    func record(_ seconds: Double) { microseconds.store(Int(max(0, seconds) * 1e6), ordering: .relaxed) }
+    var seconds: Double { Double(microseconds.load(ordering: .relaxed)) / 1e6 }
 }

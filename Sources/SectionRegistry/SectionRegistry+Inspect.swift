@@ -35,8 +35,11 @@ extension SectionRegistry {
     }
 
     /// Every section, sorted by name, filtered; `total` counts the matches before `limit`/`offset`.
-    public func list(_ filter: ListFilter = ListFilter()) throws(SectionError) -> (sections: [SectionInfo], total: Int)
-    {
+    /// Who maps, holds and locks them comes from `evidence` when given (a reader that may take an
+    /// older view of the processes: /metrics on a busy host), else from a view at most a second old.
+    public func list(_ filter: ListFilter = ListFilter(), evidence: ProcSnapshot? = nil) throws(SectionError) -> (
+        sections: [SectionInfo], total: Int
+    ) {
         // Name, kind and managed filters need no fstat: apply them to the directory listing first.
         let needle = Array((filter.query ?? "").utf8)
         var entries = try allEntries { name, isSemaphore, managed in
@@ -44,7 +47,7 @@ extension SectionRegistry {
             if let kind = filter.kind, (isSemaphore ? SectionKind.semaphore : .shm) != kind { return false }
             return needle.isEmpty || Self.contains(name, needle)
         }
-        let snapshot = processes.snapshot()
+        let snapshot = evidence ?? processes.snapshot()
         if let orphan = filter.orphan {
             entries.removeAll { entry in
                 guard let status = entry.status else { return true }

@@ -25,14 +25,18 @@ final class API: Sendable {
     let openAPIPath: String?
     let version: String
     let startedAt = monotonicSeconds()
+    /// The CPU time of a pass over /proc past which /metrics takes the doctor's last run (`metricsSnapshot`).
+    let expensivePass: Double
     let logger: Logger
 
     init(
         registry: SectionRegistry, security: Security, metrics: Metrics, events: EventBroadcaster,
         staticDirectory: String?, openAPIPath: String?, version: String, logger: Logger, host: HostScanner? = nil,
-        doctor: DoctorConfiguration = DoctorConfiguration(), quarantineTTL: Double = 86_400
+        doctor: DoctorConfiguration = DoctorConfiguration(), quarantineTTL: Double = 86_400,
+        expensivePass: Double = API.expensivePass
     ) {
         self.registry = registry
+        self.expensivePass = expensivePass
         self.host = host ?? HostScanner(HostScanConfiguration(shmDirectory: registry.directory.path))
         self.doctor = DoctorService(host: self.host, registry: registry, configuration: doctor)
         let feed = registry.changes
@@ -74,13 +78,7 @@ final class API: Sendable {
         add("GET", "/", .public) { [self] _ in try staticFile("index.html") }
         add("GET", "/static/{path...}", .public) { [self] in try staticFile($0.parameter("path") ?? "") }
         add("GET", "/healthz", .public) { _ in HTTPResponse.json(["status": "ok"]) }
-        add("GET", "/metrics", .read) { [self] _ in
-            HTTPResponse.text(
-                metrics.render(registry: registry)
-                    + HostMetrics.render(host.snapshot(), version: version, sectionCap: metrics.sectionCap)
-                    + doctor.renderMetrics() + ReclaimMetrics.render(quarantine, mounts: host.snapshot().mounts),
-                contentType: "text/plain; version=0.0.4; charset=utf-8")
-        }
+        add("GET", "/metrics", .read) { [self] _ in metricsText() }
         add("GET", "/openapi.json", .read) { [self] _ in try openAPI() }
         add("GET", "/api/v1/system", .read) { [self] _ in system() }
         add("GET", "/api/v1/events", .read) { [self] _ in HTTPResponse.eventStream(events) }

@@ -3,6 +3,7 @@ import Doctor
 import HostScan
 import SectionRegistry
 import Synchronization
+import SystemSeam
 
 /// The doctor as the server runs it: answers from the shared host scan (at most a second old),
 /// and every 10 s on its own records a history sample, runs the checks, raises `finding` events
@@ -29,6 +30,10 @@ final class DoctorService: Sendable {
     /// Unlinks waiting for the pass that tells whether processes still map them, and whether that
     /// pass is scheduled: a burst of unlinks (a program cleaning up hundreds of objects) costs one.
     private let pendingUnlinks = Mutex<(names: [String: Double], scheduled: Bool)>(([:], false))
+    /// `namesMappedByOthers` of the last snapshot asked about, by the snapshot's `takenAt`.
+    private let mappedNames = Mutex<(takenAt: Double, names: Set<String>)?>(nil)
+    /// The last periodic run's snapshot and when it ran (monotonic seconds).
+    private let lastRun = Mutex<(at: Double, snapshot: HostSnapshot)?>(nil)
     /// How old the processes' part (mappers, holders, locks) of the periodic run's evidence may be.
     static let processEvidenceAge = 60.0
     /// How often at most unlinks cost a pass over /proc.
@@ -88,12 +93,7 @@ final class DoctorService: Sendable {
     /// mapped for long, not ones made and dropped between two passes — and the unlinks of a second
     /// share one pass.
     func noteUnlink(of name: String, at time: Double) {
-        let last = host.lastSnapshot()
-        guard let mount = last.mounts.first(where: \.isServer),
-            let entry = mount.entries.first(where: { $0.name == name }),
-            let seen = last.objects[ObjectID(device: mount.device, inode: entry.inode)],
-            seen.mappers.contains(where: { $0.pid != last.ownPid })
-        else { return }
+        guard namesMappedByOthers(in: host.lastSnapshot()).contains(name) else { return }
         let schedule = pendingUnlinks.withLock { pending in
             pending.names[name] = time
             defer { pending.scheduled = true }
@@ -101,6 +101,23 @@ final class DoctorService: Sendable {
         }
         guard schedule else { return }
         queue.asyncAfter(deadline: .now() + Self.unlinkPassInterval / 4) { [weak self] in self?.checkUnlinks() }
+    }
+
+    /// The names of the server's own objects that some other process maps in `snapshot`, worked
+    /// out once per pass: a program unlinking ten thousand objects asks ten thousand times.
+    private func namesMappedByOthers(in snapshot: HostSnapshot) -> Set<String> {
+        if let known = mappedNames.withLock({ $0?.takenAt == snapshot.takenAt ? $0?.names : nil }) { return known }
+        var names: Set<String> = []
+        if let mount = snapshot.mounts.first(where: \.isServer) {
+            for entry in mount.entries {
+                guard let seen = snapshot.objects[mount.objectID(entry)],
+                    seen.mappers.contains(where: { $0.pid != snapshot.ownPid })
+                else { continue }
+                names.insert(entry.name)
+            }
+        }
+        mappedNames.withLock { $0 = (snapshot.takenAt, names) }
+        return names
     }
 
     private func checkUnlinks() {
@@ -145,6 +162,7 @@ final class DoctorService: Sendable {
         if !Self.sameObjects(evidence, snapshot) {
             snapshot = host.withCurrentMounts(host.snapshot(maximumAge: HistoryRing.interval))
         }
+        lastRun.withLock { $0 = (monotonicSeconds(), snapshot) }
         history.record(HistorySample.of(snapshot, graceSeconds: configuration.graceSeconds))
         let found = findings(snapshot).findings
         var now: [String: Finding.Severity] = [:]
@@ -161,6 +179,12 @@ final class DoctorService: Sendable {
         for finding in found where before[finding.id + "|" + finding.scope] != finding.severity {
             registry.changes.publishFinding(json: FindingJSON(finding: finding).jsonBytes())
         }
+    }
+
+    /// The snapshot of the last periodic run if it ran at most `maximumAge` seconds ago: each mount's
+    /// objects read at that run, who maps them from a pass up to `processEvidenceAge` old.
+    func lastRunSnapshot(maximumAge: Double) -> HostSnapshot? {
+        lastRun.withLock { run in run.flatMap { monotonicSeconds() - $0.at <= maximumAge ? $0.snapshot : nil } }
     }
 
     /// Whether two snapshots list the same objects in every mount, with the same sizes and blocks.

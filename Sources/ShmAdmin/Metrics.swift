@@ -65,9 +65,10 @@ final class Metrics: Sendable {
         }
     }
 
-    func render(registry: SectionRegistry) -> String {
+    /// Version 1's series; who maps the sections comes from `evidence` when given (see `list`).
+    func render(registry: SectionRegistry, evidence: ProcSnapshot? = nil) -> String {
         var out = ""
-        let sections = (try? registry.list(ListFilter(limit: .max)).sections) ?? []
+        let sections = (try? registry.list(ListFilter(limit: .max), evidence: evidence).sections) ?? []
         let capacity = registry.directory.capacity()
 
         header(&out, "shm_admin_sections", "gauge", "Sections in the shared-memory directory, by managed and kind.")

@@ -78,6 +78,44 @@ import Testing
         #expect(response.text.contains("# TYPE shm_admin_sections gauge"))
     }
 
+    /// Whether a scrape has a series for a sparse object of the server's own mount (from the host
+    /// scan's listing, not the registry's).
+    private static func seesSparse(_ text: String, _ name: String, mount: String) -> Bool {
+        text.contains("shm_admin_unbacked_bytes{section=\"\(name)\",mount=\"\(mount)\"} 67108864\n")
+    }
+
+    @Test("a busy host's scrape takes the doctor's last run instead of a pass; a quiet host's is a second old")
+    func scrapesOfABusyHostMakeNoPass() throws {
+        let sparse = 64 << 20
+        // Every pass counts as expensive here.
+        let busy = try APIHarness(expensivePass: -1)
+        defer { busy.close() }
+        let mount = busy.api.ownMount
+        try busy.makeFile(busy.name("before"), size: sparse)
+        _ = busy.api.host.snapshot()
+        busy.api.doctor.tick()
+        let passes = busy.api.host.passesRun
+        #expect(Self.seesSparse(busy.call("GET", "/metrics", token: nil).text, busy.name("before"), mount: mount))
+        try busy.makeFile(busy.name("after"), size: sparse)
+        Thread.sleep(forTimeInterval: 1.2)  // older than a second-old reader would take
+        let second = busy.call("GET", "/metrics", token: nil).text
+        #expect(busy.api.host.passesRun == passes, "a scrape made a pass over /proc")
+        #expect(!Self.seesSparse(second, busy.name("after"), mount: mount), "objects as the doctor's run read them")
+        busy.api.doctor.tick()
+        #expect(Self.seesSparse(busy.call("GET", "/metrics", token: nil).text, busy.name("after"), mount: mount))
+
+        // Where a pass is cheap, a scrape is a second old.
+        let quiet = try APIHarness(expensivePass: .infinity)
+        defer { quiet.close() }
+        quiet.api.doctor.tick()
+        _ = quiet.call("GET", "/metrics", token: nil)
+        try quiet.makeFile(quiet.name("new"), size: sparse)
+        Thread.sleep(forTimeInterval: 1.2)
+        let after = quiet.call("GET", "/metrics", token: nil).text
+        #expect(quiet.api.host.lastPassCPUSeconds > 0, "the pass's cost is measured")
+        #expect(Self.seesSparse(after, quiet.name("new"), mount: mount))
+    }
+
     /// Every line is a comment or `name{labels} value`; each family's samples follow its HELP and TYPE.
     @Test func theExpositionIsWellFormed() throws {
         let box = try APIHarness()

@@ -40,7 +40,10 @@ final class APIHarness: @unchecked Sendable {
     private var closed = false
 
     /// `embedded`: serve the dashboard and openapi.json built into the binary, not the checkout's files.
-    init(readToken: String? = nil, loopbackBind: Bool = true, embedded: Bool = false) throws {
+    init(
+        readToken: String? = nil, loopbackBind: Bool = true, embedded: Bool = false,
+        expensivePass: Double = API.expensivePass
+    ) throws {
         _ = sweptCrashedRuns
         let token = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         prefix = "t-api-\(getpid())-\(token)-"
@@ -50,10 +53,11 @@ final class APIHarness: @unchecked Sendable {
         api = API(
             registry: registry,
             security: Security(adminToken: Self.adminToken, readToken: readToken, loopbackBind: loopbackBind),
-            metrics: Metrics(sectionCap: 1000), events: Self.events,
+            // No cap: another run's thousands of objects in /dev/shm must not push this one's series out.
+            metrics: Metrics(sectionCap: .max), events: Self.events,
             staticDirectory: embedded ? nil : repositoryRoot + "/static",
             openAPIPath: embedded ? nil : repositoryRoot + "/openapi.json", version: "0.0.0-test",
-            logger: Logger(label: "shm-admin-test"))
+            logger: Logger(label: "shm-admin-test"), expensivePass: expensivePass)
         router = api.router()
     }
 

@@ -109,6 +109,13 @@ func monotonicNow() -> Double {
     return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
 }
 
+/// The calling thread's CPU time (user and system), in seconds: clock_gettime(2) CLOCK_THREAD_CPUTIME_ID.
+func threadCPUSeconds() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}
+
 /// Seconds since the epoch: clock_gettime(2) CLOCK_REALTIME.
 func wallClockNow() -> Double {
     var spec = timespec()
