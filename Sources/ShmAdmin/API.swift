@@ -38,7 +38,8 @@ final class API: Sendable {
         self.registry = registry
         self.expensivePass = expensivePass
         self.host = host ?? HostScanner(HostScanConfiguration(shmDirectory: registry.directory.path))
-        self.doctor = DoctorService(host: self.host, registry: registry, configuration: doctor)
+        self.doctor = DoctorService(
+            host: self.host, registry: registry, configuration: doctor, expensivePass: expensivePass)
         let feed = registry.changes
         let own = DeviceID(registry.directory.device)
         self.quarantine = Quarantine(

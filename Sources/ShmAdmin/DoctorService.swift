@@ -34,6 +34,8 @@ final class DoctorService: Sendable {
     private let mappedNames = Mutex<(takenAt: Double, names: Set<String>)?>(nil)
     /// The last periodic run's snapshot and when it ran (monotonic seconds).
     private let lastRun = Mutex<(at: Double, snapshot: HostSnapshot)?>(nil)
+    /// The CPU time of a pass past which the periodic run never makes one sooner than a minute.
+    let expensivePass: Double
     /// How old the processes' part (mappers, holders, locks) of the periodic run's evidence may be.
     static let processEvidenceAge = 60.0
     /// How often at most unlinks cost a pass over /proc.
@@ -41,9 +43,11 @@ final class DoctorService: Sendable {
 
     init(
         host: HostScanner, registry: SectionRegistry, configuration: DoctorConfiguration,
-        history: HistoryRing = HistoryRing(), unlinks: UnlinkStore = UnlinkStore()
+        history: HistoryRing = HistoryRing(), unlinks: UnlinkStore = UnlinkStore(),
+        expensivePass: Double = API.expensivePass
     ) {
         self.host = host
+        self.expensivePass = expensivePass
         self.registry = registry
         self.configuration = configuration
         self.history = history
@@ -156,10 +160,13 @@ final class DoctorService: Sendable {
         // mount's fullness and objects now (no process is read) and takes who maps them from a
         // reader's pass of the last minute — unless the objects changed since that pass (one made,
         // grown, reset or removed: who maps it may have changed too), then from one of the last
-        // interval. A reader of the doctor gets a second-old pass.
+        // interval (on a busy host, see below, not). A reader of the doctor gets a second-old pass.
         let evidence = host.snapshot(maximumAge: Self.processEvidenceAge)
         var snapshot = host.withCurrentMounts(evidence)
-        if !Self.sameObjects(evidence, snapshot) {
+        // Where a pass is expensive (a busy host, where programs make and drop objects all day),
+        // objects that changed wait for the minute's pass too: a pass every run would cost more
+        // than the rest of the server's idle work together.
+        if !Self.sameObjects(evidence, snapshot) && host.lastPassCPUSeconds <= expensivePass {
             snapshot = host.withCurrentMounts(host.snapshot(maximumAge: HistoryRing.interval))
         }
         lastRun.withLock { $0 = (monotonicSeconds(), snapshot) }
