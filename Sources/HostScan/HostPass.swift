@@ -1,3 +1,6 @@
+import Dispatch
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -34,10 +37,12 @@ public struct HostScanConfiguration: Sendable {
 /// One pass over /proc: namespaces first (a few links and one mountinfo and cgroup per mount
 /// namespace), then every process's maps and descriptors, then each mount's directory, System V
 /// and locks. Read-only; whatever cannot be read is left out.
-struct HostPass {
+struct HostPass: Sendable {
     let configuration: HostScanConfiguration
-    private let reader = FileReader()
     private var proc: String { configuration.procDirectory }
+
+    /// From this many processes on, `readProcesses` shares them between two threads.
+    var parallelFrom = 256
 
     init(_ configuration: HostScanConfiguration) { self.configuration = configuration }
 
@@ -192,12 +197,10 @@ struct HostPass {
 
     /// The regular files of a mount's directory that are on that mount.
     static func entries(of directory: String, device: DeviceID) -> [MountEntry] {
-        ProcFiles.entries(directory).sorted().compactMap { name in
-            guard let info = ProcFiles.linkStatus(directory + "/" + name), (info.st_mode & S_IFMT) == S_IFREG,
-                DeviceID(UInt64(info.st_dev)) == device
-            else { return nil }
-            return MountEntry(name: name, inode: UInt64(info.st_ino), facts: facts(info))
-        }
+        ProcFiles.regularFiles(directory).compactMap { file in
+            guard DeviceID(UInt64(file.status.st_dev)) == device else { return nil }
+            return MountEntry(name: file.name, inode: UInt64(file.status.st_ino), facts: facts(file.status))
+        }.sorted { $0.name < $1.name }
     }
 
     static func facts(_ info: stat) -> FileFacts {
@@ -208,61 +211,46 @@ struct HostPass {
             changedAt: Double(info.st_ctim.tv_sec) + Double(info.st_ctim.tv_nsec) / 1e9)
     }
 
+    /// What one thread of `readProcesses` found in its share of the processes.
+    private struct ProcessPart {
+        var objects: [ObjectID: SeenObject] = [:]
+        var sysvMappers: [SysVID: [Mapping]] = [:]
+        var commands: [Int32: String] = [:]
+        var kernelThreads: Set<Int32> = []
+    }
+
     /// Every process's mappings and descriptors of shared memory: objects on a mount's device,
-    /// memfds, System V attachments.
+    /// memfds, System V attachments. Two threads share the processes (each half in pid order,
+    /// the halves joined in order): on a host of thousands of processes the pass is mostly the
+    /// kernel writing their maps files, which two CPUs do in about half the time.
     private func readProcesses(_ pids: [Int32], into snapshot: inout HostSnapshot) {
         let devices = Set(snapshot.mounts.map(\.device))
         // A descriptor's link shows the path the kernel resolved: the --shm-dir as given may not be it.
         let ownDirectory = ProcFiles.canonical(configuration.shmDirectory) ?? configuration.shmDirectory
         let prefixes = ["/memfd:", "/dev/shm/", configuration.shmDirectory + "/", ownDirectory + "/"]
+        let ipcOf = snapshot.processes.mapValues { $0.ipc }
+        let ownIPC = snapshot.ownIPCNamespace ?? 0
+        let shares = pids.count >= parallelFrom ? 2 : 1
+        let size = (pids.count + shares - 1) / max(1, shares)
+        let parts = Mutex<[Int: ProcessPart]>([:])
+        DispatchQueue.concurrentPerform(iterations: shares) { index in
+            let share = pids[min(pids.count, index * size)..<min(pids.count, (index + 1) * size)]
+            let part = readProcesses(share, devices: devices, prefixes: prefixes, ipcOf: ipcOf, ownIPC: ownIPC)
+            parts.withLock { $0[index] = part }
+        }
         var kernelThreads: Set<Int32> = []
-        for pid in pids {
-            let base = proc + "/\(pid)"
-            var seen = false
-            // Descriptors before mappings: a process that maps an object and then closes its
-            // descriptor shows the one or the other to this order (reclaim's re-checks rely on it).
-            for name in ProcFiles.entries(base + "/fd") {
-                guard let fd = Int32(name), let target = ProcFiles.linkTarget(base + "/fd/" + name),
-                    prefixes.contains(where: { target.hasPrefix($0) }),
-                    let info = ProcFiles.status(base + "/fd/" + name), (info.st_mode & S_IFMT) == S_IFREG
-                else { continue }
-                seen = true
-                let deleted = target.hasSuffix(" (deleted)")
-                let path = deleted ? String(target.dropLast(" (deleted)".count)) : target
-                let id = ObjectID(device: DeviceID(UInt64(info.st_dev)), inode: UInt64(info.st_ino))
-                if snapshot.objects[id] == nil {
-                    snapshot.objects[id] = SeenObject(id: id, kind: Self.kind(path: path, deleted: deleted), path: path)
-                }
-                snapshot.objects[id]!.holders.append(Holding(pid: pid, fd: fd))
-                if snapshot.objects[id]!.facts == nil { snapshot.objects[id]!.facts = Self.facts(info) }
+        for index in 0..<shares {
+            guard let part = parts.withLock({ $0[index] }) else { continue }
+            snapshot.objects.merge(part.objects) { first, second in
+                var joined = first
+                joined.holders += second.holders
+                joined.mappers += second.mappers
+                if joined.facts == nil { joined.facts = second.facts }
+                return joined
             }
-            if let bytes = reader.read(base + "/maps") {
-                if bytes.isEmpty { kernelThreads.insert(pid) }
-                for line in Maps.parse(bytes, devices: devices) {
-                    seen = true
-                    let mapping = Mapping(
-                        pid: pid, start: line.start, end: line.end, offset: line.offset, writable: line.writable)
-                    if line.path.hasPrefix("/SYSV") {
-                        let ipc = snapshot.processes[pid]?.ipc ?? snapshot.ownIPCNamespace ?? 0
-                        snapshot.sysvMappers[
-                            SysVID(ipc: ipc, shmid: Int32(truncatingIfNeeded: line.inode)), default: []
-                        ]
-                        .append(mapping)
-                        continue
-                    }
-                    let id = ObjectID(device: line.device, inode: line.inode)
-                    if snapshot.objects[id] == nil {
-                        snapshot.objects[id] = SeenObject(
-                            id: id, kind: Self.kind(path: line.path, deleted: line.deleted), path: line.path)
-                    }
-                    snapshot.objects[id]!.mappers.append(mapping)
-                }
-            }
-            if seen {
-                snapshot.commands[pid] =
-                    ProcFiles.text(base + "/comm", limit: 256).map { $0.hasSuffix("\n") ? String($0.dropLast()) : $0 }
-                    ?? ""
-            }
+            snapshot.sysvMappers.merge(part.sysvMappers) { $0 + $1 }
+            snapshot.commands.merge(part.commands) { first, _ in first }
+            kernelThreads.formUnion(part.kernelThreads)
         }
         // Kernel threads (no address space: an empty maps file) are no namespace's processes.
         if !kernelThreads.isEmpty {
@@ -281,6 +269,61 @@ struct HostPass {
                 + String(mapping.start, radix: 16) + "-" + String(mapping.end, radix: 16)
             snapshot.objects[id]!.facts = ProcFiles.status(path).map(Self.facts)
         }
+    }
+
+    /// `readProcesses` for one share of the processes, with a reader of its own.
+    private func readProcesses(
+        _ pids: ArraySlice<Int32>, devices: Set<DeviceID>, prefixes: [String], ipcOf: [Int32: UInt64?], ownIPC: UInt64
+    ) -> ProcessPart {
+        let reader = FileReader()
+        var part = ProcessPart()
+        for pid in pids {
+            let base = proc + "/\(pid)"
+            var seen = false
+            // Descriptors before mappings: a process that maps an object and then closes its
+            // descriptor shows the one or the other to this order (reclaim's re-checks rely on it).
+            for name in ProcFiles.entries(base + "/fd") {
+                guard let fd = Int32(name), let target = ProcFiles.linkTarget(base + "/fd/" + name),
+                    prefixes.contains(where: { target.hasPrefix($0) }),
+                    let info = ProcFiles.status(base + "/fd/" + name), (info.st_mode & S_IFMT) == S_IFREG
+                else { continue }
+                seen = true
+                let deleted = target.hasSuffix(" (deleted)")
+                let path = deleted ? String(target.dropLast(" (deleted)".count)) : target
+                let id = ObjectID(device: DeviceID(UInt64(info.st_dev)), inode: UInt64(info.st_ino))
+                if part.objects[id] == nil {
+                    part.objects[id] = SeenObject(id: id, kind: Self.kind(path: path, deleted: deleted), path: path)
+                }
+                part.objects[id]!.holders.append(Holding(pid: pid, fd: fd))
+                if part.objects[id]!.facts == nil { part.objects[id]!.facts = Self.facts(info) }
+            }
+            if let bytes = reader.read(base + "/maps") {
+                if bytes.isEmpty { part.kernelThreads.insert(pid) }
+                for line in Maps.parse(bytes, devices: devices) {
+                    seen = true
+                    let mapping = Mapping(
+                        pid: pid, start: line.start, end: line.end, offset: line.offset, writable: line.writable)
+                    if line.path.hasPrefix("/SYSV") {
+                        let ipc = (ipcOf[pid] ?? nil) ?? ownIPC
+                        part.sysvMappers[SysVID(ipc: ipc, shmid: Int32(truncatingIfNeeded: line.inode)), default: []]
+                            .append(mapping)
+                        continue
+                    }
+                    let id = ObjectID(device: line.device, inode: line.inode)
+                    if part.objects[id] == nil {
+                        part.objects[id] = SeenObject(
+                            id: id, kind: Self.kind(path: line.path, deleted: line.deleted), path: line.path)
+                    }
+                    part.objects[id]!.mappers.append(mapping)
+                }
+            }
+            if seen {
+                part.commands[pid] =
+                    ProcFiles.text(base + "/comm", limit: 256).map { $0.hasSuffix("\n") ? String($0.dropLast()) : $0 }
+                    ?? ""
+            }
+        }
+        return part
     }
 
     /// OFD locks show pid -1 in /proc/locks (they belong to an open file, not a process): each is

@@ -122,6 +122,39 @@ struct PassTests {
         #expect(snapshot.sysvLimits.shmmni == 4096 && snapshot.sysvLimits.shmall == nil)
     }
 
+    @Test("two threads sharing the processes find what one finds, in the same order")
+    func twoThreads() throws {
+        let fake = try Self.host()
+        defer { fake.remove() }
+        var info = stat()
+        stat(fake.root + "/own-shm/a", &info)
+        for pid: Int32 in 400..<440 {
+            try fake.process(pid, mountNamespace: 2002, ipcNamespace: 5005, shmDevices: [Self.container])
+            try fake.write(
+                "proc/\(pid)/maps",
+                "7f1c00000000-7f1c00100000 rw-s 00000000 00:63 55     /dev/shm/data\n"
+                    + "7f1c00300000-7f1c00400000 rw-s 00000000 00:01 7      /SYSV0052e2c1 (deleted)\n")
+            try fake.link("proc/\(pid)/fd/\(pid % 7 + 3)", to: fake.root + "/own-shm/a")
+        }
+        let alone = HostPass(fake.configuration()).run()
+        var shared = HostPass(fake.configuration())
+        shared.parallelFrom = 1
+        let together = shared.run()
+        let data = ObjectID(device: Self.container, inode: 55)
+        let a = ObjectID(device: fake.realDevice, inode: UInt64(info.st_ino))
+        #expect(alone.objects[data]?.mappers.count == 42)
+        #expect(together.objects[data]?.mappers.map(\.pid) == alone.objects[data]?.mappers.map(\.pid))
+        #expect(together.objects[a]?.holders == alone.objects[a]?.holders)
+        #expect(together.objects[a]?.holders.count == 41 && together.objects[a]?.facts?.size == 1000)
+        #expect(Set(together.objects.keys) == Set(alone.objects.keys))
+        #expect(together.objects.mapValues(\.path) == alone.objects.mapValues(\.path))
+        let sysv = SysVID(ipc: 5005, shmid: 7)
+        #expect(together.sysvMappers[sysv]?.map(\.pid) == alone.sysvMappers[sysv]?.map(\.pid))
+        #expect(together.sysvMappers[sysv]?.count == 41)
+        #expect(together.commands == alone.commands && together.commands.count == alone.commands.count)
+        #expect(together.mounts.map(\.pids) == alone.mounts.map(\.pids))
+    }
+
     @Test("a cgroup v1 host: the memory controller's limit")
     func cgroupV1() throws {
         let fake = try FakeProc()

@@ -25,6 +25,33 @@ enum ProcFiles {
         return result
     }
 
+    /// The regular files of the directory at `path` with their status, links not followed: one
+    /// opendir(3), readdir(3) and an fstatat(2) relative to the open directory per entry (the
+    /// directory's own path, `/proc/PID/root/dev/shm` for another namespace's mount, is walked
+    /// once, not once per entry). Entries the directory says are not regular files are not stat'ed.
+    static func regularFiles(_ path: String) -> [(name: String, status: stat)] {
+        guard let stream = try? syscall(.opendir, failure: nil, { opendir(path) }) else { return [] }
+        defer { closedir(stream) }
+        let directory = dirfd(stream)
+        var result: [(name: String, status: stat)] = []
+        while let entry = readdir(stream) {
+            let type = entry.pointee.d_type
+            guard type == UInt8(DT_REG) || type == UInt8(DT_UNKNOWN) else { continue }
+            var info = stat()
+            let found = withUnsafeBytes(of: entry.pointee.d_name) { raw -> String? in
+                let bytes = raw.bindMemory(to: CChar.self)
+                guard
+                    (try? syscall(.fstatat, { fstatat(directory, bytes.baseAddress!, &info, AT_SYMLINK_NOFOLLOW) }))
+                        != nil
+                else { return nil }
+                let length = raw.firstIndex(of: 0) ?? raw.count
+                return String(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<length]), as: UTF8.self)
+            }
+            if let name = found, (info.st_mode & S_IFMT) == S_IFREG { result.append((name, info)) }
+        }
+        return result
+    }
+
     /// Where the symbolic link at `path` points (a /proc/PID/fd or ns entry): readlink(2).
     static func linkTarget(_ path: String) -> String? {
         var buffer = [UInt8](repeating: 0, count: 4096)
