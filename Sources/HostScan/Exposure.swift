@@ -32,8 +32,21 @@ public enum Hrefs {
         "/api/v1/unlinked/\(id.device.major)-\(id.device.minor):\(id.inode)"
     }
 
+    /// Letters, digits and `-._~` (RFC 3986's unreserved characters).
+    static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+            UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
+    }
+
     /// A name as one path segment: everything but unreserved characters percent-encoded.
     public static func segment(_ text: String) -> String {
+        if text.utf8.allSatisfy(isUnreserved) { return text }  // most names: nothing to encode
         var result = ""
         for byte in text.utf8 {
             switch byte {
