@@ -64,7 +64,7 @@ def write_results(dest: Path, report: Report, header: Header, analysis: Path | N
         f"- Server: {header.server}",
         f"- Peers: {header.peers}",
         "",
-        "## Targets (issue 5; information, the bench does not fail on them)",
+        "## Targets (issues 5, 12, 14 and 17; information, the bench does not fail on them)",
         "",
         "| # | what | target | result | |",
         "|---|---|---|---|---|",
