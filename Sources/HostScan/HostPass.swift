@@ -39,16 +39,23 @@ public struct HostScanConfiguration: Sendable {
 /// and locks. Read-only; whatever cannot be read is left out.
 struct HostPass: Sendable {
     let configuration: HostScanConfiguration
+    /// The server's own mount's regular files as a listing of the server's directory found them
+    /// just before (`HostScanner.takeOwnMount`): used instead of a listing of the pass's own.
+    var ownMount: OwnMountListing?
     private var proc: String { configuration.procDirectory }
 
     /// From this many processes on, `readProcesses` shares them between two threads.
     var parallelFrom = 256
 
-    init(_ configuration: HostScanConfiguration) { self.configuration = configuration }
+    init(_ configuration: HostScanConfiguration, ownMount: OwnMountListing? = nil) {
+        self.configuration = configuration
+        self.ownMount = ownMount
+    }
 
     func run() -> HostSnapshot {
         var snapshot = HostSnapshot()
-        let started = monotonicNow()
+        // A snapshot is as old as its oldest part.
+        let started = min(monotonicNow(), ownMount?.takenAt ?? .infinity)
         snapshot.ownPid = ProcFiles.linkTarget(proc + "/self").flatMap { Int32($0) } ?? getpid()
         snapshot.ownMountNamespace = namespaceInode(ProcFiles.linkTarget(proc + "/self/ns/mnt"))
         snapshot.ownIPCNamespace = namespaceInode(ProcFiles.linkTarget(proc + "/self/ns/ipc"))
@@ -180,7 +187,13 @@ struct HostPass: Sendable {
             mounts[device]!.pids.sort()
             let directory = mounts[device]!.reachedThrough
             mounts[device]!.capacity = ProcFiles.fileSystem(directory).map(Self.capacity)
-            mounts[device]!.entries = Self.entries(of: directory, device: device)
+            if device == serverDevice, let ownMount {
+                mounts[device]!.entries = ownMount.objects.compactMap { object in
+                    Self.entry(object.name, object.status, device: device)
+                }
+            } else {
+                mounts[device]!.entries = Self.entries(of: directory, device: device)
+            }
         }
         let others = mounts.values.filter { $0.device != serverDevice }.sorted { $0.device < $1.device }
         snapshot.mounts = (serverDevice.flatMap { mounts[$0] }.map { [$0] } ?? []) + others
@@ -197,10 +210,14 @@ struct HostPass: Sendable {
 
     /// The regular files of a mount's directory that are on that mount.
     static func entries(of directory: String, device: DeviceID) -> [MountEntry] {
-        ProcFiles.regularFiles(directory).compactMap { file in
-            guard DeviceID(UInt64(file.status.st_dev)) == device else { return nil }
-            return MountEntry(name: file.name, inode: UInt64(file.status.st_ino), facts: facts(file.status))
-        }.sorted { $0.name < $1.name }
+        ProcFiles.regularFiles(directory).compactMap { entry($0.name, $0.status, device: device) }
+            .sorted { $0.name < $1.name }
+    }
+
+    /// A regular file on `device`; nil for anything else.
+    static func entry(_ name: String, _ info: stat, device: DeviceID) -> MountEntry? {
+        guard (info.st_mode & S_IFMT) == S_IFREG, DeviceID(UInt64(info.st_dev)) == device else { return nil }
+        return MountEntry(name: name, inode: UInt64(info.st_ino), facts: facts(info))
     }
 
     static func facts(_ info: stat) -> FileFacts {
@@ -379,6 +396,18 @@ struct HostPass: Sendable {
             ProcFiles.text(proc + "/sys/kernel/" + name, limit: 64).flatMap { Int64($0.filter { !$0.isWhitespace }) }
         }
         snapshot.sysvLimits = SysVLimits(shmmni: limit("shmmni"), shmall: limit("shmall"), shmmax: limit("shmmax"))
+    }
+}
+
+/// The regular files of the server's own directory, sorted by name, as a listing that began at
+/// `takenAt` (monotonic seconds) found them with `fstatat`.
+public struct OwnMountListing: Sendable {
+    public var takenAt: Double
+    public var objects: [(name: String, status: stat)]
+
+    public init(takenAt: Double, objects: [(name: String, status: stat)]) {
+        self.takenAt = takenAt
+        self.objects = objects
     }
 }
 

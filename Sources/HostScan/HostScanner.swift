@@ -9,14 +9,17 @@ public final class HostScanner: Sendable {
     public let configuration: HostScanConfiguration
     private let shared: SharedSnapshot<HostSnapshot>
     private let cost: PassCost
+    private let ownMount: OwnMountSource
 
     public init(_ configuration: HostScanConfiguration) {
         self.configuration = configuration
         let cost = PassCost()
         self.cost = cost
+        let ownMount = OwnMountSource(window: configuration.maximumAge / 10)
+        self.ownMount = ownMount
         shared = SharedSnapshot(empty: HostSnapshot()) {
             let before = threadCPUSeconds()
-            let snapshot = HostPass(configuration).run()
+            let snapshot = HostPass(configuration, ownMount: ownMount.listing()).run()
             cost.record(threadCPUSeconds() - before)
             return snapshot
         }
@@ -37,7 +40,18 @@ public final class HostScanner: Sendable {
     /// A snapshot at most `maximumAge` old: periodic work (the doctor's run every 10 s) takes the
     /// pass a reader made lately instead of making one more (and starts none ahead of time).
     public func snapshot(maximumAge: Double, refreshingAhead: Bool = false) -> HostSnapshot {
-        shared.value(maximumAge: maximumAge, refreshingAhead: refreshingAhead)
+        // A pass is dated by its start, and the server's own mount in it may come from a listing
+        // up to `window` older (`takeOwnMount`): asked that much younger, the answer is in time.
+        shared.value(maximumAge: maximumAge - ownMount.window, refreshingAhead: refreshingAhead)
+    }
+
+    /// Where a pass may take the server's own mount from instead of listing and stat'ing it again:
+    /// the registry lists and stats that directory for every section listing, and a pass is most
+    /// often started by one. The source gets the earliest start a listing may have (a tenth of
+    /// `maximumAge` before the pass, and not before the last `invalidate()`) and answers nil when
+    /// it has none that recent.
+    public func takeOwnMount(from source: @escaping @Sendable (_ since: Double) -> OwnMountListing?) {
+        ownMount.source.withLock { $0 = source }
     }
 
     /// The snapshot the last pass made, however old (empty before the first): for deciding whether
@@ -47,7 +61,12 @@ public final class HostScanner: Sendable {
 
     /// A snapshot from a pass that starts now, for decisions that must not rest on a cached view
     /// (a guarded delete); it becomes the shared one.
-    public func freshSnapshot() -> HostSnapshot { shared.fresh() }
+    public func freshSnapshot() -> HostSnapshot {
+        // Nothing in it from before the call: passes starting meanwhile list the mount themselves.
+        ownMount.suspended.add(1, ordering: .sequentiallyConsistent)
+        defer { ownMount.suspended.subtract(1, ordering: .sequentiallyConsistent) }
+        return shared.fresh()
+    }
 
     /// The tmpfs mounts some namespace sees at `/dev/shm` now, each with the processes of those
     /// namespaces: a light pass (two links per process, one mountinfo per namespace), for noticing
@@ -88,7 +107,30 @@ public final class HostScanner: Sendable {
 
     /// Forgets the snapshot: the next reader gets a fresh pass (after the server changed something).
     /// A pass already running began before the change, so it is not installed when it ends.
-    public func invalidate() { shared.invalidate() }
+    public func invalidate() {
+        ownMount.invalidatedAt.withLock { $0 = monotonicNow() }
+        shared.invalidate()
+    }
+}
+
+/// Where passes take the server's own mount from (`HostScanner.takeOwnMount`), and when not to.
+final class OwnMountSource: Sendable {
+    /// How much older than its pass a listing may be.
+    let window: Double
+    let source = Mutex<(@Sendable (Double) -> OwnMountListing?)?>(nil)
+    /// The last `invalidate()`: a listing from before it may miss the change.
+    let invalidatedAt = Mutex(-Double.infinity)
+    /// Fresh snapshots being made: no pass takes a listing meanwhile.
+    let suspended = Atomic<Int>(0)
+
+    init(window: Double) { self.window = window }
+
+    func listing() -> OwnMountListing? {
+        guard suspended.load(ordering: .sequentiallyConsistent) == 0, let source = source.withLock({ $0 }) else {
+            return nil
+        }
+        return source(max(invalidatedAt.withLock { $0 }, monotonicNow() - window))
+    }
 }
 
 /// The last pass's CPU time, in microseconds.

@@ -5,6 +5,13 @@ import SystemSeam
     import Glibc
 #endif
 
+/// The regular files of the shared-memory directory with their status, sorted by name, as one
+/// listing found them; `takenAt` is its start (monotonic seconds).
+public struct DirectoryListing: Sendable {
+    public var takenAt: Double
+    public var objects: [(name: String, status: stat)]
+}
+
 extension SectionRegistry {
     /// A directory entry or a record, before the costlier facts (data bytes) are read.
     struct Entry {
@@ -159,11 +166,21 @@ extension SectionRegistry {
         let known = records.withLock { $0 }
         var candidates: [(name: String, inDirectory: Bool)] = []
         var missing = known  // records whose object is not in the directory
+        let takenAt = monotonicNow()
         let listed = try performing("list", on: nil) { () throws(SystemCallError) in try directory.entries() }
-        for item in listed where !Self.isInternalName(item.name) {
+        var temporaries: [String] = []
+        var everyObject = true
+        for item in listed {
             if item.type != UInt8(DT_REG) && item.type != UInt8(DT_UNKNOWN) { continue }
+            if Self.isInternalName(item.name) {
+                temporaries.append(item.name)
+                continue
+            }
             let managed = !known.isEmpty && missing.removeValue(forKey: item.name) != nil
-            guard keep(item.name, SectionName(unchecked: item.name).isSemaphoreName, managed) else { continue }
+            guard keep(item.name, SectionName(unchecked: item.name).isSemaphoreName, managed) else {
+                everyObject = false
+                continue
+            }
             candidates.append((item.name, true))
         }
         for name in missing.keys where keep(name, false, true) { candidates.append((name, false)) }
@@ -171,6 +188,7 @@ extension SectionRegistry {
         // record is not.
         candidates.sort { $0.name < $1.name }
         let statuses = statuses(of: candidates.map { $0.inDirectory ? $0.name : nil })
+        if everyObject { keepListing(takenAt: takenAt, candidates, statuses, temporaries: temporaries) }
         var entries: [Entry] = []
         entries.reserveCapacity(candidates.count)
         for (candidate, status) in zip(candidates, statuses) {
@@ -183,6 +201,42 @@ extension SectionRegistry {
             }
         }
         return entries
+    }
+
+    /// Keeps a listing that stat'ed every regular file of the directory for `recentListing(since:)`,
+    /// internal files (a create's temporaries) included: they are objects of the mount too.
+    private func keepListing(
+        takenAt: Double, _ candidates: [(name: String, inDirectory: Bool)], _ statuses: [stat?],
+        temporaries: [String]
+    ) {
+        var objects: [(name: String, status: stat)] = []
+        objects.reserveCapacity(candidates.count + temporaries.count)
+        for (candidate, status) in zip(candidates, statuses) where candidate.inDirectory {
+            if let status, Self.isListable(status) { objects.append((candidate.name, status)) }
+        }
+        if !temporaries.isEmpty {
+            for name in temporaries {
+                if let status = try? directory.status(of: SectionName(unchecked: name)), Self.isListable(status) {
+                    objects.append((name, status))
+                }
+            }
+            objects.sort { $0.name < $1.name }
+        }
+        lastListing.withLock { $0 = DirectoryListing(takenAt: takenAt, objects: objects) }
+    }
+
+    /// The directory's regular files as the last listing of every section found them, if it began at
+    /// `since` (monotonic seconds) or later: the host's pass takes the server's own mount from it
+    /// instead of stat'ing every object a second time.
+    public func recentListing(since: Double) -> DirectoryListing? {
+        lastListing.withLock { listing in
+            guard let kept = listing else { return nil }
+            if kept.takenAt < since {
+                listing = nil  // too old for anyone from now on
+                return nil
+            }
+            return kept
+        }
     }
 
     /// fstatat of each name (nil for a nil name, or one that is gone). The lookups are a third of a

@@ -58,6 +58,8 @@ public final class SectionRegistry: Sendable {
     /// The lock of each name in use, with how many callers hold or wait for it: an entry goes when
     /// its last user is done, so the table does not grow with every name ever created.
     private let nameLocks = Mutex<[String: (lock: NameLock, users: Int)]>([:])
+    /// The last listing that stat'ed every object of the directory (`recentListing(since:)`).
+    let lastListing = Mutex<DirectoryListing?>(nil)
 
     public init(configuration: Configuration) throws(SectionError) {
         directory = try ShmDirectory(path: configuration.shmDirectory)

@@ -28,6 +28,14 @@ final class HostProcessView: ProcessView {
 
     func invalidate() { host.invalidate() }
 
+    /// The registry's last listing of its directory, for the host's pass (`HostScanner.takeOwnMount`):
+    /// a section listing stats every object of the server's own mount just before the pass it starts.
+    static func ownMount(of registry: SectionRegistry) -> @Sendable (Double) -> OwnMountListing? {
+        { [weak registry] since in
+            registry?.recentListing(since: since).map { OwnMountListing(takenAt: $0.takenAt, objects: $0.objects) }
+        }
+    }
+
     /// The objects of one device, keyed by inode, as the registry words them: mappers other than
     /// the server, holders the server included, lock holders.
     static func view(of snapshot: HostSnapshot, device: DeviceID) -> ProcSnapshot {

@@ -213,6 +213,30 @@ struct PassTests {
         #expect(scanner.passesRun == 2)
     }
 
+    @Test(
+        "a pass takes the server's own mount from a recent listing, a fresh snapshot never; the snapshot is as old as it"
+    )
+    func ownMountFromListing() throws {
+        let fake = try Self.host()
+        defer { fake.remove() }
+        var info = stat()
+        stat(fake.root + "/own-shm/a", &info)
+        let status = info
+        let scanner = HostScanner(fake.configuration())
+        scanner.takeOwnMount { since in OwnMountListing(takenAt: since, objects: [("listed", status)]) }
+        let invalidated = monotonicNow()
+        scanner.invalidate()
+        let snapshot = scanner.snapshot()
+        #expect(snapshot.mounts[0].entries.map(\.name) == ["listed"])
+        #expect(snapshot.mounts[0].entries[0].facts.size == 1000)
+        #expect(snapshot.takenAt >= invalidated, "no listing from before an invalidate")
+        #expect(snapshot.mounts[1].entries.isEmpty, "other mounts are listed by the pass")
+        #expect(scanner.freshSnapshot().mounts[0].entries.map(\.name) == ["a", "sem.x"])
+        scanner.takeOwnMount { _ in nil }
+        scanner.invalidate()
+        #expect(scanner.snapshot().mounts[0].entries.map(\.name) == ["a", "sem.x"])
+    }
+
     @Test("the light pass: new namespaces at once, a new process's late unshare, an old one's within ten rounds")
     func lightPassReadsLittle() throws {
         let fake = try Self.host()

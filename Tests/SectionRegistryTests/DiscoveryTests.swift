@@ -249,6 +249,33 @@ struct DiscoveryTests {
         expectError(.notFound) { try registry.section(named: box.sectionName("nothing")) }
     }
 
+    @Test("a listing of every section keeps the directory's regular files for the host's pass; a filtered one does not")
+    func keptListing() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry()
+        let peer = try PythonPeer()  // a live pid, so no registry's start removes the temporary
+        defer { peer.stop() }
+        let temporary = SectionRegistry.temporaryPrefix + "\(peer.pid)-" + box.name("tmp")
+        try makeFile(Sandbox.shm + "/" + temporary, size: 10)
+        try makeFile(box.path("target"), size: 10)
+        #expect(mkdir(box.path("dir"), 0o700) == 0)
+        defer { rmdir(box.path("dir")) }
+        let before = monotonicNow()
+        _ = try registry.list(ListFilter(query: box.prefix))
+        #expect(registry.recentListing(since: before) == nil, "a filtered listing stats only what it keeps")
+        _ = try registry.list(ListFilter(limit: 1))
+        let listing = try #require(registry.recentListing(since: before))
+        #expect(listing.takenAt >= before)
+        let names = listing.objects.map(\.name)
+        #expect(names.contains(box.name("target")) && names.contains(temporary), "temporaries are the mount's too")
+        #expect(!names.contains(box.name("dir")), "regular files only")
+        #expect(names == names.sorted())
+        let target = try #require(listing.objects.first { $0.name == box.name("target") })
+        #expect(target.status.st_size == 10)
+        #expect(registry.recentListing(since: monotonicNow() + 1) == nil, "too old for a later start")
+    }
+
     @Test(
         "an entry that is no object (symbolic link, directory, FIFO) is .notFound for every operation, never a hang",
         arguments: ["link", "dir", "fifo"])
