@@ -18,6 +18,12 @@ public enum CommandLineAnswers {
         SectionListJSON.write(sections, total: total, mount: mount).finish()
     }
 
+    /// One member of a section as `sectionList` writes it (`.null` for a key it does not have): local
+    /// tables read the registry's sections through this instead of the JSON.
+    public static func sectionMember(_ key: String, of info: SectionInfo, mount: String) -> SectionMember {
+        SectionJSON.member(key, of: info, mount: mount)
+    }
+
     /// One section (grow, reset, adopt); a create adds `created`.
     public static func section(_ info: SectionInfo, created: Bool? = nil, mount: String) -> [UInt8] {
         SectionJSON(info, created: created, mount: mount).jsonBytes(capacity: 512)

@@ -82,31 +82,36 @@ extension SectionJSON {
     /// the writer, the name percent-encoded: a listing holds up to 10,000 of them.
     static func hostMembers(of info: SectionInfo, mount: String, to json: inout JSONWriter) {
         json.key("href")
-        json.asciiString(maximumLength: hrefPrefix.count + 3 * info.name.utf8.count) { start in
-            var at = start
-            for byte in hrefPrefix {
-                at.pointee = byte
-                at += 1
-            }
-            for byte in info.name.utf8 {
-                if isUnreserved(byte) {
-                    at.pointee = byte
-                    at += 1
-                } else {
-                    at[0] = UInt8(ascii: "%")
-                    at[1] = hexDigits[Int(byte >> 4)]
-                    at[2] = hexDigits[Int(byte & 15)]
-                    at += 3
-                }
-            }
-            return at - start
-        }
+        json.asciiString(maximumLength: hrefBound(info.name)) { writeHref(info.name, at: $0) }
         json.key("mount")
         json.string(mount)
         json.key("size")
         json.int(info.commit)
         json.key("unbackedBytes")
         json.int(max(0, info.commit - info.allocatedBytes))
+    }
+
+    static func hrefBound(_ name: String) -> Int { hrefPrefix.count + 3 * name.utf8.count }
+
+    /// `/api/v1/sections/NAME`, the name percent-encoded, at `start`; returns how many bytes.
+    static func writeHref(_ name: String, at start: UnsafeMutablePointer<UInt8>) -> Int {
+        var at = start
+        for byte in hrefPrefix {
+            at.pointee = byte
+            at += 1
+        }
+        for byte in name.utf8 {
+            if isUnreserved(byte) {
+                at.pointee = byte
+                at += 1
+            } else {
+                at[0] = UInt8(ascii: "%")
+                at[1] = hexDigits[Int(byte >> 4)]
+                at[2] = hexDigits[Int(byte & 15)]
+                at += 3
+            }
+        }
+        return at - start
     }
 
     private static let hrefPrefix = Array("/api/v1/sections/".utf8)
@@ -120,6 +125,55 @@ extension SectionJSON {
             UInt8(ascii: "~"):
             return true
         default: return false
+        }
+    }
+}
+
+/// One member of a section as `SectionJSON` writes it, for a table made without writing the JSON and
+/// reading it back (`shm-admin ls` in local mode).
+public enum SectionMember: Sendable, Equatable {
+    case text(String)
+    case number(Int64)
+    case flag(Bool)
+    case labels([String: String])
+    case null
+}
+
+extension SectionJSON {
+    /// The member `key` of a section with the version 1.1 members of `mount` (`members(of:to:)` and
+    /// `hostMembers(of:mount:to:)` in values; a test holds every key to the JSON); `.null` for a key
+    /// a section does not have, as a missing member reads.
+    static func member(_ key: String, of info: SectionInfo, mount: String) -> SectionMember {
+        switch key {
+        case "name": .text(info.name)
+        case "kind": .text(info.kind.rawValue)
+        case "managed": .flag(info.managed)
+        case "namespace": .text(info.namespace.rawValue)
+        case "path": .text(info.path)
+        case "state": .text(info.state.rawValue)
+        case "reserve": info.reserve.map { .number($0) } ?? .null
+        case "commit", "size": .number(info.commit)
+        case "allocatedBytes": .number(info.allocatedBytes)
+        case "dataBytes": .number(info.dataBytes)
+        case "mode": .text(ascii(maximumLength: 12) { Render.writeOctal(info.mode, at: $0) })
+        case "uid": .number(Int64(info.uid))
+        case "gid": .number(Int64(info.gid))
+        case "createdAt": .text(Render.timestamp(info.createdAt))
+        case "modifiedAt": .text(Render.timestamp(info.modifiedAt))
+        case "views": .number(Int64(info.views))
+        case "mappers": .number(Int64(info.mappers))
+        case "orphan": .flag(info.orphan)
+        case "labels": .labels(info.labels)
+        case "href": .text(ascii(maximumLength: hrefBound(info.name)) { writeHref(info.name, at: $0) })
+        case "mount": .text(mount)
+        case "unbackedBytes": .number(max(0, info.commit - info.allocatedBytes))
+        default: .null
+        }
+    }
+
+    private static func ascii(maximumLength: Int, _ write: (UnsafeMutablePointer<UInt8>) -> Int) -> String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maximumLength) { buffer in
+            String(decoding: buffer[0..<write(buffer.baseAddress!)], as: UTF8.self)
         }
     }
 }

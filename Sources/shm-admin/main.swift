@@ -22,6 +22,7 @@ struct ShmAdminCommand: ParsableCommand {
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "serve",
         abstract: "Serve the HTTP API and the dashboard.",
         discussion: """
             Prints the address it listens on and a dashboard URL carrying the admin token. \

@@ -1,4 +1,5 @@
 import HTTPServer
+import JSON
 import Testing
 
 @testable import SectionRegistry
@@ -32,6 +33,46 @@ import Testing
 
         let grown = box.call("POST", "/api/v1/sections/\(two)/grow", json: #"{"by":0}"#)
         #expect(grown.bodyBytes == CommandLineAnswers.section(try box.registry.section(named: two), mount: mount))
+    }
+
+    @Test("each member a local table reads is the member the listing's JSON holds")
+    func sectionMembersAreTheJSONs() throws {
+        let box = try APIHarness()
+        defer { box.close() }
+        box.create("plain")
+        box.create("labelled", reserve: "\"1MiB\"", commit: "65536")
+        let mount = CommandLineAnswers.mount(of: box.registry)
+        var infos = try box.registry.list(ListFilter(query: box.prefix, limit: .max)).sections
+        #expect(infos.count == 2)
+        var odd = infos[0]
+        odd.name = "odd name \"é\u{1}/%"
+        odd.reserve = nil
+        odd.mode = 0o104755
+        odd.labels = ["b": "two", "a": "one \"quoted\""]
+        odd.createdAt = 1_765_000_000.999
+        odd.modifiedAt = 0
+        odd.allocatedBytes = odd.commit + 4096
+        infos.append(odd)
+        for info in infos {
+            let json = try StrictJSON.parse(CommandLineAnswers.section(info, mount: mount))
+            guard case .object(let members) = json else {
+                Issue.record("not an object")
+                continue
+            }
+            for (key, value) in members {
+                let member: JSONValue =
+                    switch CommandLineAnswers.sectionMember(key, of: info, mount: mount) {
+                    case .text(let text): .string(text)
+                    case .number(let number): .int(number)
+                    case .flag(let flag): .bool(flag)
+                    case .labels(let labels):
+                        .object(labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
+                    case .null: .null
+                    }
+                #expect(member == value, "\(key) of \(info.name)")
+            }
+            #expect(CommandLineAnswers.sectionMember("nothing", of: info, mount: mount) == .null)
+        }
     }
 
     @Test func dumpsAreTheRoutesBytes() throws {

@@ -2,7 +2,8 @@ import ArgumentParser
 
 /// `shm-admin adopt NAME [--reserve SIZE] [--label K=V]…`: as `POST …/adopt`.
 struct Adopt: HostCommand {
-    static let configuration = CommandConfiguration(abstract: "Register a foreign section, so that it is managed.")
+    static let configuration = CommandConfiguration(
+        commandName: "adopt", abstract: "Register a foreign section, so that it is managed.")
 
     @OptionGroup var hostOptions: HostOptions
     @OptionGroup var output: SectionOutput

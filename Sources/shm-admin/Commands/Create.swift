@@ -3,6 +3,7 @@ import ArgumentParser
 /// `shm-admin create NAME --reserve SIZE …`: as `POST /api/v1/sections`.
 struct Create: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "create",
         abstract: "Create a section, or open it if it exists (says which).",
         discussion: "As POST /api/v1/sections. Exit 0 for created or opened; 1 with --exclusive when it exists.")
 

@@ -5,6 +5,7 @@ import ShmAdmin
 /// with its fix; the exit status says how bad (0: nothing above info, 1: warnings, 2: critical).
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "doctor",
         abstract: "Check the host's shared memory: findings worst first, each with its fix.",
         discussion: """
             Exit status: 0 when no finding is above info, 1 when the worst is a warning, 2 when one is critical. \

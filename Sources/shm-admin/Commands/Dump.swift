@@ -9,6 +9,7 @@ import ShmAdmin
 /// base64 JSON, or raw (`GET …/data`).
 struct Dump: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "dump",
         abstract: "Print a section's bytes: -C as hexdump -C (default), --hex, --base64, or --raw.")
 
     @OptionGroup var hostOptions: HostOptions

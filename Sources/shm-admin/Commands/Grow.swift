@@ -3,6 +3,7 @@ import ArgumentParser
 /// `shm-admin grow NAME (--to SIZE | --by SIZE)`: as `POST …/grow`.
 struct Grow: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "grow",
         abstract: "Grow a section's commit (never shrinks, never past the reserve).")
 
     @OptionGroup var hostOptions: HostOptions

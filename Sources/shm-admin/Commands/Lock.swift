@@ -9,6 +9,7 @@ import SectionRegistry
 /// the API and `fcntl.lockf` take (an OFD record lock locally, a lease remotely), like `flock(1)`.
 struct Lock: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "lock",
         abstract: "Run a command while holding a section's lock, like flock(1).",
         discussion: """
             Exit status: COMMAND's (128+N when a signal N ended it), or 1 with the holders when the lock \

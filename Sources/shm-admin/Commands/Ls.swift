@@ -10,6 +10,7 @@ import SectionRegistry
 /// with `--all` every shared-memory object of the host, as `GET /api/v1/inventory` lists them.
 struct Ls: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "ls",
         abstract: "List the sections of the shared-memory directory, or with --all every shared-memory object.",
         discussion: """
             Like lsipc -m for POSIX shared memory; -J prints GET /api/v1/sections' answer. With --all: every \
@@ -63,13 +64,10 @@ struct Ls: HostCommand {
         if table.listColumns { return Terminal.out(SectionColumns.shape.columnList) }
         let filter = SectionFilter(
             managed: managed, kind: kind.flatMap(SectionKind.init(rawValue:)), orphan: orphan, query: q)
-        let answer = try host.sections(filter)
         let owner = try? uid.map(Self.userID)
-        if table.json && owner == nil { return Terminal.out(answer + [10]) }
-        guard let document = Document.parse(answer) else {
-            throw Problem.local("Bad answer", "the listing is not JSON")
-        }
-        var sections = document["sections"].array
+        if table.json && owner == nil { return Terminal.out(try host.sections(filter) + [10]) }
+        // -J of the sections kept writes their JSON again: read from the JSON, not from local rows.
+        var sections = table.json ? try host.sectionsJSON(filter) : try host.sectionRows(filter)
         if let owner = owner ?? nil {
             sections = sections.filter { $0["uid"].int == Int64(owner) }
             // The API has no owner filter: the listing's own shape, of the sections kept.

@@ -4,6 +4,7 @@ import ArgumentParser
 /// shared-memory directory's first, then every container's /dev/shm.
 struct Mounts: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "mounts",
         abstract: "List every shared-memory mount: size, used, free, exposure, container.",
         discussion: """
             One row per tmpfs some process sees at /dev/shm (every container's), the shared-memory directory's \

@@ -3,7 +3,8 @@ import ArgumentParser
 /// `shm-admin pages NAME`: the section's runs of data, committed and reserved pages
 /// (`GET …/pages`), as a table or a one-line bar of the reserve.
 struct Pages: HostCommand {
-    static let configuration = CommandConfiguration(abstract: "Show a section's page map: data, committed, reserved.")
+    static let configuration = CommandConfiguration(
+        commandName: "pages", abstract: "Show a section's page map: data, committed, reserved.")
 
     @OptionGroup var hostOptions: HostOptions
     @OptionGroup var table: TableOptions

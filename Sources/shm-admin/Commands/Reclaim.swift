@@ -5,6 +5,7 @@ import ShmAdmin
 /// their mount's quarantine, or deleted (`POST /api/v1/reclaim`). A dry run unless `--yes`.
 struct Reclaim: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "reclaim",
         abstract: "Reclaim orphaned shared memory: a dry run that lists the candidates, unless --yes.",
         discussion: """
             Candidates are POSIX objects (of every mount, or --mount's) that no process holds, maps or locks, \

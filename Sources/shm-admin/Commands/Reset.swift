@@ -3,6 +3,7 @@ import ArgumentParser
 /// `shm-admin reset NAME --offset N --length N`: as `POST …/reset`.
 struct Reset: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "reset",
         abstract: "Discard a page-aligned range's contents and give its memory back (it reads as zeros).")
 
     @OptionGroup var hostOptions: HostOptions

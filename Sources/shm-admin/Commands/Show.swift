@@ -5,6 +5,7 @@ import ArgumentParser
 /// inventory (another mount's, a System V segment, a memfd or unlinked object) at its href.
 struct Show: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "show",
         abstract: "Show one section or object: metadata, mappers (with their rss/pss), holders, locks.",
         discussion: """
             NAME is a section of the shared-memory directory. Any object of ls --all is shown by its href \

@@ -5,6 +5,7 @@ import Synchronization
 /// remotely, the registry's change feed locally), until interrupted or the reader goes away.
 struct Watch: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "watch",
         abstract: "Print events as they happen, one line each (JSON lines with -J), until interrupted.")
 
     @OptionGroup var hostOptions: HostOptions

@@ -7,6 +7,7 @@ import ArgumentParser
 /// `shm-admin write NAME`: standard input written into the section (`PUT …/data`).
 struct Write: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "write",
         abstract: "Write standard input into a section at an offset.",
         discussion: "It must fit inside the commit (nothing is written otherwise) unless --partial.")
 

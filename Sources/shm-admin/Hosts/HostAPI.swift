@@ -9,6 +9,8 @@ typealias Problem = CommandLineAnswers.Problem
 protocol HostAPI {
     /// `GET /api/v1/sections` with every match (no page limit).
     func sections(_ filter: SectionFilter) throws(Problem) -> [UInt8]
+    /// The sections as table rows that read as the members of `sections(filter)`'s JSON.
+    func sectionRows(_ filter: SectionFilter) throws(Problem) -> [Document]
     func section(_ name: String) throws(Problem) -> [UInt8]
     func create(_ request: CreateArguments) throws(Problem) -> [UInt8]
     func grow(_ name: String, to commit: Int64?, by amount: Int64?) throws(Problem) -> [UInt8]
@@ -50,6 +52,20 @@ protocol HostAPI {
 }
 
 /// `reclaim`'s arguments (API-HOST.md `POST /api/v1/reclaim`).
+extension HostAPI {
+    /// The sections of `sections(filter)` read from its JSON (a local host reads the registry's
+    /// sections directly instead).
+    func sectionRows(_ filter: SectionFilter) throws(Problem) -> [Document] { try sectionsJSON(filter) }
+
+    /// The sections of `sections(filter)` read from its JSON, whose `value`s are the API's.
+    func sectionsJSON(_ filter: SectionFilter) throws(Problem) -> [Document] {
+        guard let document = Document.parse(try sections(filter)) else {
+            throw Problem.local("Bad answer", "the listing is not JSON")
+        }
+        return document["sections"].array
+    }
+}
+
 struct ReclaimOrder {
     var dryRun: Bool
     /// As given (`10m`, or seconds): sent as it is, parsed by local mode.

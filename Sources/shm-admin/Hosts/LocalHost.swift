@@ -51,13 +51,22 @@ struct LocalHost: HostAPI {
     private var creator: String { "cli pid \(getpid())" }
 
     func sections(_ filter: SectionFilter) throws(Problem) -> [UInt8] {
-        let (sections, total) = try answer { () throws(SectionError) in
+        let (sections, total) = try list(filter)
+        return CommandLineAnswers.sectionList(sections, total: total, mount: mount)
+    }
+
+    /// The registry's sections as rows that read as their JSON reads, without the JSON.
+    func sectionRows(_ filter: SectionFilter) throws(Problem) -> [Document] {
+        try list(filter).sections.map { Document(section: $0, mount: mount) }
+    }
+
+    private func list(_ filter: SectionFilter) throws(Problem) -> (sections: [SectionInfo], total: Int) {
+        try answer { () throws(SectionError) in
             try registry.list(
                 ListFilter(
                     managed: filter.managed, kind: filter.kind, orphan: filter.orphan, query: filter.query,
                     limit: Int.max))
         }
-        return CommandLineAnswers.sectionList(sections, total: total, mount: mount)
     }
 
     func section(_ name: String) throws(Problem) -> [UInt8] {

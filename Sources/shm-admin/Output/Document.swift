@@ -1,4 +1,6 @@
 import JSON
+import SectionRegistry
+import ShmAdmin
 
 /// An answer of the API read back: tables are made from the same JSON members in local and remote
 /// mode, so both print the same thing for one host.
@@ -10,10 +12,24 @@ import JSON
 struct Document: Sendable {
     private let tape: Tape?
     private let node: Int
+    /// A section straight from the registry, or one of its members (`tape` is nil then).
+    private let local: Local?
+
+    private enum Local {
+        case section(LocalSection)
+        case member(SectionMember)
+    }
 
     private init(_ tape: Tape?, _ node: Int) {
         self.tape = tape
         self.node = node
+        local = nil
+    }
+
+    private init(_ local: Local) {
+        tape = nil
+        node = 0
+        self.local = local
     }
 
     /// JSON null, and what a missing member reads as.
@@ -24,9 +40,20 @@ struct Document: Sendable {
         Tape(bytes).map { Document($0, 0) }
     }
 
+    /// A section of the local registry read as its JSON would read (`CommandLineAnswers.sectionMember`),
+    /// without writing that JSON: a local table of 10,000 sections (bench/ANALYSIS.md, "shm-admin ls").
+    /// Only its members are read: `members`, `array` and `value` of the section itself are empty.
+    init(section: SectionInfo, mount: String) {
+        self.init(.section(LocalSection(info: section, mount: mount)))
+    }
+
     private var entry: Tape.Node? { tape?.nodes[node] }
 
     subscript(_ key: String) -> Document {
+        if let local {
+            guard case .section(let section) = local else { return .null }
+            return Document(.member(CommandLineAnswers.sectionMember(key, of: section.info, mount: section.mount)))
+        }
         guard let tape, let entry, entry.kind == .object else { return .null }
         var child = node + 1
         while child < entry.after {
@@ -38,6 +65,14 @@ struct Document: Sendable {
     }
 
     var string: String? {
+        if let local {
+            switch local {
+            case .member(.text(let text)): return text
+            case .member(.number(let number)): return String(number)
+            case .member(.flag(let flag)): return flag ? "true" : "false"
+            default: return nil
+            }
+        }
         guard let tape, let entry else { return nil }
         switch entry.kind {
         case .string: return tape.text(entry)
@@ -49,15 +84,23 @@ struct Document: Sendable {
     }
 
     var int: Int64? {
+        if let local {
+            guard case .member(.number(let number)) = local else { return nil }
+            return number
+        }
         guard let tape, let entry, entry.kind == .number else { return nil }
         return tape.integer(entry) ?? tape.double(entry).flatMap { Int64(exactly: $0) }
     }
 
     var bool: Bool? {
+        if let local {
+            guard case .member(.flag(let flag)) = local else { return nil }
+            return flag
+        }
         switch entry?.kind {
-        case .true: true
-        case .false: false
-        default: nil
+        case .true: return true
+        case .false: return false
+        default: return nil
         }
     }
 
@@ -72,8 +115,12 @@ struct Document: Sendable {
         return elements
     }
 
-    /// The members, in the order the answer gives them.
+    /// The members, in the order the answer gives them (labels: sorted by key, as the API writes them).
     var members: [(key: String, value: Document)] {
+        if let local {
+            guard case .member(.labels(let labels)) = local else { return [] }
+            return labels.sorted { $0.key < $1.key }.map { ($0.key, Document(.member(.text($0.value)))) }
+        }
         guard let tape, let entry, entry.kind == .object else { return [] }
         var found: [(key: String, value: Document)] = []
         var child = node + 1
@@ -86,8 +133,29 @@ struct Document: Sendable {
 
     /// The value as a tree, for the few answers the command line writes again (`ls --uid -J`).
     var value: JSONValue {
+        if let local {
+            switch local {
+            case .member(.text(let text)): return .string(text)
+            case .member(.number(let number)): return .int(number)
+            case .member(.flag(let flag)): return .bool(flag)
+            case .member(.labels(let labels)):
+                return .object(labels.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })
+            default: return .null
+            }
+        }
         guard let tape, let entry else { return .null }
         return (try? StrictJSON.parse(Array(tape.bytes[entry.start..<entry.end]))) ?? .null
+    }
+}
+
+/// A section and the mount it is named with, shared by the documents of its members.
+final class LocalSection: Sendable {
+    let info: SectionInfo
+    let mount: String
+
+    init(info: SectionInfo, mount: String) {
+        self.info = info
+        self.mount = mount
     }
 }
 
