@@ -12,24 +12,23 @@ import ShmAdmin
 struct Document: Sendable {
     private let tape: Tape?
     private let node: Int
-    /// A section straight from the registry, or one of its members (`tape` is nil then).
-    private let local: Local?
-
-    private enum Local {
-        case section(LocalSection)
-        case member(SectionMember)
-    }
+    /// A section straight from the registry (`tape` is nil then).
+    private let section: LocalSection?
+    /// One of its members (`tape` and `section` are nil then).
+    private let member: SectionMember?
 
     private init(_ tape: Tape?, _ node: Int) {
         self.tape = tape
         self.node = node
-        local = nil
+        section = nil
+        member = nil
     }
 
-    private init(_ local: Local) {
+    private init(section: LocalSection?, member: SectionMember?) {
         tape = nil
         node = 0
-        self.local = local
+        self.section = section
+        self.member = member
     }
 
     /// JSON null, and what a missing member reads as.
@@ -44,16 +43,21 @@ struct Document: Sendable {
     /// without writing that JSON: a local table of 10,000 sections (bench/ANALYSIS.md, "shm-admin ls").
     /// Only its members are read: `members`, `array` and `value` of the section itself are empty.
     init(section: SectionInfo, mount: String) {
-        self.init(.section(LocalSection(info: section, mount: mount)))
+        self.init(section: LocalSection(info: section, mount: mount), member: nil)
     }
+
+    private init(_ member: SectionMember) { self.init(section: nil, member: member) }
+
+    /// Whether it is a local section or one of its members.
+    private var isLocal: Bool { section != nil || member != nil }
 
     private var entry: Tape.Node? { tape?.nodes[node] }
 
     subscript(_ key: String) -> Document {
-        if let local {
-            guard case .section(let section) = local else { return .null }
-            return Document(.member(CommandLineAnswers.sectionMember(key, of: section.info, mount: section.mount)))
+        if let section {
+            return Document(CommandLineAnswers.sectionMember(key, of: section.info, mount: section.mount))
         }
+        if member != nil { return .null }
         guard let tape, let entry, entry.kind == .object else { return .null }
         var child = node + 1
         while child < entry.after {
@@ -65,11 +69,11 @@ struct Document: Sendable {
     }
 
     var string: String? {
-        if let local {
-            switch local {
-            case .member(.text(let text)): return text
-            case .member(.number(let number)): return String(number)
-            case .member(.flag(let flag)): return flag ? "true" : "false"
+        if isLocal {
+            switch member {
+            case .text(let text): return text
+            case .number(let number): return String(number)
+            case .flag(let flag): return flag ? "true" : "false"
             default: return nil
             }
         }
@@ -84,8 +88,8 @@ struct Document: Sendable {
     }
 
     var int: Int64? {
-        if let local {
-            guard case .member(.number(let number)) = local else { return nil }
+        if isLocal {
+            guard case .number(let number) = member else { return nil }
             return number
         }
         guard let tape, let entry, entry.kind == .number else { return nil }
@@ -93,8 +97,8 @@ struct Document: Sendable {
     }
 
     var bool: Bool? {
-        if let local {
-            guard case .member(.flag(let flag)) = local else { return nil }
+        if isLocal {
+            guard case .flag(let flag) = member else { return nil }
             return flag
         }
         switch entry?.kind {
@@ -117,9 +121,9 @@ struct Document: Sendable {
 
     /// The members, in the order the answer gives them (labels: sorted by key, as the API writes them).
     var members: [(key: String, value: Document)] {
-        if let local {
-            guard case .member(.labels(let labels)) = local else { return [] }
-            return labels.sorted { $0.key < $1.key }.map { ($0.key, Document(.member(.text($0.value)))) }
+        if isLocal {
+            guard case .labels(let labels) = member else { return [] }
+            return labels.sorted { $0.key < $1.key }.map { ($0.key, Document(.text($0.value))) }
         }
         guard let tape, let entry, entry.kind == .object else { return [] }
         var found: [(key: String, value: Document)] = []
@@ -133,12 +137,12 @@ struct Document: Sendable {
 
     /// The value as a tree, for the few answers the command line writes again (`ls --uid -J`).
     var value: JSONValue {
-        if let local {
-            switch local {
-            case .member(.text(let text)): return .string(text)
-            case .member(.number(let number)): return .int(number)
-            case .member(.flag(let flag)): return .bool(flag)
-            case .member(.labels(let labels)):
+        if isLocal {
+            switch member {
+            case .text(let text): return .string(text)
+            case .number(let number): return .int(number)
+            case .flag(let flag): return .bool(flag)
+            case .labels(let labels):
                 return .object(labels.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })
             default: return .null
             }
