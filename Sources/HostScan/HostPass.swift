@@ -80,6 +80,18 @@ struct HostPass: Sendable {
     /// its namespace just after it starts) and a rotating tenth of the others; one mountinfo per
     /// namespace it has not seen.
     func mountMembers(reusing cache: inout MembershipCache, now: Double = monotonicNow()) -> [DeviceID: [Int32]] {
+        // No task made or ended since the last round (the kernel's count of tasks and its last pid,
+        // from loadavg, unchanged) and none still settling: the namespaces are as they were. Listing
+        // /proc is most of a round's cost on a host of thousands of processes that sit still.
+        let tasks = ProcFiles.text(proc + "/loadavg").flatMap(MembershipCache.tasks)
+        if let tasks, tasks == cache.tasks, let members = cache.members,
+            now - cache.lastFirstSeen > MembershipCache.settling, cache.skipped < MembershipCache.maximumSkips
+        {
+            cache.skipped += 1
+            return members
+        }
+        cache.tasks = tasks
+        cache.skipped = 0
         let pids = ProcFiles.entries(proc).compactMap { Int32($0) }.sorted()
         cache.round &+= 1
         var seen: [Int32: MembershipCache.Process] = [:]
@@ -102,6 +114,7 @@ struct HostPass: Sendable {
                     ProcFiles.text(proc + "/\(pid)/mountinfo").flatMap { MountInfo.shmDevice($0) })
             }
             seen[pid] = MembershipCache.Process(namespace: namespace, firstSeen: firstSeen)
+            cache.lastFirstSeen = max(cache.lastFirstSeen, firstSeen)
         }
         cache.processes = seen
         var members: [DeviceID: [Int32]] = [:]
@@ -112,7 +125,9 @@ struct HostPass: Sendable {
             members[device, default: []].append(pid)
         }
         cache.devices = cache.devices.filter { used.contains($0.key) }
-        return members.mapValues { $0.sorted() }
+        let sorted = members.mapValues { $0.sorted() }
+        cache.members = sorted
+        return sorted
     }
 
     /// Each process's mount and IPC namespace; for each new mount namespace, its `/dev/shm` and container.
@@ -422,8 +437,25 @@ struct MembershipCache: Sendable {
     static let settling = 10.0
     /// One process in this many is read again at each pass whatever its age (a pid reused, a setns).
     static let rotation = 10
+    /// Rounds skipped in a row at most (nothing made or ended), so that the rotation still comes
+    /// round for a process that changes namespace without a fork.
+    static let maximumSkips = 4
     var processes: [Int32: Process] = [:]
     /// Each mount namespace's `/dev/shm` device (nil: none there).
     var devices: [UInt64: DeviceID?] = [:]
     var round = 0
+    /// The last round's answer, its tasks (see `tasks(_:)`), the latest first sighting in it, and
+    /// the rounds skipped since.
+    var members: [DeviceID: [Int32]]?
+    var tasks: Substring?
+    var lastFirstSeen = -Double.infinity
+    var skipped = 0
+
+    /// "nr_threads last_pid" of `/proc/loadavg` ("0.10 0.20 0.30 1/512 4242"): both change when a
+    /// task is made, the first when one ends.
+    static func tasks(_ loadavg: String) -> Substring? {
+        let fields = loadavg.split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count >= 5, let slash = fields[3].firstIndex(of: "/") else { return nil }
+        return loadavg[fields[3].index(after: slash)..<fields[4].endIndex]
+    }
 }

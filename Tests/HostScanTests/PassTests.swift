@@ -274,6 +274,37 @@ struct PassTests {
         members = pass.mountMembers(reusing: &cache, now: 3001)
         #expect(members[Self.container] == nil && cache.devices[2002] == nil, "a namespace without processes goes")
     }
+
+    @Test("the light pass skips a round when loadavg says no task was made or ended, at most four in a row")
+    func lightPassSkipsAStillHost() throws {
+        let fake = try Self.host()
+        defer { fake.remove() }
+        let pass = HostPass(fake.configuration())
+        var cache = MembershipCache()
+        try fake.write("proc/loadavg", "0.10 0.20 0.30 1/500 4242\n")
+        var members = pass.mountMembers(reusing: &cache, now: 1000)
+        #expect(members[Self.container] == [200, 201])
+        // A process whose making loadavg does not show (as the fake's never do) is not looked for...
+        try fake.process(400, mountNamespace: 2002, shmDevices: [Self.container])
+        members = pass.mountMembers(reusing: &cache, now: 1005)
+        #expect(members[Self.container] == [200, 201, 400], "not while the first processes are settling")
+        try fake.process(401, mountNamespace: 2002, shmDevices: [Self.container])
+        for round in 0..<MembershipCache.maximumSkips {
+            members = pass.mountMembers(reusing: &cache, now: 1020 + Double(round))
+            #expect(members[Self.container] == [200, 201, 400])
+        }
+        // ...until the skips run out, or loadavg changes.
+        members = pass.mountMembers(reusing: &cache, now: 1030)
+        #expect(members[Self.container] == [200, 201, 400, 401])
+        try FileManager.default.removeItem(atPath: fake.proc + "/401")
+        members = pass.mountMembers(reusing: &cache, now: 1041)
+        #expect(members[Self.container] == [200, 201, 400, 401], "skipped: loadavg unchanged")
+        try fake.write("proc/loadavg", "0.10 0.20 0.30 1/499 4242\n")
+        members = pass.mountMembers(reusing: &cache, now: 1042)
+        #expect(members[Self.container] == [200, 201, 400])
+        #expect(MembershipCache.tasks("0.10 0.20 0.30 1/499 4242\n") == "499 4242\n")
+        #expect(MembershipCache.tasks("garbage") == nil)
+    }
 }
 
 @Suite("One pass over this machine's /proc")
