@@ -58,9 +58,10 @@ public struct HistorySample: Sendable, Equatable {
             }
         var candidates: [ObjectSample] = []
         for mount in snapshot.mounts {
+            let prefix = Hrefs.filePrefix(of: mount)
             for entry in mount.entries {
                 candidates.append(
-                    ObjectSample(href: Hrefs.file(entry.name, of: mount), allocatedBytes: entry.facts.allocatedBytes))
+                    ObjectSample(href: prefix + Hrefs.segment(entry.name), allocatedBytes: entry.facts.allocatedBytes))
             }
         }
         for segment in snapshot.sysv {

@@ -22,8 +22,11 @@ public enum Hrefs {
     public static func mount(_ device: DeviceID) -> String { "/api/v1/mounts/\(device)" }
 
     /// `/api/v1/sections/NAME` for the server's own directory, `/api/v1/mounts/ID/sections/NAME` otherwise.
-    public static func file(_ name: String, of mount: ShmMount) -> String {
-        (mount.isServer ? "/api/v1/sections/" : "/api/v1/mounts/\(mount.device)/sections/") + segment(name)
+    public static func file(_ name: String, of mount: ShmMount) -> String { filePrefix(of: mount) + segment(name) }
+
+    /// What `file` puts before the name: made once for a mount's many files.
+    public static func filePrefix(of mount: ShmMount) -> String {
+        mount.isServer ? "/api/v1/sections/" : "/api/v1/mounts/\(mount.device)/sections/"
     }
 
     public static func sysv(_ segment: SysVSegment) -> String { "/api/v1/sysv/\(segment.ipc)/\(segment.shmid)" }
