@@ -47,8 +47,12 @@ extension InventoryJSON {
         _ snapshot: HostSnapshot, registry: SectionRegistry, _ filter: InventoryFilter, limit: Int, offset: Int
     ) throws -> InventoryJSON {
         let sections = try registry.list(ListFilter(limit: .max)).sections
-        let objects = HostObjects.all(snapshot, own: sections).filter(filter.admits)
-            .sorted { ($0.allocatedBytes, $1.href) > ($1.allocatedBytes, $0.href) }
+        var objects = HostObjects.all(snapshot, own: sections)
+        objects.removeAll { !filter.admits($0) }
+        // Sorted by index: an object is a large value, and a sort would move each many times.
+        let order = objects.indices.sorted {
+            (objects[$0].allocatedBytes, objects[$1].href) > (objects[$1].allocatedBytes, objects[$0].href)
+        }
         var byKind = Dictionary(uniqueKeysWithValues: HostObject.Kind.allCases.map { ($0.rawValue, (0, Int64(0))) })
         var byMount = Dictionary(uniqueKeysWithValues: snapshot.mounts.map { ($0.device, (0, Int64(0))) })
         for object in objects {
@@ -60,7 +64,7 @@ extension InventoryJSON {
             }
         }
         return InventoryJSON(
-            objects: objects.dropFirst(offset).prefix(limit), total: objects.count,
+            objects: ArraySlice(order.dropFirst(offset).prefix(limit).map { objects[$0] }), total: objects.count,
             byKind: HostObject.Kind.allCases.map { ($0.rawValue, byKind[$0.rawValue]!) },
             byMount: byMount.sorted { $0.key < $1.key }.map { ($0.key.description, $0.value) })
     }

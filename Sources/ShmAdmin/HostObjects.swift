@@ -120,10 +120,21 @@ enum HostObjects {
     /// Every object: the server's own directory, the other mounts, System V, memfd and unlinked.
     static func all(_ snapshot: HostSnapshot, own sections: [SectionInfo]) -> [HostObject] {
         var objects: [HostObject] = []
+        objects.reserveCapacity(
+            snapshot.mounts.reduce(sections.count + snapshot.sysv.count + snapshot.objects.count) {
+                $0 + $1.entries.count
+            })
         for mount in snapshot.mounts {
-            objects += mount.isServer ? own(sections, mount: mount, snapshot) : files(of: mount, snapshot)
+            if mount.isServer {
+                objects += own(sections, mount: mount, snapshot)
+            } else {
+                let prefix = "/api/v1/mounts/\(mount.device)/sections/"
+                for entry in mount.entries { objects.append(file(mount, entry, snapshot, hrefPrefix: prefix)) }
+            }
         }
-        return objects + sysv(snapshot) + unlinked(snapshot)
+        objects += sysv(snapshot)
+        objects += unlinked(snapshot)
+        return objects
     }
 
     /// Distinct processes other than the server.
@@ -147,15 +158,20 @@ enum HostObjects {
 
     /// The files of another mount, from its directory as the scan listed it.
     static func files(of mount: ShmMount, _ snapshot: HostSnapshot) -> [HostObject] {
-        mount.entries.map { file(mount, $0, snapshot) }
+        let prefix = "/api/v1/mounts/\(mount.device)/sections/"
+        return mount.entries.map { file(mount, $0, snapshot, hrefPrefix: prefix) }
     }
 
-    static func file(_ mount: ShmMount, _ entry: MountEntry, _ snapshot: HostSnapshot) -> HostObject {
+    /// `hrefPrefix`: `/api/v1/mounts/ID/sections/`, made once by a caller that makes many.
+    static func file(
+        _ mount: ShmMount, _ entry: MountEntry, _ snapshot: HostSnapshot, hrefPrefix: String? = nil
+    ) -> HostObject {
         let id = ObjectID(device: mount.device, inode: entry.inode)
         let seen = snapshot.objects[id]
         return HostObject(
             kind: entry.name.hasPrefix("sem.") ? .semaphore : .shm,
-            href: "/api/v1/mounts/\(mount.device)/sections/" + Hrefs.segment(entry.name), mount: mount.device,
+            href: (hrefPrefix ?? "/api/v1/mounts/\(mount.device)/sections/") + Hrefs.segment(entry.name),
+            mount: mount.device,
             name: entry.name, path: "/dev/shm/" + entry.name, size: entry.facts.size,
             allocatedBytes: entry.facts.allocatedBytes, holders: others(seen?.holders.map(\.pid) ?? [], snapshot),
             mappers: others(seen?.mappers.map(\.pid) ?? [], snapshot), orphan: !snapshot.isInUse(id),
