@@ -60,17 +60,30 @@ public struct HTTPRequest: Sendable {
         routeParameters[name]
     }
 
+    /// The raw URL's path when it has no `%` escapes (so it is its own decoded form), else nil. That is
+    /// `path` itself when the two are as long, so no new String is made for the usual request.
+    var literalPath: String? {
+        guard var rawURL else { return nil }
+        rawURL.makeContiguousUTF8()
+        let length = rawURL.utf8.withContiguousStorageIfAvailable { bytes -> Int? in
+            guard bytes.first == UInt8(ascii: "/") else { return nil }
+            var length = 0
+            for byte in bytes {
+                if byte == UInt8(ascii: "?") || byte == UInt8(ascii: "#") { break }
+                if byte == UInt8(ascii: "%") { return nil }
+                length += 1
+            }
+            return length
+        }
+        guard let length, let length else { return nil }
+        // Without escapes, libmicrohttpd's decoded path is the raw path's bytes: the same length, the same text.
+        if length == path.utf8.count { return path }
+        return String(decoding: rawURL.utf8.prefix(length), as: UTF8.self)
+    }
+
     /// The path's segments, split at the raw target's `/` and then each percent-decoded on its own, so an
     /// encoded slash (`%2F`) stays inside its segment (`path` has lost that distinction). Nil when the raw
     /// target is unknown or not a path (`*`, absolute form); the router then splits `path`.
-    /// The raw URL's path when it has no `%` escapes (so it is its own decoded form), else nil.
-    var literalPath: String? {
-        guard let rawURL, rawURL.hasPrefix("/") else { return nil }
-        let target = rawURL.utf8.prefix { $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }
-        guard !target.contains(UInt8(ascii: "%")) else { return nil }
-        return String(Substring(target))
-    }
-
     public var pathSegments: [String]? {
         guard let rawURL, rawURL.hasPrefix("/") else { return nil }
         let target = rawURL.utf8.prefix { $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }

@@ -29,15 +29,26 @@ public struct Router: Sendable {
         var method: String
         var pattern: RoutePattern
         var handler: HTTPHandler
+        /// `handler` inside the middleware, composed once when the table changes instead of for
+        /// every request (the composition allocated a closure per middleware per request).
+        var chained: HTTPHandler
     }
 
     private var entries: [Entry] = []
     private var middleware: [HTTPMiddleware] = []
-    /// The routes whose pattern is all literal, by path and method: a request for one (a listing,
-    /// `/healthz`, `/metrics`) is routed without splitting its path or trying every pattern (the
-    /// polled listing's hot path). Such a route is always the most specific
-    /// match for its path, so the outcome is the same.
-    private var literalRoutes: [String: [String: Entry]] = [:]
+    /// A route whose pattern is all literal, by its path's length, its path and its place in `entries`.
+    struct LiteralRoute: Sendable {
+        var length: Int
+        var path: String
+        var entry: Int
+    }
+
+    /// The routes whose pattern is all literal: a request for one (a listing, `/healthz`, `/metrics`) is
+    /// routed without splitting its path or trying every pattern (the polled listing's hot path). Such
+    /// a route is always the most specific match for its path, so the outcome is the same. A short list
+    /// scanned with the lengths compared first: cheaper than hashing the path and the method into
+    /// dictionaries for every request.
+    private var literalRoutes: [LiteralRoute] = []
 
     public init() {}
 
@@ -48,9 +59,20 @@ public struct Router: Sendable {
         precondition(
             !entries.contains { $0.method == method && $0.pattern.description == pattern },
             "route registered twice: \(method) \(pattern)")
-        let entry = Entry(method: method, pattern: RoutePattern(pattern), handler: handler)
+        let entry = Entry(
+            method: method, pattern: RoutePattern(pattern), handler: handler,
+            chained: Self.chain(middleware, handler))
         entries.append(entry)
-        if entry.pattern.isLiteral { literalRoutes[pattern, default: [:]][method] = entry }
+        if entry.pattern.isLiteral {
+            literalRoutes.append(LiteralRoute(length: pattern.utf8.count, path: pattern, entry: entries.count - 1))
+        }
+    }
+
+    /// `endpoint` wrapped in `middleware`, the first outermost.
+    private static func chain(_ middleware: [HTTPMiddleware], _ endpoint: @escaping HTTPHandler) -> HTTPHandler {
+        middleware.reversed().reduce(endpoint) { next, wrap in
+            { request in wrap(request, next) }
+        }
     }
 
     public mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) { add("GET", pattern, handler) }
@@ -63,6 +85,7 @@ public struct Router: Sendable {
     /// Adds middleware; the first added runs outermost.
     public mutating func use(_ middleware: @escaping HTTPMiddleware) {
         self.middleware.append(middleware)
+        for index in entries.indices { entries[index].chained = Self.chain(self.middleware, entries[index].handler) }
     }
 
     /// The route table in registration order (to compare with `openapi.json`).
@@ -86,6 +109,21 @@ public struct Router: Sendable {
 
     /// Looks up `method` and a path given as its segments, each decoded on its own.
     public func match(method: String, segments: [String]) -> Match {
+        switch lookup(method: method, segments: segments) {
+        case .found(let entry, let parameters):
+            .found(pattern: entry.pattern.description, parameters: parameters, handler: entry.handler)
+        case .methodNotAllowed(let allowed): .methodNotAllowed(allowed: allowed)
+        case .notFound: .notFound
+        }
+    }
+
+    private enum Lookup {
+        case found(Entry, [String: String])
+        case methodNotAllowed([String])
+        case notFound
+    }
+
+    private func lookup(method: String, segments: [String]) -> Lookup {
         // Methods are case-sensitive (RFC 9110 9.1): `delete` is not DELETE, whatever a proxy in front
         // made of it, so it is never routed to DELETE's handler.
         var candidates: [(Entry, [String: String])] = []
@@ -99,44 +137,53 @@ public struct Router: Sendable {
         guard var best = usable.first else {
             var allowed = Set(candidates.map(\.0.method))
             if allowed.contains("GET") { allowed.insert("HEAD") }
-            return .methodNotAllowed(allowed: allowed.sorted())
+            return .methodNotAllowed(allowed.sorted())
         }
         for candidate in usable.dropFirst() where candidate.0.pattern.isMoreSpecific(than: best.0.pattern) {
             best = candidate
         }
-        return .found(pattern: best.0.pattern.description, parameters: best.1, handler: best.0.handler)
+        return .found(best.0, best.1)
     }
 
     /// Routes `request` through the middleware to its handler (or to the 404/405 problem) and stamps
     /// the response with the matched pattern.
     public func respond(to request: HTTPRequest) -> HTTPResponse {
         var request = request
-        let endpoint: HTTPHandler
-        let found: Match
-        if let path = request.literalPath, let entry = literalRoutes[path]?[request.method] {
-            found = .found(pattern: entry.pattern.description, parameters: [:], handler: entry.handler)
+        let chained: HTTPHandler
+        let found: Lookup
+        if let entry = literalEntry(for: request) {
+            found = .found(entry, [:])
         } else {
-            found = match(method: request.method, segments: request.pathSegments ?? RoutePattern.split(request.path))
+            found = lookup(method: request.method, segments: request.pathSegments ?? RoutePattern.split(request.path))
         }
         switch found {
-        case .found(let pattern, let parameters, let handler):
-            request.routePattern = pattern
+        case .found(let entry, let parameters):
+            request.routePattern = entry.pattern.description
             request.routeParameters = parameters
-            endpoint = handler
+            chained = entry.chained
         case .methodNotAllowed(let allowed):
-            endpoint = { request in
+            chained = Self.chain(middleware) { request in
                 HTTPResponse.problem(.methodNotAllowed(request.method, allowed: allowed))
                     .adding("Allow", allowed.joined(separator: ", "))
             }
         case .notFound:
-            endpoint = { request in .problem(.notFound("no route for \(request.method) \(request.path)")) }
+            chained = Self.chain(middleware) { request in
+                .problem(.notFound("no route for \(request.method) \(request.path)"))
+            }
         }
-        let chain = middleware.reversed().reduce(endpoint) { next, wrap in
-            { request in wrap(request, next) }
-        }
-        var response = chain(request)
+        var response = chained(request)
         if response.routePattern == nil { response.routePattern = request.routePattern }
         return response
+    }
+
+    /// The all-literal route for `request`'s path and method, if there is one.
+    private func literalEntry(for request: HTTPRequest) -> Entry? {
+        guard !literalRoutes.isEmpty, let path = request.literalPath else { return nil }
+        let length = path.utf8.count
+        for route in literalRoutes where route.length == length && route.path == path {
+            if entries[route.entry].method == request.method { return entries[route.entry] }
+        }
+        return nil
     }
 
     /// `respond(to:)` as a handler for `HTTPServer`.

@@ -92,6 +92,7 @@ import Testing
             ("PUT", "/api/v1/sections", 405, "", nil),
             ("get", "/healthz", 405, "", nil),
             ("GET", "/healthz/", 404, "", nil),
+            ("GET", "/healthz#top", 200, "ok", "/healthz"),
         ] as [(String, String, Int, String, String?)])
     func literalRoutesWithTheRawTarget(method: String, rawURL: String, status: Int, text: String, pattern: String?) {
         let decoded = String(rawURL.prefix { $0 != "?" }).removingPercentEncodingForTest()
@@ -141,6 +142,29 @@ import Testing
             to: HTTPRequest(method: "GET", path: "/zzz", headers: ["Authorization": "Bearer t"]))
         #expect(unknown.status == 404)
         #expect(unknown.headers["X-Route"] == "none")
+    }
+
+    /// Middleware added before the routes, between them or after them wraps every route, and the 404 and
+    /// 405 answers too (the chain is composed when the table changes, not per request).
+    @Test func middlewareWrapsEveryOutcomeWhenEverItWasAdded() {
+        var router = Router()
+        router.use { request, next in next(request).adding("X-Order", "first") }
+        router.get("/a") { _ in .text("a") }
+        router.use { request, next in next(request).adding("X-Order", "second") }
+        router.get("/b/{name}") { _ in .text("b") }
+        router.use { request, next in next(request).adding("X-Order", "third") }
+        let requests = [
+            HTTPRequest(method: "GET", path: "/a", rawURL: "/a"), HTTPRequest(method: "GET", path: "/a"),
+            HTTPRequest(method: "GET", path: "/b/x", rawURL: "/b/x?y=1"), HTTPRequest(method: "GET", path: "/zzz"),
+            HTTPRequest(method: "PUT", path: "/a", rawURL: "/a"), HTTPRequest(method: "PUT", path: "/b/x"),
+        ]
+        let statuses = requests.map { router.respond(to: $0).status }
+        #expect(statuses == [200, 200, 200, 404, 405, 405])
+        for request in requests {
+            let response = router.respond(to: request)
+            #expect(response.headers.values(for: "X-Order") == ["third", "second", "first"], "\(request.path)")
+        }
+        #expect(router.respond(to: requests[4]).headers["Allow"] == "GET, HEAD")
     }
 
     @Test func middlewareRunsOutermostFirst() {
