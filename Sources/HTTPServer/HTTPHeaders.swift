@@ -25,6 +25,11 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
         self.init(elements)
     }
 
+    /// The fields as the server collected them.
+    init(fields: [Field]) {
+        self.fields = fields
+    }
+
     /// The first value of the field named `name` (case-insensitive), or nil.
     public subscript(name: String) -> String? {
         fields.first { Self.sameName($0.name, name) }?.value

@@ -34,15 +34,31 @@ let completedCallback: MHD_RequestCompletedCallback = { cls, _, requestContext, 
     server.requestCompleted(context, completedOK: termination == .REQUEST_TERMINATED_COMPLETED_OK)
 }
 
-/// Collects key/value pairs into the `[(String, String)]` that `cls` points to. The sized variant keeps
+/// Collects header fields into the `[HTTPHeaders.Field]` that `cls` points to. The sized variant keeps
 /// a decoded `%00` inside a value instead of cutting the value short there.
-let collectValuesCallback: MHD_KeyValueIteratorN = { cls, _, key, keySize, value, valueSize in
+let collectHeaderFieldsCallback: MHD_KeyValueIteratorN = { cls, _, key, keySize, value, valueSize in
     guard let cls, let key else { return .YES }
-    let pairs = cls.assumingMemoryBound(to: [(String, String)].self)
+    let fields = cls.assumingMemoryBound(to: [HTTPHeaders.Field].self)
+    let (name, text) = decodedPair(key, keySize, value, valueSize)
+    fields.pointee.append(HTTPHeaders.Field(name: name, value: text))
+    return .YES
+}
+
+/// Collects query parameters into the `[QueryParameters.Item]` that `cls` points to (sized, as above).
+let collectQueryItemsCallback: MHD_KeyValueIteratorN = { cls, _, key, keySize, value, valueSize in
+    guard let cls, let key else { return .YES }
+    let items = cls.assumingMemoryBound(to: [QueryParameters.Item].self)
+    let (name, text) = decodedPair(key, keySize, value, valueSize)
+    items.pointee.append(QueryParameters.Item(key: name, value: text))
+    return .YES
+}
+
+private func decodedPair(
+    _ key: UnsafePointer<CChar>, _ keySize: Int, _ value: UnsafePointer<CChar>?, _ valueSize: Int
+) -> (String, String) {
     let name = String(decoding: UnsafeRawBufferPointer(start: key, count: keySize), as: UTF8.self)
     let text = value.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: valueSize), as: UTF8.self) }
-    pairs.pointee.append((name, text ?? ""))
-    return .YES
+    return (name, text ?? "")
 }
 
 /// libmicrohttpd's own log messages (printf format plus va_list).

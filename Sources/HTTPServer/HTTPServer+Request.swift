@@ -21,15 +21,15 @@ extension HTTPServer {
             context.path = url ?? ""
             context.pathIsValid = url != nil
             (context.remoteAddress, context.isLoopback) = Self.remoteAddress(of: connection)
-            context.headers = HTTPHeaders(Self.values(of: connection, kind: .HEADER_KIND))
+            context.headers = HTTPHeaders(fields: Self.headerFields(of: connection))
             if let ambiguity = Self.ambiguousFraming(context.headers) {
                 // RFC 9112 6.3: unrecoverable framing, answered 400 before any body is read (the connection
                 // then closes). libmicrohttpd would take the first Content-Length, or chunked over it, and
                 // what a proxy in front made of the rest could pass as another request (smuggling).
                 return queue(.problem(.badRequest(ambiguity)), on: connection, context: context)
             }
-            let declared = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length")
-                .flatMap { Int(String(cString: $0)) }
+            // The first Content-Length, as libmicrohttpd's own lookup would find it (case-insensitive).
+            let declared = context.headers["Content-Length"].flatMap { Int($0) }
             if let declared, declared > limit {
                 // Answer before the body is read (no `100 Continue`); libmicrohttpd then closes the connection.
                 return queue(.problem(.payloadTooLarge(limit: limit)), on: connection, context: context)
@@ -82,7 +82,7 @@ extension HTTPServer {
 
     /// Why the body's length is ambiguous (Content-Length more than once, or with Transfer-Encoding), or nil.
     static func ambiguousFraming(_ headers: HTTPHeaders) -> String? {
-        let lengths = headers.values(for: "Content-Length").count
+        let lengths = headers.count(of: "Content-Length")
         if lengths > 1 { return "the request has \(lengths) Content-Length headers; one is allowed" }
         if lengths == 1 && headers.contains("Transfer-Encoding") {
             return "the request has both Content-Length and Transfer-Encoding"
@@ -100,7 +100,7 @@ extension HTTPServer {
             method: context.method,
             path: context.path,
             rawURL: context.rawURL,
-            query: QueryParameters(Self.values(of: connection, kind: .GET_ARGUMENT_KIND)),
+            query: QueryParameters(items: Self.queryItems(of: connection)),
             headers: context.headers,
             body: context.body,
             remoteAddress: context.remoteAddress,
@@ -108,12 +108,25 @@ extension HTTPServer {
             isTLS: configuration.tls != nil)
     }
 
-    private static func values(of connection: OpaquePointer, kind: MHD_ValueKind) -> [(String, String)] {
-        var pairs: [(String, String)] = []
-        withUnsafeMutablePointer(to: &pairs) { pointer in
-            _ = MHD_get_connection_values_n(connection, kind, collectValuesCallback, UnsafeMutableRawPointer(pointer))
+    /// The request's header fields, straight into the array `HTTPHeaders` keeps (this runs for every
+    /// request: no intermediate array of pairs).
+    private static func headerFields(of connection: OpaquePointer) -> [HTTPHeaders.Field] {
+        var fields: [HTTPHeaders.Field] = []
+        fields.reserveCapacity(8)
+        withUnsafeMutablePointer(to: &fields) { pointer in
+            _ = MHD_get_connection_values_n(
+                connection, .HEADER_KIND, collectHeaderFieldsCallback, UnsafeMutableRawPointer(pointer))
         }
-        return pairs
+        return fields
+    }
+
+    private static func queryItems(of connection: OpaquePointer) -> [QueryParameters.Item] {
+        var items: [QueryParameters.Item] = []
+        withUnsafeMutablePointer(to: &items) { pointer in
+            _ = MHD_get_connection_values_n(
+                connection, .GET_ARGUMENT_KIND, collectQueryItemsCallback, UnsafeMutableRawPointer(pointer))
+        }
+        return items
     }
 
     /// Sends `response` on `connection` and records what the completion report needs.

@@ -25,6 +25,11 @@ public struct QueryParameters: Sendable, Hashable, Sequence, ExpressibleByDictio
         self.init(elements)
     }
 
+    /// The items as the server collected them.
+    init(items: [Item]) {
+        self.items = items
+    }
+
     /// The first value for `key`, or nil when the key is absent.
     public subscript(key: String) -> String? {
         items.first { $0.key == key }?.value

@@ -33,10 +33,15 @@ final class RequestContext {
 
     /// Whether the path part of the raw URL holds `%00`.
     var rawPathHasEncodedNUL: Bool {
-        guard let rawURL else { return false }
+        guard var rawURL else { return false }
+        rawURL.makeContiguousUTF8()
+        return rawURL.utf8.withContiguousStorageIfAvailable(Self.hasEncodedNUL) ?? false
+    }
+
+    private static func hasEncodedNUL(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         // Byte by byte: `%00` has no letters to fold, and this runs for every request.
         var zeros = -1  // -1: no `%` pending; else the count of `0` seen after one
-        for byte in rawURL.utf8 {
+        for byte in bytes {
             switch byte {
             case UInt8(ascii: "?"), UInt8(ascii: "#"): return false
             case UInt8(ascii: "%"): zeros = 0

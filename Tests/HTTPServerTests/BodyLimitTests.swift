@@ -27,6 +27,19 @@ import Testing
         }
     }
 
+    /// Content-Length is found whatever its case: an oversize body is refused before it is sent, and a
+    /// second Content-Length in another case is ambiguous framing (400).
+    @Test func contentLengthIsMatchedCaseInsensitively() throws {
+        try withServer(configure: Self.limited, router: echoRouter()) { server in
+            let client = try RawHTTPClient(port: server.port)
+            try client.send("PUT /upload HTTP/1.1\r\nHost: x\r\ncontent-LENGTH: \(2 << 20)\r\n\r\n")
+            #expect(try client.readResponse().status == 413)
+            let twice = try RawHTTPClient(port: server.port)
+            try twice.send("PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nab")
+            #expect(try twice.readResponse().status == 400)
+        }
+    }
+
     @Test func bodyExactlyAtTheLimitIsAccepted() throws {
         try withServer(configure: Self.limited, router: echoRouter()) { server in
             let client = try RawHTTPClient(port: server.port)
