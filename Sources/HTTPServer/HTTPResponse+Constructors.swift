@@ -3,6 +3,8 @@ import JSON
 extension HTTPResponse {
     /// `Content-Type` of JSON bodies.
     public static let jsonContentType = "application/json"
+    /// The headers of a JSON body, built once (a dictionary literal per response built two arrays).
+    static let jsonHeaders: HTTPHeaders = ["Content-Type": jsonContentType]
     /// `Content-Type` of problem bodies (RFC 9457).
     public static let problemContentType = "application/problem+json"
 
@@ -21,12 +23,12 @@ extension HTTPResponse {
 
     /// A body that is already JSON text.
     public static func json(status: Int = 200, encoded bytes: [UInt8]) -> HTTPResponse {
-        HTTPResponse(status: status, headers: ["Content-Type": jsonContentType], body: .bytes(bytes))
+        HTTPResponse(status: status, headers: jsonHeaders, body: .bytes(bytes))
     }
 
     /// A body that is already JSON text, sent without a copy (see `SharedBytes`).
     public static func json(status: Int = 200, shared bytes: SharedBytes) -> HTTPResponse {
-        HTTPResponse(status: status, headers: ["Content-Type": jsonContentType], body: .shared(bytes))
+        HTTPResponse(status: status, headers: jsonHeaders, body: .shared(bytes))
     }
 
     /// A text body, `text/plain; charset=utf-8` unless `contentType` says otherwise.

@@ -150,7 +150,11 @@ extension HTTPServer {
         }
         defer { MHD_destroy_response(mhdResponse) }
         for field in response.headers where !Self.isManagedHeader(field.name) {
-            if MHD_add_response_header(mhdResponse, field.name, field.value) != .YES {
+            // withCString hands over a native String's own storage; the implicit conversion copied it.
+            let added = field.name.withCString { name in
+                field.value.withCString { value in MHD_add_response_header(mhdResponse, name, value) }
+            }
+            if added != .YES {
                 logger.warning("header refused", metadata: ["header": "\(field.name)", "path": "\(context.path)"])
             }
         }
