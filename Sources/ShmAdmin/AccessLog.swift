@@ -5,32 +5,65 @@ import JSON
 /// (`2026-11-23T19:34:45.123Z info shm-admin: GET /api/v1/sections 200 bytes=35526 duration_us=412
 /// remote=127.0.0.1`), written straight into the `LogSink`. Through swift-log, each line cost a
 /// `Logger.Message`, a `LogEvent`, string interpolations and their copies: 6 % of the server's time
-/// for the polled listing (bench 1). Here it is built in one byte buffer (integers by
-/// `JSONValue.writeInteger`).
+/// for the polled listing (bench 1). Here it is written into a buffer on the stack, with no array
+/// to grow (bench/ANALYSIS.md, issue 17).
 struct AccessLog: Sendable {
     let sink: LogSink
     let label: String
 
     func write(_ report: CompletedRequest) {
-        var line: [UInt8] = []
-        line.reserveCapacity(128 + label.utf8.count)
-        LineLogHandler.appendTimestamp(&line)
-        line.append(contentsOf: " info ".utf8)
-        LineLogHandler.appendEscaped(&line, label)
-        line.append(contentsOf: ": ".utf8)
-        LineLogHandler.appendEscaped(&line, report.method)
-        line.append(UInt8(ascii: " "))
-        LineLogHandler.appendEscaped(&line, report.route ?? "-")
-        line.append(UInt8(ascii: " "))
-        JSONValue.writeInteger(Int64(report.status), to: &line)
-        line.append(contentsOf: " bytes=".utf8)
-        JSONValue.writeInteger(Int64(clamping: report.bytesSent), to: &line)
-        line.append(contentsOf: " duration_us=".utf8)
-        JSONValue.writeInteger(Int64(max(0, report.durationSeconds * 1_000_000)), to: &line)
-        line.append(contentsOf: " remote=".utf8)
-        LineLogHandler.appendEscaped(&line, report.remoteAddress)
-        if report.outcome == .aborted { line.append(contentsOf: " aborted".utf8) }
-        line.append(UInt8(ascii: "\n"))
-        sink.write(line, urgent: false)
+        // Room for every text escaped (6 bytes a byte) and the rest (at most 147 bytes); the usual
+        // line fits on the stack, a longer one is allocated.
+        let texts =
+            label.utf8.count + report.method.utf8.count + (report.route?.utf8.count ?? 1)
+            + report.remoteAddress.utf8.count
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 6 * texts + 160) { buffer in
+            let start = buffer.baseAddress!
+            var at = start
+            at += LineLogHandler.writeTimestamp(at: at)
+            Self.put(" info ", &at)
+            Self.putEscaped(label, &at)
+            Self.put(": ", &at)
+            Self.putEscaped(report.method, &at)
+            Self.put(" ", &at)
+            Self.putEscaped(report.route ?? "-", &at)
+            Self.put(" ", &at)
+            at = JSONWriter.writeInteger(Int64(report.status), at: at)
+            Self.put(" bytes=", &at)
+            at = JSONWriter.writeInteger(Int64(clamping: report.bytesSent), at: at)
+            Self.put(" duration_us=", &at)
+            at = JSONWriter.writeInteger(Int64(max(0, report.durationSeconds * 1_000_000)), at: at)
+            Self.put(" remote=", &at)
+            Self.putEscaped(report.remoteAddress, &at)
+            if report.outcome == .aborted { Self.put(" aborted", &at) }
+            Self.put("\n", &at)
+            sink.write(UnsafeRawBufferPointer(start: start, count: at - start), urgent: false)
+        }
+    }
+
+    private static func put(_ text: StaticString, _ at: inout UnsafeMutablePointer<UInt8>) {
+        at.update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        at += text.utf8CodeUnitCount
+    }
+
+    /// `text` as `LineLogHandler.appendEscaped` writes it (control characters as `\u{hh}`).
+    private static func putEscaped(_ text: String, _ at: inout UnsafeMutablePointer<UInt8>) {
+        var text = text
+        text.makeContiguousUTF8()
+        text.utf8.withContiguousStorageIfAvailable { bytes in
+            let digits: StaticString = "0123456789abcdef"
+            for byte in bytes {
+                if byte >= 0x20 && byte != 0x7F {
+                    at.pointee = byte
+                    at += 1
+                } else {
+                    put("\\u{", &at)
+                    at[0] = digits.utf8Start[Int(byte >> 4)]
+                    at[1] = digits.utf8Start[Int(byte & 15)]
+                    at[2] = UInt8(ascii: "}")
+                    at += 3
+                }
+            }
+        }
     }
 }

@@ -91,14 +91,20 @@ public struct LineLogHandler: LogHandler {
 
     /// UTC with milliseconds, e.g. `2026-11-23T19:34:45.123Z` (the API's timestamps, to the millisecond).
     static func appendTimestamp(_ line: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Render.timestampBound) { buffer in
+            let count = writeTimestamp(at: buffer.baseAddress!)
+            line.append(contentsOf: buffer[0..<count])
+        }
+    }
+
+    /// The timestamp of `appendTimestamp` written at `at` (at most `Render.timestampBound` bytes); returns
+    /// its length.
+    static func writeTimestamp(at: UnsafeMutablePointer<UInt8>) -> Int {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         // Half a millisecond in, so that the fraction's binary rounding cannot drop a millisecond.
         let seconds = Double(now.tv_sec) + (Double(now.tv_nsec / 1_000_000) + 0.5) / 1_000
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Render.timestampBound) { buffer in
-            let count = Render.writeTimestamp(seconds, milliseconds: true, at: buffer.baseAddress!)
-            line.append(contentsOf: buffer[0..<count])
-        }
+        return Render.writeTimestamp(seconds, milliseconds: true, at: at)
     }
 }
 
@@ -131,6 +137,10 @@ public final class LogSink: Sendable {
     }
 
     func write(_ line: [UInt8], urgent: Bool) {
+        line.withUnsafeBytes { write($0, urgent: urgent) }
+    }
+
+    func write(_ line: UnsafeRawBufferPointer, urgent: Bool) {
         guard let interval = bufferInterval, !urgent else {
             output.withLock { _ in
                 writeWaiting()
@@ -163,11 +173,11 @@ public final class LogSink: Sendable {
             }
             return waiting.bytes
         }
-        if !bytes.isEmpty { Self.writeAll(descriptor, bytes) }
+        if !bytes.isEmpty { bytes.withUnsafeBytes { Self.writeAll(descriptor, $0) } }
     }
 
     /// Writes all of `bytes`, retrying interrupted writes; a closed or full log must not stop the server.
-    private static func writeAll(_ descriptor: FileDescriptor, _ bytes: [UInt8]) {
+    private static func writeAll(_ descriptor: FileDescriptor, _ bytes: UnsafeRawBufferPointer) {
         _ = try? descriptor.writeAll(bytes)
     }
 }
