@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "JSON"]),
         .testTarget(name: "CommandLineTests", dependencies: ["shm-admin"]),
         .testTarget(name: "SystemSeamTests", dependencies: ["SystemSeam"]),
-        .testTarget(name: "HostScanTests", dependencies: ["HostScan"]),
+        .testTarget(name: "HostScanTests", dependencies: ["HostScan", "SystemSeam"]),
         .testTarget(name: "DoctorTests", dependencies: ["Doctor", "HostScan"]),
         .testTarget(
             name: "ReclaimTests",

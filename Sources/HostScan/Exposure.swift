@@ -26,8 +26,11 @@ public enum Hrefs {
 
     /// What `file` puts before the name: made once for a mount's many files.
     public static func filePrefix(of mount: ShmMount) -> String {
-        mount.isServer ? "/api/v1/sections/" : "/api/v1/mounts/\(mount.device)/sections/"
+        mount.isServer ? "/api/v1/sections/" : filesPrefix(of: mount.device)
     }
+
+    /// `/api/v1/mounts/ID/sections/`: where any mount's files are, the server's own included.
+    public static func filesPrefix(of device: DeviceID) -> String { "/api/v1/mounts/\(device)/sections/" }
 
     public static func sysv(_ segment: SysVSegment) -> String { "/api/v1/sysv/\(segment.ipc)/\(segment.shmid)" }
 
@@ -36,7 +39,7 @@ public enum Hrefs {
     }
 
     /// Letters, digits and `-._~` (RFC 3986's unreserved characters).
-    static func isUnreserved(_ byte: UInt8) -> Bool {
+    public static func isUnreserved(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
@@ -52,12 +55,9 @@ public enum Hrefs {
         if text.utf8.allSatisfy(isUnreserved) { return text }  // most names: nothing to encode
         var result = ""
         for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"):
+            if isUnreserved(byte) {
                 result.append(Character(Unicode.Scalar(byte)))
-            default:
+            } else {
                 let hex = String(byte, radix: 16, uppercase: true)
                 result += "%" + (hex.count == 1 ? "0" : "") + hex
             }

@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import SystemSeam
 
 #if canImport(Glibc)
     import Glibc
@@ -41,13 +42,13 @@ struct HostPass: Sendable {
     let configuration: HostScanConfiguration
     /// The server's own mount's regular files as a listing of the server's directory found them
     /// just before (`HostScanner.takeOwnMount`): used instead of a listing of the pass's own.
-    var ownMount: OwnMountListing?
+    var ownMount: DirectoryListing?
     private var proc: String { configuration.procDirectory }
 
     /// From this many processes on, `readProcesses` shares them between two threads.
     var parallelFrom = 256
 
-    init(_ configuration: HostScanConfiguration, ownMount: OwnMountListing? = nil) {
+    init(_ configuration: HostScanConfiguration, ownMount: DirectoryListing? = nil) {
         self.configuration = configuration
         self.ownMount = ownMount
     }
@@ -411,18 +412,6 @@ struct HostPass: Sendable {
             ProcFiles.text(proc + "/sys/kernel/" + name, limit: 64).flatMap { Int64($0.filter { !$0.isWhitespace }) }
         }
         snapshot.sysvLimits = SysVLimits(shmmni: limit("shmmni"), shmall: limit("shmall"), shmmax: limit("shmmax"))
-    }
-}
-
-/// The regular files of the server's own directory, sorted by name, as a listing that began at
-/// `takenAt` (monotonic seconds) found them with `fstatat`.
-public struct OwnMountListing: Sendable {
-    public var takenAt: Double
-    public var objects: [(name: String, status: stat)]
-
-    public init(takenAt: Double, objects: [(name: String, status: stat)]) {
-        self.takenAt = takenAt
-        self.objects = objects
     }
 }
 

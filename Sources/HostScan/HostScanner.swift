@@ -50,7 +50,7 @@ public final class HostScanner: Sendable {
     /// often started by one. The source gets the earliest start a listing may have (a tenth of
     /// `maximumAge` before the pass, and not before the last `invalidate()`) and answers nil when
     /// it has none that recent.
-    public func takeOwnMount(from source: @escaping @Sendable (_ since: Double) -> OwnMountListing?) {
+    public func takeOwnMount(from source: @escaping @Sendable (_ since: Double) -> DirectoryListing?) {
         ownMount.source.withLock { $0 = source }
     }
 
@@ -117,7 +117,7 @@ public final class HostScanner: Sendable {
 final class OwnMountSource: Sendable {
     /// How much older than its pass a listing may be.
     let window: Double
-    let source = Mutex<(@Sendable (Double) -> OwnMountListing?)?>(nil)
+    let source = Mutex<(@Sendable (Double) -> DirectoryListing?)?>(nil)
     /// The last `invalidate()`: a listing from before it may miss the change.
     let invalidatedAt = Mutex(-Double.infinity)
     /// Fresh snapshots being made: no pass takes a listing meanwhile.
@@ -125,7 +125,7 @@ final class OwnMountSource: Sendable {
 
     init(window: Double) { self.window = window }
 
-    func listing() -> OwnMountListing? {
+    func listing() -> DirectoryListing? {
         guard suspended.load(ordering: .sequentiallyConsistent) == 0, let source = source.withLock({ $0 }) else {
             return nil
         }

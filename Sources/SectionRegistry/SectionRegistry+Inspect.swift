@@ -5,13 +5,6 @@ import SystemSeam
     import Glibc
 #endif
 
-/// The regular files of the shared-memory directory with their status, sorted by name, as one
-/// listing found them; `takenAt` is its start (monotonic seconds).
-public struct DirectoryListing: Sendable {
-    public var takenAt: Double
-    public var objects: [(name: String, status: stat)]
-}
-
 extension SectionRegistry {
     /// A directory entry or a record, before the costlier facts (data bytes) are read.
     struct Entry {

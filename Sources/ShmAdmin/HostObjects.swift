@@ -128,7 +128,7 @@ enum HostObjects {
             if mount.isServer {
                 objects += own(sections, mount: mount, snapshot)
             } else {
-                let prefix = "/api/v1/mounts/\(mount.device)/sections/"
+                let prefix = Hrefs.filesPrefix(of: mount.device)
                 for entry in mount.entries { objects.append(file(mount, entry, snapshot, hrefPrefix: prefix)) }
             }
         }
@@ -158,11 +158,11 @@ enum HostObjects {
 
     /// The files of another mount, from its directory as the scan listed it.
     static func files(of mount: ShmMount, _ snapshot: HostSnapshot) -> [HostObject] {
-        let prefix = "/api/v1/mounts/\(mount.device)/sections/"
+        let prefix = Hrefs.filesPrefix(of: mount.device)
         return mount.entries.map { file(mount, $0, snapshot, hrefPrefix: prefix) }
     }
 
-    /// `hrefPrefix`: `/api/v1/mounts/ID/sections/`, made once by a caller that makes many.
+    /// `hrefPrefix`: `Hrefs.filesPrefix(of: mount.device)`, made once by a caller that makes many.
     static func file(
         _ mount: ShmMount, _ entry: MountEntry, _ snapshot: HostSnapshot, hrefPrefix: String? = nil
     ) -> HostObject {
@@ -170,7 +170,7 @@ enum HostObjects {
         let seen = snapshot.objects[id]
         return HostObject(
             kind: entry.name.hasPrefix("sem.") ? .semaphore : .shm,
-            href: (hrefPrefix ?? "/api/v1/mounts/\(mount.device)/sections/") + Hrefs.segment(entry.name),
+            href: (hrefPrefix ?? Hrefs.filesPrefix(of: mount.device)) + Hrefs.segment(entry.name),
             mount: mount.device,
             name: entry.name, path: "/dev/shm/" + entry.name, size: entry.facts.size,
             allocatedBytes: entry.facts.allocatedBytes, holders: others(seen?.holders.map(\.pid) ?? [], snapshot),

@@ -1,6 +1,7 @@
 import HostScan
 import SectionRegistry
 import Synchronization
+import SystemSeam
 
 /// The registry's view of who maps, holds and locks its objects, taken from the host's one shared
 /// pass instead of a walk of its own: the server walks /proc once a second at most, whether the
@@ -30,10 +31,8 @@ final class HostProcessView: ProcessView {
 
     /// The registry's last listing of its directory, for the host's pass (`HostScanner.takeOwnMount`):
     /// a section listing stats every object of the server's own mount just before the pass it starts.
-    static func ownMount(of registry: SectionRegistry) -> @Sendable (Double) -> OwnMountListing? {
-        { [weak registry] since in
-            registry?.recentListing(since: since).map { OwnMountListing(takenAt: $0.takenAt, objects: $0.objects) }
-        }
+    static func ownMount(of registry: SectionRegistry) -> @Sendable (Double) -> DirectoryListing? {
+        { [weak registry] since in registry?.recentListing(since: since) }
     }
 
     /// The objects of one device, keyed by inode, as the registry words them: mappers other than

@@ -101,7 +101,7 @@ extension SectionJSON {
             at += 1
         }
         for byte in name.utf8 {
-            if isUnreserved(byte) {
+            if Hrefs.isUnreserved(byte) {
                 at.pointee = byte
                 at += 1
             } else {
@@ -116,17 +116,6 @@ extension SectionJSON {
 
     private static let hrefPrefix = Array("/api/v1/sections/".utf8)
     private static let hexDigits = Array("0123456789ABCDEF".utf8)
-
-    /// RFC 3986's unreserved characters: letters, digits, `-`, `.`, `_`, `~`.
-    private static func isUnreserved(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-            UInt8(ascii: "~"):
-            return true
-        default: return false
-        }
-    }
 }
 
 /// One member of a section as `SectionJSON` writes it, for a table made without writing the JSON and

@@ -1,4 +1,5 @@
 import Foundation
+import SystemSeam
 import Testing
 
 @testable import HostScan
@@ -223,7 +224,7 @@ struct PassTests {
         stat(fake.root + "/own-shm/a", &info)
         let status = info
         let scanner = HostScanner(fake.configuration())
-        scanner.takeOwnMount { since in OwnMountListing(takenAt: since, objects: [("listed", status)]) }
+        scanner.takeOwnMount { since in DirectoryListing(takenAt: since, objects: [("listed", status)]) }
         let invalidated = monotonicNow()
         scanner.invalidate()
         let snapshot = scanner.snapshot()

@@ -1,0 +1,16 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The regular files of a directory with their status, sorted by name, as one listing found them
+/// with `fstatat`; `takenAt` is its start (monotonic seconds). The registry keeps its last listing
+/// of the server's directory and the host's pass takes that mount from it.
+public struct DirectoryListing: Sendable {
+    public var takenAt: Double
+    public var objects: [(name: String, status: stat)]
+
+    public init(takenAt: Double, objects: [(name: String, status: stat)]) {
+        self.takenAt = takenAt
+        self.objects = objects
+    }
+}
