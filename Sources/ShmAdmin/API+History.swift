@@ -1,5 +1,4 @@
 import Doctor
-import Foundation
 import HTTPServer
 import HostScan
 import JSON
@@ -9,21 +8,13 @@ extension API {
     func historyReport(_ request: HTTPRequest) throws -> HTTPResponse {
         var since: Double?
         if let text = request.query["since"] {
-            guard let parsed = Self.parseTime(text) else {
+            guard let parsed = RFC3339.seconds(text) else {
                 throw APIFailure(Problems.badRequest("query parameter 'since' must be an RFC 3339 time"))
             }
             since = parsed
         }
         let samples = doctor.history.samples(since: since)
         return .json(HistoryJSON(samples: samples), capacity: 4096 + samples.count * 2048)
-    }
-
-    /// RFC 3339 (`2026-12-07T02:00:00Z`, fractions and offsets allowed).
-    static func parseTime(_ text: String) -> Double? {
-        let formatter = ISO8601DateFormatter()
-        if let date = formatter.date(from: text) { return date.timeIntervalSince1970 }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)?.timeIntervalSince1970
     }
 }
 

@@ -5,10 +5,6 @@ import JSON
     import Glibc
 #endif
 
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#endif
-
 /// The text forms of a range of section bytes.
 enum DumpFormat: String, CaseIterable {
     case hex, hexdump, base64, raw
@@ -59,7 +55,7 @@ enum DumpFormat: String, CaseIterable {
     static func base64(_ bytes: [UInt8], offset: Int64) -> JSONValue {
         .object([
             ("offset", .int(offset)), ("length", .int(Int64(bytes.count))),
-            ("data", .string(Data(bytes).base64EncodedString())),
+            ("data", .string(Base64.encoded(bytes))),
         ])
     }
 }

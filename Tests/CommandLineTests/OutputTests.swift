@@ -49,7 +49,8 @@ import Testing
     }
 
     @Test func agesInTheLargestWholeUnit() {
-        #expect(SectionColumns.epochSeconds("1970-01-02T00:00:00Z") == 86_400)
+        #expect(SectionColumns.age(since: "1970-01-01T00:00:00Z") == SectionColumns.duration(SectionColumns.now))
+        #expect(SectionColumns.age(since: "yesterday") == "-")
         #expect(SectionColumns.age(since: nil) == "-")
     }
 

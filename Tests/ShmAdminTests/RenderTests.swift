@@ -35,6 +35,37 @@ import Testing
         #expect(Render.timestamp(1_795_463_870.9999, milliseconds: true) == "2026-11-23T19:57:50.999Z")
     }
 
+    @Test func rfc3339ReadsBackWhatTheRendererWrites() {
+        var generator = SystemRandomNumberGenerator()
+        var samples: [Int64] = [0, -1, 86_399, 951_782_400, 951_868_799, 253_402_300_799, -62_135_596_800]
+        for _ in 0..<2_000 { samples.append(Int64.random(in: -62_135_596_800...253_402_300_799, using: &generator)) }
+        for second in samples {
+            #expect(RFC3339.seconds(Self.reference(second)) == Double(second), "\(second)")
+        }
+    }
+
+    @Test(
+        arguments: [
+            ("2026-12-07T02:00:00Z", 1_796_608_800), ("2026-12-07t02:00:00z", 1_796_608_800),
+            ("2026-12-07T02:00:00.25Z", 1_796_608_800.25), ("2026-12-07T03:30:00+01:30", 1_796_608_800),
+            ("2026-12-06T21:00:00-05:00", 1_796_608_800), ("2024-02-29T00:00:00Z", 1_709_164_800),
+            ("2016-12-31T23:59:60Z", 1_483_228_800),
+        ] as [(String, Double)])
+    func rfc3339Accepts(text: String, seconds: Double) {
+        #expect(RFC3339.seconds(text) == seconds)
+    }
+
+    @Test(
+        arguments: [
+            "", "yesterday", "2026-12-07", "2026-12-07T02:00:00", "2026-12-07 02:00:00Z", "2026-13-07T02:00:00Z",
+            "2026-02-29T00:00:00Z", "2026-12-07T24:00:00Z", "2026-12-07T02:60:00Z", "2026-12-07T02:00:00.Z",
+            "2026-12-07T02:00:00Zjunk", "2026-12-07T02:00:00+0100", "2026-12-07T02:00:00+24:00", "+2026-12-07T02:00:00Z",
+            "2026-1-07T02:00:00Z", "２026-12-07T02:00:00Z",
+        ])
+    func rfc3339Refuses(text: String) {
+        #expect(RFC3339.seconds(text) == nil)
+    }
+
     @Test(
         arguments: [(0o600, "0600"), (0o1777, "1777"), (0, "0000"), (0o7, "0007"), (0o644, "0644")]
             as [(UInt32, String)])

@@ -1,3 +1,4 @@
+import ShmAdmin
 import Synchronization
 
 #if canImport(Glibc)
@@ -89,8 +90,8 @@ enum SectionColumns {
     /// Time since an RFC 3339 UTC time, in the largest whole unit: `42s`, `5m`, `3h`, `12d`.
     /// SHM_ADMIN_NOW (seconds since the epoch) fixes "now", for tests.
     static func age(since time: String?) -> String {
-        guard let time, let then = epochSeconds(time) else { return "-" }
-        return duration(max(0, now - then))
+        guard let time, let then = RFC3339.seconds(time) else { return "-" }
+        return duration(max(0, now - Int64(then.rounded(.down))))
     }
 
     /// Seconds in the largest whole unit: `42s`, `5m`, `3h`, `12d`.
@@ -105,36 +106,4 @@ enum SectionColumns {
 
     /// "Now" for AGE, read once per run.
     static let now = getenv("SHM_ADMIN_NOW").flatMap { Int64(String(cString: $0)) } ?? Int64(Glibc.time(nil))
-
-    /// Seconds since the epoch of an RFC 3339 UTC time as the API writes it
-    /// (`2026-12-07T01:50:03Z`, maybe with a fraction), read from its bytes: a listing reads
-    /// thousands of them.
-    static func epochSeconds(_ text: String) -> Int64? {
-        var fields: [Int64] = []
-        fields.reserveCapacity(6)
-        var value: Int64 = -1
-        for byte in text.utf8 {
-            if (48...57).contains(byte) {
-                value = max(value, 0) * 10 + Int64(byte - 48)
-                guard value < 100_000 else { return nil }
-            } else {
-                if value >= 0 { fields.append(value) }
-                value = -1
-                if fields.count == 6 { break }
-            }
-        }
-        if value >= 0 && fields.count < 6 { fields.append(value) }
-        guard fields.count >= 6 else { return nil }
-        return daysFromCivil(fields[0], fields[1], fields[2]) * 86_400 + fields[3] * 3600 + fields[4] * 60 + fields[5]
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-    static func daysFromCivil(_ year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
 }
