@@ -27,12 +27,10 @@ let package = Package(
             pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]
         ),
-        // libcurl for the command line's remote mode: http://, https:// and unix: URLs, streamed bodies.
-        .systemLibrary(
-            name: "CCurl",
-            pkgConfig: "libcurl",
-            providers: [.apt(["libcurl4-openssl-dev"])]
-        ),
+        // libcurl for the command line's remote mode (http://, https:// and unix: URLs, streamed
+        // bodies), loaded with dlopen on the first remote request: its headers at build time
+        // (libcurl4-openssl-dev), libcurl.so.4 only when used.
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("dl")]),
         .target(
             name: "CShmLinux",
             cSettings: [.define("_GNU_SOURCE")]

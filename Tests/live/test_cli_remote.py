@@ -158,6 +158,23 @@ def test_unreachable_server_and_bad_url(pair, tmp_path):
     assert r.code == 1 and "Bad URL" in r.error
 
 
+def test_remote_mode_without_libcurl_says_so(pair, tmp_path):
+    """libcurl is loaded only for a remote request: one that cannot be loaded (here a broken
+    libcurl.so.4 found first through LD_LIBRARY_PATH) is a one-line error, and local mode never
+    notices."""
+    local, tcp, *_ = pair
+    broken = tmp_path / "lib"
+    broken.mkdir()
+    (broken / "libcurl.so.4").write_bytes(b"not an ELF object")
+    env = {"LD_LIBRARY_PATH": str(broken)}
+    r = tcp.run("ls", "-n", "-o", "NAME", env=env)
+    assert r.code == 1 and r.error.startswith("shm-admin: remote mode needs libcurl: "), r.error
+    assert "libcurl.so.4" in r.error and "apt-get install libcurl4" in r.error and len(r.error.splitlines()) == 1
+    assert r.text == ""
+    r = local.run("ls", "-n", "-o", "NAME", env=env)
+    assert r.code == 0 and "orders" in r.text.split(), r.error
+
+
 def test_a_running_server_follows_local_mode_changes(server, shm_admin_bin, prefix):
     """`shm-admin create` and `rm` in local mode beside a server on the same state directory: the
     server manages the section at once, and forgets it (not `missing`) after the delete."""

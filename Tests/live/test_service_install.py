@@ -256,6 +256,9 @@ def test_readme_install_from_the_package(shm_admin_bin, tmp_path, clean_system):
     shutil.move(deb, out / deb_name)
     deb = out / deb_name
     assert _lintian_errors(deb, shm_admin_bin) == []
+    # libmicrohttpd is linked; libcurl is loaded by the remote mode alone, so it is recommended
+    assert "libmicrohttpd12" in run(["dpkg-deb", "-f", str(deb), "Depends"]).stdout
+    assert "libcurl" in run(["dpkg-deb", "-f", str(deb), "Recommends"]).stdout
     listing = run(["dpkg-deb", "--contents", str(deb)]).stdout
     for path in ("./usr/bin/shm-admin", "./lib/systemd/system/shm-admin.service", "./lib/systemd/system/shm-admin.socket",
                  "./etc/default/shm-admin", "./usr/share/man/man1/shm-admin.serve.1.gz",

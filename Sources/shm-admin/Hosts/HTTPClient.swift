@@ -7,9 +7,9 @@ import CCurl
 /// A small blocking HTTP client over libcurl for the remote mode: `http://`, `https://` and
 /// `unix:PATH` base URLs, a bearer token, bodies streamed to a sink as they arrive.
 ///
-/// libcurl rather than async-http-client: it is a C library Debian keeps (one system-library
-/// target, like CHttpd), speaks all three transports including a Unix socket, streams without an
-/// event loop, and costs no build minutes; a one-shot command needs nothing asynchronous.
+/// libcurl rather than async-http-client: it is a C library Debian keeps, speaks all three
+/// transports including a Unix socket, streams without an event loop, and costs no build minutes; a
+/// one-shot command needs nothing asynchronous. It is loaded on the first request (CCurl).
 final class HTTPClient {
     struct Response {
         var status: Int
@@ -17,9 +17,11 @@ final class HTTPClient {
         var body: [UInt8]
     }
 
-    /// Why no answer came: the transfer failed (connection refused, TLS, name resolution).
+    /// Why no answer came: the transfer failed (connection refused, TLS, name resolution), or
+    /// libcurl could not be loaded (`libraryMissing`: nothing was sent).
     struct TransferError: Error {
         var message: String
+        var libraryMissing = false
     }
 
     private let base: String
@@ -38,7 +40,15 @@ final class HTTPClient {
             return nil
         }
         self.token = token
-        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+    }
+
+    /// Loads libcurl the first time (CCurl), or says why it cannot be.
+    private static func loadLibrary() throws(TransferError) {
+        var reason = [CChar](repeating: 0, count: 512)
+        guard ccurl_load(&reason, reason.count) == 0 else {
+            let text = String(decoding: reason.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw TransferError(message: "\(text) (Debian: apt-get install libcurl4)", libraryMissing: true)
+        }
     }
 
     /// What a transfer hands its callbacks.
@@ -56,8 +66,9 @@ final class HTTPClient {
         _ method: String, _ path: String, body: [UInt8]? = nil, contentType: String? = nil,
         sink: ((UnsafeRawBufferPointer) -> Bool)? = nil, keepGoing: @escaping () -> Bool = { true }
     ) throws(TransferError) -> Response {
-        guard let curl = curl_easy_init() else { throw TransferError(message: "libcurl could not start") }
-        defer { curl_easy_cleanup(curl) }
+        try Self.loadLibrary()
+        guard let curl = ccurl_easy_init() else { throw TransferError(message: "libcurl could not start") }
+        defer { ccurl_easy_cleanup(curl) }
         let exchange = Exchange()
         exchange.sink = sink
         exchange.keepGoing = keepGoing
@@ -70,10 +81,10 @@ final class HTTPClient {
         if let unixSocket { ccurl_set_string(curl, CURLOPT_UNIX_SOCKET_PATH, unixSocket) }
         ccurl_set_long(curl, CURLOPT_CONNECTTIMEOUT, 10)
         var headers: UnsafeMutablePointer<curl_slist>?
-        if let token { headers = curl_slist_append(headers, "Authorization: Bearer " + token) }
-        if let contentType { headers = curl_slist_append(headers, "Content-Type: " + contentType) }
-        headers = curl_slist_append(headers, "Expect:")  // no 100-continue round trip for bodies
-        defer { curl_slist_free_all(headers) }
+        if let token { headers = ccurl_slist_append(headers, "Authorization: Bearer " + token) }
+        if let contentType { headers = ccurl_slist_append(headers, "Content-Type: " + contentType) }
+        headers = ccurl_slist_append(headers, "Expect:")  // no 100-continue round trip for bodies
+        defer { ccurl_slist_free_all(headers) }
         ccurl_set_headers(curl, headers)
         ccurl_set_receiver(
             curl,
@@ -106,15 +117,15 @@ final class HTTPClient {
             if let body {
                 body.withUnsafeBytes { buffer in
                     ccurl_set_body(curl, buffer.baseAddress, curl_off_t(buffer.count))
-                    return curl_easy_perform(curl)
+                    return ccurl_easy_perform(curl)
                 }
             } else {
-                curl_easy_perform(curl)
+                ccurl_easy_perform(curl)
             }
         let status = ccurl_response_code(curl)
         // A sink or keepGoing that said stop ends the transfer on purpose: not a failure.
         if result != CURLE_OK && !(result == CURLE_WRITE_ERROR || result == CURLE_ABORTED_BY_CALLBACK) {
-            throw TransferError(message: String(cString: curl_easy_strerror(result)))
+            throw TransferError(message: String(cString: ccurl_easy_strerror(result)))
         }
         return Response(status: status, contentType: exchange.contentType, body: exchange.body)
     }
