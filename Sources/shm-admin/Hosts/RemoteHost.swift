@@ -32,7 +32,8 @@ struct RemoteHost: HostAPI {
                 contentType: body != nil ? "application/json" : raw != nil ? "application/octet-stream" : nil,
                 sink: sink, keepGoing: keepGoing)
         } catch {
-            throw Problem.local(error.libraryMissing ? "remote mode needs libcurl" : "cannot reach \(url)", error.message)
+            throw Problem.local(
+                error.libraryMissing ? "remote mode needs libcurl" : "cannot reach \(url)", error.message)
         }
         guard expected.contains(response.status) else { throw Self.problem(response) }
         return response.body
