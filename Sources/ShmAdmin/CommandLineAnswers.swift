@@ -24,6 +24,11 @@ public enum CommandLineAnswers {
         SectionJSON.member(key, of: info, mount: mount)
     }
 
+    /// The same, the member resolved beforehand.
+    public static func sectionMember(_ key: SectionMemberKey, of info: SectionInfo, mount: String) -> SectionMember {
+        SectionJSON.member(key, of: info, mount: mount)
+    }
+
     /// One section (grow, reset, adopt); a create adds `created`.
     public static func section(_ info: SectionInfo, created: Bool? = nil, mount: String) -> [UInt8] {
         SectionJSON(info, created: created, mount: mount).jsonBytes(capacity: 512)

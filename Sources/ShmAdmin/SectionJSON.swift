@@ -128,35 +128,45 @@ public enum SectionMember: Sendable, Equatable {
     case null
 }
 
+/// The members of a section by their JSON names, for a table that resolves each column's member
+/// once instead of comparing names for each of a listing's 100,000 cells.
+public enum SectionMemberKey: String, Sendable, CaseIterable {
+    case name, kind, managed, namespace, path, state, reserve, commit, allocatedBytes, dataBytes, mode, uid, gid
+    case createdAt, modifiedAt, views, mappers, orphan, labels, href, mount, size, unbackedBytes
+}
+
 extension SectionJSON {
     /// The member `key` of a section with the version 1.1 members of `mount` (`members(of:to:)` and
     /// `hostMembers(of:mount:to:)` in values; a test holds every key to the JSON); `.null` for a key
     /// a section does not have, as a missing member reads.
     static func member(_ key: String, of info: SectionInfo, mount: String) -> SectionMember {
+        SectionMemberKey(rawValue: key).map { member($0, of: info, mount: mount) } ?? .null
+    }
+
+    static func member(_ key: SectionMemberKey, of info: SectionInfo, mount: String) -> SectionMember {
         switch key {
-        case "name": .text(info.name)
-        case "kind": .text(info.kind.rawValue)
-        case "managed": .flag(info.managed)
-        case "namespace": .text(info.namespace.rawValue)
-        case "path": .text(info.path)
-        case "state": .text(info.state.rawValue)
-        case "reserve": info.reserve.map { .number($0) } ?? .null
-        case "commit", "size": .number(info.commit)
-        case "allocatedBytes": .number(info.allocatedBytes)
-        case "dataBytes": .number(info.dataBytes)
-        case "mode": .text(ascii(maximumLength: 12) { Render.writeOctal(info.mode, at: $0) })
-        case "uid": .number(Int64(info.uid))
-        case "gid": .number(Int64(info.gid))
-        case "createdAt": .text(Render.timestamp(info.createdAt))
-        case "modifiedAt": .text(Render.timestamp(info.modifiedAt))
-        case "views": .number(Int64(info.views))
-        case "mappers": .number(Int64(info.mappers))
-        case "orphan": .flag(info.orphan)
-        case "labels": .labels(info.labels)
-        case "href": .text(ascii(maximumLength: hrefBound(info.name)) { writeHref(info.name, at: $0) })
-        case "mount": .text(mount)
-        case "unbackedBytes": .number(max(0, info.commit - info.allocatedBytes))
-        default: .null
+        case .name: .text(info.name)
+        case .kind: .text(info.kind.rawValue)
+        case .managed: .flag(info.managed)
+        case .namespace: .text(info.namespace.rawValue)
+        case .path: .text(info.path)
+        case .state: .text(info.state.rawValue)
+        case .reserve: info.reserve.map { .number($0) } ?? .null
+        case .commit, .size: .number(info.commit)
+        case .allocatedBytes: .number(info.allocatedBytes)
+        case .dataBytes: .number(info.dataBytes)
+        case .mode: .text(ascii(maximumLength: 12) { Render.writeOctal(info.mode, at: $0) })
+        case .uid: .number(Int64(info.uid))
+        case .gid: .number(Int64(info.gid))
+        case .createdAt: .text(Render.timestamp(info.createdAt))
+        case .modifiedAt: .text(Render.timestamp(info.modifiedAt))
+        case .views: .number(Int64(info.views))
+        case .mappers: .number(Int64(info.mappers))
+        case .orphan: .flag(info.orphan)
+        case .labels: .labels(info.labels)
+        case .href: .text(ascii(maximumLength: hrefBound(info.name)) { writeHref(info.name, at: $0) })
+        case .mount: .text(mount)
+        case .unbackedBytes: .number(max(0, info.commit - info.allocatedBytes))
         }
     }
 

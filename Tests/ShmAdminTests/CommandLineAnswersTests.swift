@@ -72,6 +72,8 @@ import Testing
                 #expect(member == value, "\(key) of \(info.name)")
             }
             #expect(CommandLineAnswers.sectionMember("nothing", of: info, mount: mount) == .null)
+            // the resolved keys are exactly the JSON's members
+            #expect(Set(members.map(\.0)) == Set(SectionMemberKey.allCases.map(\.rawValue)))
         }
     }
 

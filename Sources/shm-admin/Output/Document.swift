@@ -53,10 +53,14 @@ struct Document: Sendable {
 
     private var entry: Tape.Node? { tape?.nodes[node] }
 
-    subscript(_ key: String) -> Document {
+    subscript(_ key: String) -> Document { self[MemberKey(key)] }
+
+    subscript(_ key: MemberKey) -> Document {
         if let section {
-            return Document(CommandLineAnswers.sectionMember(key, of: section.info, mount: section.mount))
+            guard let member = key.sectionMember else { return .null }
+            return Document(section.member(member))
         }
+        let key = key.name
         if member != nil { return .null }
         guard let tape, let entry, entry.kind == .object else { return .null }
         var child = node + 1
@@ -161,6 +165,25 @@ final class LocalSection: Sendable {
         self.info = info
         self.mount = mount
     }
+
+    /// One member, read in place: `section.info` read from outside copied the whole section (every
+    /// string and the labels retained and released) for each of a listing's 100,000 cells.
+    func member(_ key: SectionMemberKey) -> SectionMember {
+        CommandLineAnswers.sectionMember(key, of: info, mount: mount)
+    }
+}
+
+/// A member's name, resolved once to a section's member (a column reads it for every row).
+struct MemberKey: Sendable, ExpressibleByStringLiteral {
+    let name: String
+    let sectionMember: SectionMemberKey?
+
+    init(_ name: String) {
+        self.name = name
+        sectionMember = SectionMemberKey(rawValue: name)
+    }
+
+    init(stringLiteral name: String) { self.init(name) }
 }
 
 /// Where each value of a JSON text lies: its nodes in document order, each with its byte range

@@ -13,16 +13,16 @@ enum SectionColumns {
             .member(
                 "NAME", "name", .text, "section name (escaped: \\xNN for spaces, quotes, control and non-ASCII bytes)"),
             .member("KIND", "kind", .text, "shm or semaphore"),
-            Column("OWNER", .text, "owner's user name (uid when it has none)") { .text(userName($0["uid"].int)) },
-            Column("PERMS", .text, "permissions, as ls -l shows them") { .text(permissions($0["mode"].string)) },
+            Column("OWNER", .text, "owner's user name (uid when it has none)") { .text(userName($0[Keys.uid].int)) },
+            Column("PERMS", .text, "permissions, as ls -l shows them") { .text(permissions($0[Keys.mode].string)) },
             .member("SIZE", "commit", .bytes, "the commit: the object's size"),
             .member("ALLOC", "allocatedBytes", .bytes, "memory the object holds"),
             .member("DATA", "dataBytes", .bytes, "bytes in pages that hold written data"),
             .member("MAPPERS", "mappers", .number, "processes other than shm-admin that map it"),
-            Column("ORPHAN", .text, "yes when no other process maps it or holds it open") { yesNo($0["orphan"]) },
-            Column("AGE", .text, "time since it was created") { .text(age(since: $0["createdAt"].string)) },
+            Column("ORPHAN", .text, "yes when no other process maps it or holds it open") { yesNo($0[Keys.orphan]) },
+            Column("AGE", .text, "time since it was created") { .text(age(since: $0[Keys.createdAt].string)) },
             .member("RESERVE", "reserve", .bytes, "the most a managed section may grow to (- when foreign)"),
-            Column("MANAGED", .text, "yes when created or adopted through shm-admin") { yesNo($0["managed"]) },
+            Column("MANAGED", .text, "yes when created or adopted through shm-admin") { yesNo($0[Keys.managed]) },
             .member("NAMESPACE", "namespace", .text, "local (0600) or global (0666)"),
             .member("STATE", "state", .text, "ok, or missing for a managed section whose object vanished"),
             .member("MODE", "mode", .text, "permission bits in octal"),
@@ -36,11 +36,21 @@ enum SectionColumns {
             .member("UNBACKED", "unbackedBytes", .bytes, "bytes of its size that hold no memory (holes)"),
             Column("LABELS", .text, "labels, KEY=VALUE,…") { row in
                 .text(
-                    row["labels"].members.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.string ?? "")" }
+                    row[Keys.labels].members.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.string ?? "")" }
                         .joined(separator: ","))
             },
         ],
         defaults: ["NAME", "KIND", "OWNER", "PERMS", "SIZE", "ALLOC", "DATA", "MAPPERS", "ORPHAN", "AGE"])
+
+    /// The members the computed columns read, resolved once.
+    private enum Keys {
+        static let uid: MemberKey = "uid"
+        static let mode: MemberKey = "mode"
+        static let orphan: MemberKey = "orphan"
+        static let createdAt: MemberKey = "createdAt"
+        static let managed: MemberKey = "managed"
+        static let labels: MemberKey = "labels"
+    }
 
     static func yesNo(_ value: Document) -> Cell { .text(value.bool.map { $0 ? "yes" : "no" } ?? "-") }
 
@@ -71,14 +81,16 @@ enum SectionColumns {
     /// `0640` → `rw-r-----`, with setuid, setgid and sticky bits as `ls -l` marks them.
     static func permissions(_ octal: String?) -> String {
         guard let octal, let mode = UInt32(octal, radix: 8) else { return "-" }
-        // Bytes, not Characters: a listing asks 10,000 times.
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 9) { text in
-            for (index, letter) in "rwxrwxrwx".utf8.enumerated() {
-                text[index] = mode & (0o400 >> UInt32(index)) == 0 ? UInt8(ascii: "-") : letter
+        var text: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0)
+        return withUnsafeMutableBytes(of: &text) { text in
+            let letters: StaticString = "rwxrwxrwx"
+            for index in 0..<9 {
+                text[index] = mode & (0o400 >> UInt32(index)) == 0 ? UInt8(ascii: "-") : letters.utf8Start[index]
             }
-            func special(_ bit: UInt32, _ index: Int, _ set: Character, _ unset: Character) {
+            // setuid, setgid, sticky: over an x as s/t, over a - as S/T
+            func special(_ bit: UInt32, _ index: Int, _ set: Unicode.Scalar, _ unset: Unicode.Scalar) {
                 guard mode & bit != 0 else { return }
-                text[index] = text[index] == UInt8(ascii: "x") ? set.asciiValue! : unset.asciiValue!
+                text[index] = text[index] == UInt8(ascii: "x") ? UInt8(ascii: set) : UInt8(ascii: unset)
             }
             special(0o4000, 2, "s", "S")
             special(0o2000, 5, "s", "S")

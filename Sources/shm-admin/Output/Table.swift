@@ -34,7 +34,8 @@ struct Column: Sendable {
 
     /// A column showing one member as it is (a string, or a number).
     static func member(_ name: String, _ key: String, _ kind: Kind, _ help: String) -> Column {
-        Column(name, kind, help) { row in
+        let key = MemberKey(key)
+        return Column(name, kind, help) { row in
             switch kind {
             case .text: .text(row[key].string ?? "")
             case .prose: .prose(row[key].string ?? "")
@@ -161,27 +162,46 @@ enum TableText {
                 for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.utf8.count) }
             }
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(all.count * (widths.reduce(first.count, +) + 1) + 16)
         let space = UInt8(ascii: " ")
-        for (number, row) in all.enumerated() {
-            let bold = number == 0 && header != nil && colour
-            if bold { out.append(contentsOf: [0x1B, UInt8(ascii: "["), UInt8(ascii: "1"), UInt8(ascii: "m")]) }
-            for (index, cell) in row.enumerated() {
-                if index > 0 { out.append(space) }
-                let padding = aligned ? widths[index] - cell.utf8.count : 0
-                if aligned && rightAligned[index] {
-                    out.append(contentsOf: repeatElement(space, count: padding))
-                    out.append(contentsOf: cell.utf8)
-                } else {
-                    out.append(contentsOf: cell.utf8)
-                    if index != row.count - 1 { out.append(contentsOf: repeatElement(space, count: padding)) }
+        let lineBound = widths.reduce(first.count, +) + 8
+        let capacity = all.reduce(16) { total, row in
+            total + max(lineBound, row.reduce(row.count + 8) { $0 + $1.utf8.count })
+        }
+        return String(unsafeUninitializedCapacity: capacity) { out in
+            var at = 0
+            func put(_ text: String) {
+                var text = text
+                text.withUTF8 { bytes in
+                    guard let source = bytes.baseAddress else { return }
+                    out.baseAddress!.advanced(by: at).initialize(from: source, count: bytes.count)
+                    at += bytes.count
                 }
             }
-            if bold { out.append(contentsOf: [0x1B, UInt8(ascii: "["), UInt8(ascii: "0"), UInt8(ascii: "m")]) }
-            out.append(UInt8(ascii: "\n"))
+            func pad(_ count: Int) {
+                guard count > 0 else { return }
+                out.baseAddress!.advanced(by: at).initialize(repeating: space, count: count)
+                at += count
+            }
+            for (number, row) in all.enumerated() {
+                let bold = number == 0 && header != nil && colour
+                if bold { put("\u{1B}[1m") }
+                for (index, cell) in row.enumerated() {
+                    if index > 0 { pad(1) }
+                    let padding = aligned ? widths[index] - cell.utf8.count : 0
+                    if aligned && rightAligned[index] {
+                        pad(padding)
+                        put(cell)
+                    } else {
+                        put(cell)
+                        if index != row.count - 1 { pad(padding) }
+                    }
+                }
+                if bold { put("\u{1B}[0m") }
+                out[at] = UInt8(ascii: "\n")
+                at += 1
+            }
+            return at
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -196,7 +216,7 @@ extension String {
 /// terminal escapes, no broken columns) and `printf '%b'` gives it back.
 enum Escape {
     static func text(_ text: String) -> String {
-        if text.utf8.allSatisfy(isPlain) { return text }
+        if isAllPlain(text) { return text }
         var out = ""
         for byte in text.utf8 {
             if isPlain(byte) {
@@ -222,6 +242,11 @@ enum Escape {
             }
         }
         return out
+    }
+
+    /// Whether every byte `isPlain`, read from the string's contiguous UTF-8 (a table has 100,000 cells).
+    static func isAllPlain(_ text: String) -> Bool {
+        text.utf8.withContiguousStorageIfAvailable { $0.allSatisfy(isPlain) } ?? text.utf8.allSatisfy(isPlain)
     }
 
     /// Printable ASCII but a quote or a backslash: shown as it is.
