@@ -36,6 +36,54 @@ import Testing
         #expect(section.value == sections.first)
     }
 
+    /// Strings are scanned eight bytes at a time: an end, an escape or a control character at every
+    /// place of a word, in strings of every length around it, reads as the tree reads it.
+    @Test func stringsOfEveryLengthAndEscapePlace() throws {
+        for length in 0..<20 {
+            for place in 0...length {
+                var plain = String(repeating: "a", count: length)
+                let cut = plain.index(plain.startIndex, offsetBy: place)
+                for inserted in [#"\""#, #"\\"#, #"\u00e9"#, "é", "€"] {
+                    plain = String(repeating: "a", count: length)
+                    plain.insert(contentsOf: inserted, at: cut)
+                    let text = #"{"k":""# + plain + #"","n":1}"#
+                    let document = try #require(Document.parse(Array(text.utf8)), "\(text)")
+                    guard case .object(let members) = try StrictJSON.parse(Array(text.utf8)),
+                        case .string(let expected) = members[0].1
+                    else {
+                        Issue.record("not an object: \(text)")
+                        continue
+                    }
+                    #expect(document["k"].string == expected && document["n"].int == 1, "\(text)")
+                }
+                var broken = Array(String(repeating: "a", count: length).utf8)
+                broken.insert(0x0A, at: place)
+                #expect(Document.parse(Array(#"{"k":""#.utf8) + broken + Array(#""}"#.utf8)) == nil)
+                // no closing quote
+                #expect(Document.parse(Array(#"{"k":""#.utf8) + Array(repeating: 0x61, count: length)) == nil)
+            }
+        }
+    }
+
+    @Test func wordTestAgreesWithEveryByte() {
+        var generator = SystemRandomNumberGenerator()
+        let special: Set<UInt8> = Set(0..<0x20).union([0x22, 0x5C])
+        var words: [UInt64] = [0, .max, 0x2222_2222_2222_2222, 0x2121_2121_2121_2121, 0x2323_2323_2323_2323]
+        for byte in 0...255 {
+            for place in 0..<8 {
+                words.append(0x6161_6161_6161_6161 & ~(0xFF << (8 * place)) | UInt64(byte) << (8 * place))
+            }
+        }
+        for _ in 0..<20_000 { words.append(UInt64.random(in: .min ... .max, using: &generator)) }
+        for word in words {
+            let bytes = (0..<8).map { UInt8(truncatingIfNeeded: word >> (8 * $0)) }
+            let marks = Tape.specialBytes(word)
+            let first = bytes.firstIndex { special.contains($0) }
+            #expect((marks == 0) == (first == nil), "\(word)")
+            if let first { #expect(marks.trailingZeroBitCount >> 3 == first, "\(word)") }
+        }
+    }
+
     @Test(arguments: ["", "{", "[1,]", "{\"a\" 1}", "{\"a\":1}x", "\"a\nb\"", "tru", "{\"a\":}", "[1 2]", "-"])
     func refusesWhatIsNotJSON(text: String) {
         #expect(Document.parse(Array(text.utf8)) == nil, "\(text.debugDescription)")

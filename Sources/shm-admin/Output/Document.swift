@@ -2,6 +2,10 @@ import JSON
 import SectionRegistry
 import ShmAdmin
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// An answer of the API read back: tables are made from the same JSON members in local and remote
 /// mode, so both print the same thing for one host.
 ///
@@ -60,7 +64,6 @@ struct Document: Sendable {
             guard let member = key.sectionMember else { return .null }
             return Document(section.member(member))
         }
-        let key = key.name
         if member != nil { return .null }
         guard let tape, let entry, entry.kind == .object else { return .null }
         var child = node + 1
@@ -176,10 +179,13 @@ final class LocalSection: Sendable {
 /// A member's name, resolved once to a section's member (a column reads it for every row).
 struct MemberKey: Sendable, ExpressibleByStringLiteral {
     let name: String
+    /// The name's UTF-8, as an answer's bytes spell it when it has no escape.
+    let bytes: [UInt8]
     let sectionMember: SectionMemberKey?
 
     init(_ name: String) {
         self.name = name
+        bytes = Array(name.utf8)
         sectionMember = SectionMemberKey(rawValue: name)
     }
 
@@ -227,22 +233,25 @@ final class Tape: Sendable {
     /// Nil when `bytes` are not one well-formed JSON value (strings' UTF-8 is checked when read).
     init?(_ bytes: [UInt8]) {
         guard bytes.count < Int(UInt32.max) else { return nil }
-        var reader = Reader(bytes: bytes)
-        guard reader.value(depth: 0), reader.atEnd else { return nil }
+        // Read through a buffer pointer: no bounds check or array access per byte (4 MB for a listing).
+        let read = bytes.withUnsafeBufferPointer { buffer -> [Node]? in
+            var reader = Reader(bytes: buffer)
+            guard reader.value(depth: 0), reader.atEnd else { return nil }
+            return reader.nodes
+        }
+        guard let read else { return nil }
         self.bytes = bytes
-        nodes = reader.nodes
+        nodes = read
     }
 
     /// Whether the string at `index` (a member's name) is `key`.
-    func key(_ index: Int, equals key: String) -> Bool {
+    func key(_ index: Int, equals key: MemberKey) -> Bool {
         let node = nodes[index]
-        if node.escaped { return text(node) == key }
-        var key = key
-        return key.withUTF8 { wanted in
-            wanted.count == node.end - node.start - 2
-                && bytes.withUnsafeBufferPointer { all in
-                    UnsafeBufferPointer(rebasing: all[node.start + 1..<node.end - 1]).elementsEqual(wanted)
-                }
+        if node.escaped { return text(node) == key.name }
+        let count = key.bytes.count
+        guard count == node.end - node.start - 2 else { return false }
+        return bytes.withUnsafeBufferPointer { all in
+            key.bytes.withUnsafeBufferPointer { memcmp(all.baseAddress! + node.start + 1, $0.baseAddress!, count) == 0 }
         }
     }
 
@@ -275,13 +284,24 @@ final class Tape: Sendable {
 
     func double(_ node: Node) -> Double? { Double(String(decoding: bytes[node.start..<node.end], as: UTF8.self)) }
 
+    /// The bytes of `word` (little-endian: the first at the lowest bits) that end or escape a string
+    /// or are control characters, as their high bits. Zero when there is none, and the lowest set
+    /// bit is always the first such byte (the zero-byte tests of "Bit Twiddling Hacks": a borrow can
+    /// mark a byte above a true one, never below).
+    static func specialBytes(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        func zeros(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+        return zeros(word ^ (ones &* 0x22)) | zeros(word ^ (ones &* 0x5C)) | (word &- ones &* 0x20) & ~word & highs
+    }
+
     /// One pass of recursive descent that only notes ranges.
     private struct Reader {
-        let bytes: [UInt8]
+        let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
         var nodes: [Node] = []
 
-        init(bytes: [UInt8]) {
+        init(bytes: UnsafeBufferPointer<UInt8>) {
             self.bytes = bytes
             // A listing has a node for every 6 to 7 bytes: room for one every 4 saves copying as it grows.
             nodes.reserveCapacity(bytes.count / 4 + 16)
@@ -295,12 +315,11 @@ final class Tape: Sendable {
         }
 
         mutating func skipSpace() {
-            while index < bytes.count {
-                switch bytes[index] {
-                case 0x20, 0x09, 0x0a, 0x0d: index += 1
-                default: return
-                }
+            var at = index
+            while at < bytes.count, bytes[at] == 0x20 || bytes[at] == 0x09 || bytes[at] == 0x0a || bytes[at] == 0x0d {
+                at += 1
             }
+            index = at
         }
 
         mutating func value(depth: Int) -> Bool {
@@ -351,13 +370,24 @@ final class Tape: Sendable {
         }
 
         private mutating func string() -> Bool {
+            // Strings are most of a listing's bytes: read eight at a time, straight to the next
+            // quote, backslash or control character (byte by byte in the last seven).
             let start = index
+            var at = start + 1
             var escaped = false
-            index += 1
-            while index < bytes.count {
-                let byte = bytes[index]
+            let base = UnsafeRawPointer(bytes.baseAddress!)
+            while at < bytes.count {
+                if at + 8 <= bytes.count {
+                    let special = Tape.specialBytes(base.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+                    if special == 0 {
+                        at += 8
+                        continue
+                    }
+                    at += special.trailingZeroBitCount >> 3
+                }
+                let byte = bytes[at]
                 if byte == UInt8(ascii: "\"") {
-                    index += 1
+                    index = at + 1
                     nodes.append(
                         Node(kind: .string, escaped: escaped, start: start, end: index, after: nodes.count + 1))
                     return true
@@ -365,9 +395,9 @@ final class Tape: Sendable {
                 if byte < 0x20 { return false }
                 if byte == UInt8(ascii: "\\") {
                     escaped = true
-                    index += 1
+                    at += 1
                 }
-                index += 1
+                at += 1
             }
             return false
         }
@@ -384,16 +414,18 @@ final class Tape: Sendable {
         /// A number's extent (its digits are read when a column asks); at least one digit.
         private mutating func number() -> Bool {
             let start = index
+            var at = index
             var digits = false
-            scan: while index < bytes.count {
-                switch bytes[index] {
+            scan: while at < bytes.count {
+                switch bytes[at] {
                 case 48...57: digits = true
                 case UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"):
                     break
                 default: break scan
                 }
-                index += 1
+                at += 1
             }
+            index = at
             guard digits else { return false }
             nodes.append(Node(kind: .number, escaped: false, start: start, end: index, after: nodes.count + 1))
             return true
