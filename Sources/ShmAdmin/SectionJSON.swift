@@ -122,10 +122,22 @@ extension SectionJSON {
 /// reading it back (`shm-admin ls` in local mode).
 public enum SectionMember: Sendable, Equatable {
     case text(String)
+    /// An RFC 3339 time, kept as seconds since the epoch until it is read as text (AGE needs the
+    /// seconds, not the text).
+    case time(Double)
     case number(Int64)
     case flag(Bool)
     case labels([String: String])
     case null
+
+    /// A text or time member as the JSON writes it.
+    public var text: String? {
+        switch self {
+        case .text(let text): text
+        case .time(let seconds): Render.timestamp(seconds)
+        default: nil
+        }
+    }
 }
 
 /// The members of a section by their JSON names, for a table that resolves each column's member
@@ -158,8 +170,8 @@ extension SectionJSON {
         case .mode: .text(ascii(maximumLength: 12) { Render.writeOctal(info.mode, at: $0) })
         case .uid: .number(Int64(info.uid))
         case .gid: .number(Int64(info.gid))
-        case .createdAt: .text(Render.timestamp(info.createdAt))
-        case .modifiedAt: .text(Render.timestamp(info.modifiedAt))
+        case .createdAt: .time(info.createdAt)
+        case .modifiedAt: .time(info.modifiedAt)
         case .views: .number(Int64(info.views))
         case .mappers: .number(Int64(info.mappers))
         case .orphan: .flag(info.orphan)

@@ -49,8 +49,11 @@ import Testing
     }
 
     @Test func agesInTheLargestWholeUnit() {
-        #expect(SectionColumns.age(since: "1970-01-01T00:00:00Z") == SectionColumns.duration(SectionColumns.now))
-        #expect(SectionColumns.age(since: "yesterday") == "-")
+        #expect(SectionColumns.age(since: 0) == SectionColumns.duration(SectionColumns.now))
+        // whole seconds, as the text has them
+        #expect(SectionColumns.age(since: Double(SectionColumns.now) - 90.5) == "91s")
+        #expect(SectionColumns.age(since: nil) == "-" && SectionColumns.age(since: .nan) == "-")
+        #expect(SectionColumns.age(since: Double(SectionColumns.now) + 60) == "0s")
         #expect(SectionColumns.age(since: nil) == "-")
     }
 

@@ -63,6 +63,7 @@ import Testing
                 let member: JSONValue =
                     switch CommandLineAnswers.sectionMember(key, of: info, mount: mount) {
                     case .text(let text): .string(text)
+                    case .time(let seconds): .string(Render.timestamp(seconds))
                     case .number(let number): .int(number)
                     case .flag(let flag): .bool(flag)
                     case .labels(let labels):

@@ -78,7 +78,7 @@ struct Document: Sendable {
     var string: String? {
         if isLocal {
             switch member {
-            case .text(let text): return text
+            case .text, .time: return member?.text
             case .number(let number): return String(number)
             case .flag(let flag): return flag ? "true" : "false"
             default: return nil
@@ -92,6 +92,12 @@ struct Document: Sendable {
         case .false: return "false"
         default: return nil
         }
+    }
+
+    /// An RFC 3339 time member as seconds since the epoch (a local section's without the text).
+    var seconds: Double? {
+        if case .time(let seconds) = member { return seconds }
+        return string.flatMap(RFC3339.seconds)
     }
 
     var int: Int64? {
@@ -147,6 +153,7 @@ struct Document: Sendable {
         if isLocal {
             switch member {
             case .text(let text): return .string(text)
+            case .time: return .string(member?.text ?? "")
             case .number(let number): return .int(number)
             case .flag(let flag): return .bool(flag)
             case .labels(let labels):

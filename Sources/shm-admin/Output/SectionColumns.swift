@@ -20,7 +20,7 @@ enum SectionColumns {
             .member("DATA", "dataBytes", .bytes, "bytes in pages that hold written data"),
             .member("MAPPERS", "mappers", .number, "processes other than shm-admin that map it"),
             Column("ORPHAN", .text, "yes when no other process maps it or holds it open") { yesNo($0[Keys.orphan]) },
-            Column("AGE", .text, "time since it was created") { .text(age(since: $0[Keys.createdAt].string)) },
+            Column("AGE", .text, "time since it was created") { .text(age(since: $0[Keys.createdAt].seconds)) },
             .member("RESERVE", "reserve", .bytes, "the most a managed section may grow to (- when foreign)"),
             Column("MANAGED", .text, "yes when created or adopted through shm-admin") { yesNo($0[Keys.managed]) },
             .member("NAMESPACE", "namespace", .text, "local (0600) or global (0666)"),
@@ -99,10 +99,10 @@ enum SectionColumns {
         }
     }
 
-    /// Time since an RFC 3339 UTC time, in the largest whole unit: `42s`, `5m`, `3h`, `12d`.
+    /// Time since `then` (seconds since the epoch), in the largest whole unit: `42s`, `5m`, `3h`, `12d`.
     /// SHM_ADMIN_NOW (seconds since the epoch) fixes "now", for tests.
-    static func age(since time: String?) -> String {
-        guard let time, let then = RFC3339.seconds(time) else { return "-" }
+    static func age(since then: Double?) -> String {
+        guard let then, then.isFinite, abs(then) < 1e15 else { return "-" }
         return duration(max(0, now - Int64(then.rounded(.down))))
     }
 

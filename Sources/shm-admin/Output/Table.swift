@@ -129,8 +129,8 @@ struct TableOptions: ParsableArguments {
     @Option(help: "Sort the rows by this column.")
     var sort: String?
 
-    /// The table's text for `rows`.
-    func render(_ rows: [Document], _ shape: TableShape) throws(ValidationError) -> String {
+    /// The table's text for `rows`, as bytes for standard output.
+    func render(_ rows: [Document], _ shape: TableShape) throws(ValidationError) -> [UInt8] {
         let columns = try shape.selected(output)
         var ordered = rows
         if let sort {
@@ -142,7 +142,7 @@ struct TableOptions: ParsableArguments {
         let (exact, raw) = (bytes, raw)
         // Rows are independent: a long listing's cells are made on every core.
         let cells = ordered.concurrentMap { row in columns.map { $0.value(row).rendered(bytes: exact, raw: raw) } }
-        return TableText.lines(
+        return TableText.bytes(
             header: noHeadings ? nil : columns.map(\.name), cells: cells,
             rightAligned: columns.map { $0.kind == .bytes || $0.kind == .number }, aligned: !raw,
             colour: Terminal.colour)
@@ -154,8 +154,17 @@ enum TableText {
     /// Written as bytes: a listing of 10,000 sections is 100,000 cells.
     static func lines(header: [String]?, cells: [[String]], rightAligned: [Bool], aligned: Bool, colour: Bool) -> String
     {
+        String(
+            decoding: bytes(header: header, cells: cells, rightAligned: rightAligned, aligned: aligned, colour: colour),
+            as: UTF8.self)
+    }
+
+    /// The same as bytes, for standard output: a listing's megabyte is not validated as UTF-8 again.
+    static func bytes(header: [String]?, cells: [[String]], rightAligned: [Bool], aligned: Bool, colour: Bool)
+        -> [UInt8]
+    {
         let all = (header.map { [$0] } ?? []) + cells
-        guard let first = all.first else { return "" }
+        guard let first = all.first else { return [] }
         var widths = [Int](repeating: 0, count: first.count)
         if aligned {
             for row in all {
@@ -167,7 +176,7 @@ enum TableText {
         let capacity = all.reduce(16) { total, row in
             total + max(lineBound, row.reduce(row.count + 8) { $0 + $1.utf8.count })
         }
-        return String(unsafeUninitializedCapacity: capacity) { out in
+        return [UInt8](unsafeUninitializedCapacity: capacity) { out, written in
             var at = 0
             func put(_ text: String) {
                 var text = text
@@ -200,7 +209,7 @@ enum TableText {
                 out[at] = UInt8(ascii: "\n")
                 at += 1
             }
-            return at
+            written = at
         }
     }
 }
