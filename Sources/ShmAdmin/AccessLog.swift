@@ -22,11 +22,11 @@ struct AccessLog: Sendable {
             var at = start
             at += LineLogHandler.writeTimestamp(at: at)
             Self.put(" info ", &at)
-            Self.putEscaped(label, &at)
+            at += LineLogHandler.writeEscaped(label, at: at)
             Self.put(": ", &at)
-            Self.putEscaped(report.method, &at)
+            at += LineLogHandler.writeEscaped(report.method, at: at)
             Self.put(" ", &at)
-            Self.putEscaped(report.route ?? "-", &at)
+            at += LineLogHandler.writeEscaped(report.route ?? "-", at: at)
             Self.put(" ", &at)
             at = JSONWriter.writeInteger(Int64(report.status), at: at)
             Self.put(" bytes=", &at)
@@ -34,7 +34,7 @@ struct AccessLog: Sendable {
             Self.put(" duration_us=", &at)
             at = JSONWriter.writeInteger(Int64(max(0, report.durationSeconds * 1_000_000)), at: at)
             Self.put(" remote=", &at)
-            Self.putEscaped(report.remoteAddress, &at)
+            at += LineLogHandler.writeEscaped(report.remoteAddress, at: at)
             if report.outcome == .aborted { Self.put(" aborted", &at) }
             Self.put("\n", &at)
             sink.write(UnsafeRawBufferPointer(start: start, count: at - start), urgent: false)
@@ -44,26 +44,5 @@ struct AccessLog: Sendable {
     private static func put(_ text: StaticString, _ at: inout UnsafeMutablePointer<UInt8>) {
         at.update(from: text.utf8Start, count: text.utf8CodeUnitCount)
         at += text.utf8CodeUnitCount
-    }
-
-    /// `text` as `LineLogHandler.appendEscaped` writes it (control characters as `\u{hh}`).
-    private static func putEscaped(_ text: String, _ at: inout UnsafeMutablePointer<UInt8>) {
-        var text = text
-        text.makeContiguousUTF8()
-        text.utf8.withContiguousStorageIfAvailable { bytes in
-            let digits: StaticString = "0123456789abcdef"
-            for byte in bytes {
-                if byte >= 0x20 && byte != 0x7F {
-                    at.pointee = byte
-                    at += 1
-                } else {
-                    put("\\u{", &at)
-                    at[0] = digits.utf8Start[Int(byte >> 4)]
-                    at[1] = digits.utf8Start[Int(byte & 15)]
-                    at[2] = UInt8(ascii: "}")
-                    at += 3
-                }
-            }
-        }
     }
 }

@@ -63,29 +63,37 @@ public struct LineLogHandler: LogHandler {
     /// Appends `text`, with control characters (a newline in a client-chosen name) written as `\u{..}`,
     /// so one event stays one line and a client cannot forge log lines.
     static func appendEscaped(_ line: inout [UInt8], _ text: String) {
-        // The usual text (a method, a route, an address) has nothing to escape: appended at once.
-        let appended = text.utf8.withContiguousStorageIfAvailable { bytes in
-            guard bytes.allSatisfy({ $0 >= 0x20 && $0 != 0x7F }) else { return false }
-            line.append(contentsOf: bytes)
-            return true
-        }
-        if appended == true { return }
-        for byte in text.utf8 {
-            if byte >= 0x20 && byte != 0x7F {
-                line.append(byte)
-            } else {
-                line.append(contentsOf: "\\u{".utf8)
-                appendHex(&line, byte)
-                line.append(UInt8(ascii: "}"))
-            }
+        guard !text.isEmpty else { return }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: escapedBound(text)) { buffer in
+            line.append(contentsOf: buffer[..<writeEscaped(text, at: buffer.baseAddress!)])
         }
     }
 
-    private static func appendHex(_ line: inout [UInt8], _ byte: UInt8) {
-        let digits: StaticString = "0123456789abcdef"
-        digits.withUTF8Buffer { table in
-            line.append(table[Int(byte >> 4)])
-            line.append(table[Int(byte & 15)])
+    /// The most `writeEscaped` writes for `text`: six bytes (`\u{hh}`) for each of its bytes.
+    static func escapedBound(_ text: String) -> Int { 6 * text.utf8.count }
+
+    /// `text` at `start` as `appendEscaped` appends it (the access log writes its line on the stack);
+    /// returns how many bytes, at most `escapedBound(text)`.
+    static func writeEscaped(_ text: String, at start: UnsafeMutablePointer<UInt8>) -> Int {
+        var text = text
+        return text.withUTF8 { bytes in
+            let digits: StaticString = "0123456789abcdef"
+            var at = start
+            for byte in bytes {
+                if byte >= 0x20 && byte != 0x7F {
+                    at.pointee = byte
+                    at += 1
+                } else {
+                    at[0] = UInt8(ascii: "\\")
+                    at[1] = UInt8(ascii: "u")
+                    at[2] = UInt8(ascii: "{")
+                    at[3] = digits.utf8Start[Int(byte >> 4)]
+                    at[4] = digits.utf8Start[Int(byte & 15)]
+                    at[5] = UInt8(ascii: "}")
+                    at += 6
+                }
+            }
+            return at - start
         }
     }
 
