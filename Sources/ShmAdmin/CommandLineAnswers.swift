@@ -18,6 +18,9 @@ public enum CommandLineAnswers {
         SectionListJSON.write(sections, total: total, mount: mount).finish()
     }
 
+    /// A name as one segment of a request's path, percent-encoded as the API's hrefs are.
+    public static func pathSegment(_ name: String) -> String { Hrefs.segment(name) }
+
     /// One member of a section as `sectionList` writes it (`.null` for a key it does not have): local
     /// tables read the registry's sections through this instead of the JSON.
     public static func sectionMember(_ key: String, of info: SectionInfo, mount: String) -> SectionMember {
@@ -240,10 +243,10 @@ extension CommandLineAnswers {
             let item = try answering {
                 try API.quarantined { () throws(QuarantineError) in try quarantine.restore(id) }
             }
-            let fresh = scanner.freshSnapshot()
-            let own = fresh.mount(item.mount)?.isServer ?? false
-            let name = Hrefs.segment(item.name)
-            return try detail(href: own ? "/api/v1/sections/" + name : "/api/v1/mounts/\(item.mount)/sections/" + name)
+            let mount = scanner.freshSnapshot().mount(item.mount)
+            return try detail(
+                href: mount.map { Hrefs.file(item.name, of: $0) }
+                    ?? Hrefs.filesPrefix(of: item.mount) + Hrefs.segment(item.name))
         }
 
         /// `DELETE /api/v1/quarantine/{id}`.

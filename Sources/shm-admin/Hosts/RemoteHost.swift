@@ -351,21 +351,8 @@ enum ListingPages {
 
 /// Request text the remote mode builds: query strings, percent-encoded names, small JSON bodies.
 enum URLText {
-    static func percentEncoded(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
-                UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                out +=
-                    "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 15, radix: 16, uppercase: true)
-            }
-        }
-        return out
-    }
+    /// Everything but RFC 3986's unreserved characters percent-encoded, as the API's hrefs are.
+    static func percentEncoded(_ text: String) -> String { CommandLineAnswers.pathSegment(text) }
 
     static func query(_ items: [(String, String)]) -> String {
         items.isEmpty
