@@ -78,22 +78,12 @@ extension API {
                     "the range at \(offset) of \(count) bytes is outside the commit (\(commit) bytes) of section '\(name)'",
                     commit: commit))
         }
-        var status = 200
-        var start = offset
-        var size = count
-        var headers: [(String, String)] = [("Accept-Ranges", "bytes")]
-        switch ByteRange(header: request.headers["Range"], length: count) {
-        case .whole: break
-        case .unsatisfiable:
-            return HTTPResponse.problem(
-                Problems.rangeNotSatisfiable("the Range is outside the \(count) bytes asked for", commit: commit)
-            ).adding("Content-Range", "bytes */\(count)")
-        case .part(let first, let last):
-            status = 206
-            start = offset + first
-            size = last - first + 1
-            headers.append(("Content-Range", "bytes \(first)-\(last)/\(count)"))
+        let part: RawPart
+        switch RawPart.of(request, offset: offset, count: count, commit: commit) {
+        case .unsatisfiable(let answer): return answer
+        case .part(let found): part = found
         }
+        let (status, start, size, headers) = (part.status, part.start, part.size, part.headers)
         var response: HTTPResponse
         if size <= DumpFormat.rawReadAtOnce {
             // Small: read it all now (under the lock the descriptor holds, if asked), so a truncation

@@ -78,22 +78,12 @@ extension API {
             return dumpResponse(
                 format, try object.read(offset: offset, count: Int(count)), offset: offset, request: request)
         }
-        var status = 200
-        var start = offset
-        var size = count
-        var headers: [(String, String)] = [("Accept-Ranges", "bytes")]
-        switch ByteRange(header: request.headers["Range"], length: count) {
-        case .whole: break
-        case .unsatisfiable:
-            return HTTPResponse.problem(
-                Problems.rangeNotSatisfiable("the Range is outside the \(count) bytes asked for", commit: object.size)
-            ).adding("Content-Range", "bytes */\(count)")
-        case .part(let first, let last):
-            status = 206
-            start = offset + first
-            size = last - first + 1
-            headers.append(("Content-Range", "bytes \(first)-\(last)/\(count)"))
+        let part: RawPart
+        switch RawPart.of(request, offset: offset, count: count, commit: object.size) {
+        case .unsatisfiable(let answer): return answer
+        case .part(let found): part = found
         }
+        let (status, start, size, headers) = (part.status, part.start, part.size, part.headers)
         var response: HTTPResponse
         if size <= DumpFormat.rawReadAtOnce {
             // Read now: an object truncated meanwhile gives a clean short read, never a response

@@ -60,6 +60,39 @@ enum DumpFormat: String, CaseIterable {
     }
 }
 
+/// What a raw dump of `count` bytes from `offset` sends for the request's `Range` header: the part
+/// (status, first byte, size, headers), or the 416 answer when it asks for none of them.
+struct RawPart {
+    var status = 200
+    var start: Int64
+    var size: Int64
+    var headers: [(String, String)] = [("Accept-Ranges", "bytes")]
+
+    enum Choice {
+        case part(RawPart)
+        case unsatisfiable(HTTPResponse)
+    }
+
+    /// `commit` is the object's size, for the problem's `commit` member.
+    static func of(_ request: HTTPRequest, offset: Int64, count: Int64, commit: Int64) -> Choice {
+        var part = RawPart(start: offset, size: count)
+        switch ByteRange(header: request.headers["Range"], length: count) {
+        case .whole: break
+        case .unsatisfiable:
+            return .unsatisfiable(
+                HTTPResponse.problem(
+                    Problems.rangeNotSatisfiable("the Range is outside the \(count) bytes asked for", commit: commit)
+                ).adding("Content-Range", "bytes */\(count)"))
+        case .part(let first, let last):
+            part.status = 206
+            part.start = offset + first
+            part.size = last - first + 1
+            part.headers.append(("Content-Range", "bytes \(first)-\(last)/\(count)"))
+        }
+        return .part(part)
+    }
+}
+
 /// A `Range: bytes=…` header over a body of `length` bytes (one range; others are ignored).
 enum ByteRange {
     case whole
