@@ -229,15 +229,21 @@ struct DiscoveryTests {
         #expect(UInt64(fileStatus(box.path("private"))?.st_ino ?? 0) == local.inode)
     }
 
+    /// A create's temporary file of a live process (`peer`), so that no registry's start removes it.
+    static func temporary(of peer: PythonPeer, in box: Sandbox) throws -> String {
+        let name = SectionRegistry.temporaryPrefix + "\(peer.pid)-" + box.name("tmp")
+        try makeFile(Sandbox.shm + "/" + name, size: 10)
+        return name
+    }
+
     @Test("internal temporaries, directories and symbolic links are not sections")
     func notSections() throws {
         let box = try Sandbox()
         defer { box.close() }
         let registry = try box.registry()
-        let peer = try PythonPeer()  // a live pid, so no registry's start removes the temporary
+        let peer = try PythonPeer()
         defer { peer.stop() }
-        let temporary = SectionRegistry.temporaryPrefix + "\(peer.pid)-" + box.name("tmp")
-        try makeFile(Sandbox.shm + "/" + temporary, size: 10)
+        let temporary = try Self.temporary(of: peer, in: box)
         #expect(mkdir(box.path("dir"), 0o700) == 0)
         defer { rmdir(box.path("dir")) }
         try makeFile(box.path("target"), size: 10)
@@ -254,10 +260,9 @@ struct DiscoveryTests {
         let box = try Sandbox()
         defer { box.close() }
         let registry = try box.registry()
-        let peer = try PythonPeer()  // a live pid, so no registry's start removes the temporary
+        let peer = try PythonPeer()
         defer { peer.stop() }
-        let temporary = SectionRegistry.temporaryPrefix + "\(peer.pid)-" + box.name("tmp")
-        try makeFile(Sandbox.shm + "/" + temporary, size: 10)
+        let temporary = try Self.temporary(of: peer, in: box)
         try makeFile(box.path("target"), size: 10)
         #expect(mkdir(box.path("dir"), 0o700) == 0)
         defer { rmdir(box.path("dir")) }
