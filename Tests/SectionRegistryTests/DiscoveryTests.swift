@@ -243,7 +243,7 @@ struct DiscoveryTests {
         let registry = try box.registry()
         let peer = try PythonPeer()
         defer { peer.stop() }
-        let temporary = try Self.temporary(of: peer, in: box)
+        _ = try Self.temporary(of: peer, in: box)
         #expect(mkdir(box.path("dir"), 0o700) == 0)
         defer { rmdir(box.path("dir")) }
         try makeFile(box.path("target"), size: 10)
