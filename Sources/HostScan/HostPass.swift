@@ -45,9 +45,8 @@ struct HostPass: Sendable {
     var ownMount: DirectoryListing?
     private var proc: String { configuration.procDirectory }
 
-    /// From this many processes on, `readProcesses` shares them between two threads: a listing waits
-    /// for its pass, and 70 processes already take 20 ms on one (bench/ANALYSIS.md, "Fourth session").
-    var parallelFrom = 32
+    /// From this many processes on, `readProcesses` shares them between two threads.
+    var parallelFrom = 256
 
     init(_ configuration: HostScanConfiguration, ownMount: DirectoryListing? = nil) {
         self.configuration = configuration
