@@ -28,6 +28,7 @@ import Testing
         #expect(section["missing"]["deeper"].string == nil && section["missing"].array.isEmpty)
         #expect(document["empty"].members.isEmpty && document["none"].array.isEmpty)
         #expect(document["é"].string == "x")
+        #expect(Document.parse(Array(#"{"":1,"a":2}"#.utf8))?[""].int == 1)
         let tree = try StrictJSON.parse(Array(Self.text.utf8))
         guard case .object(let members) = tree, case .array(let sections)? = members.first?.1 else {
             Issue.record("not the expected tree")

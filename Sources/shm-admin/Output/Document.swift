@@ -257,6 +257,7 @@ final class Tape: Sendable {
         if node.escaped { return text(node) == key.name }
         let count = key.bytes.count
         guard count == node.end - node.start - 2 else { return false }
+        guard count > 0 else { return true }
         return bytes.withUnsafeBufferPointer { all in
             key.bytes.withUnsafeBufferPointer { memcmp(all.baseAddress! + node.start + 1, $0.baseAddress!, count) == 0 }
         }
@@ -385,7 +386,8 @@ final class Tape: Sendable {
             let base = UnsafeRawPointer(bytes.baseAddress!)
             while at < bytes.count {
                 if at + 8 <= bytes.count {
-                    let special = Tape.specialBytes(base.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+                    let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+                    let special = Tape.specialBytes(word)
                     if special == 0 {
                         at += 8
                         continue
