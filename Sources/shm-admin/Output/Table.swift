@@ -182,12 +182,14 @@ enum TableText {
                 var text = text
                 text.withUTF8 { bytes in
                     guard let source = bytes.baseAddress else { return }
+                    precondition(at + bytes.count <= out.count, "table text past its computed size")
                     out.baseAddress!.advanced(by: at).initialize(from: source, count: bytes.count)
                     at += bytes.count
                 }
             }
             func pad(_ count: Int) {
                 guard count > 0 else { return }
+                precondition(at + count <= out.count, "table text past its computed size")
                 out.baseAddress!.advanced(by: at).initialize(repeating: space, count: count)
                 at += count
             }
@@ -206,8 +208,8 @@ enum TableText {
                     }
                 }
                 if bold { put("\u{1B}[0m") }
-                out[at] = UInt8(ascii: "\n")
-                at += 1
+                pad(1)
+                out[at - 1] = UInt8(ascii: "\n")
             }
             written = at
         }
