@@ -342,8 +342,18 @@ def test_another_mount_namespace_is_reclaimed_and_restored(rserver, host_childre
 # its bytes; it keeps every one it opened until it has answered which (and their inodes).
 RACE_PEER = r'''
 import hashlib, json, mmap, os, random, select, sys, time
+def readline():
+    # Byte by byte from fd 0: sys.stdin's buffer could swallow the "stop" line with the round's,
+    # and select() on the descriptor would then wait for it forever.
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = os.read(0, 1)
+        if not byte:
+            break
+        line += byte
+    return line.decode()
 while True:
-    line = sys.stdin.readline()
+    line = readline()
     if not line:
         break
     round = json.loads(line)
@@ -364,11 +374,11 @@ while True:
                 bad.append(name)
             held[name] = os.fstat(fd).st_ino
             keep.append((fd, m))
-        if select.select([sys.stdin], [], [], 0.001)[0]:
-            sys.stdin.readline()
+        if select.select([0], [], [], 0.001)[0]:
+            readline()
             break
     print(json.dumps({"held": held, "bad": bad}), flush=True)
-    sys.stdin.readline()
+    readline()
     for fd, m in keep:
         m.close()
         os.close(fd)
