@@ -87,16 +87,20 @@ CURLcode ccurl_set_body(CURL *handle, const void *data, curl_off_t length) {
     return curl.easy_setopt(handle, CURLOPT_POSTFIELDS, data);
 }
 
-CURLcode ccurl_set_receiver(CURL *handle, ccurl_data_callback callback, void *context) {
-    CURLcode code = curl.easy_setopt(handle, CURLOPT_WRITEFUNCTION, callback);
+/// A data callback and the context it is called with, set as the pair of options `function`, `data`.
+static CURLcode set_data_callback(CURL *handle, CURLoption function, CURLoption data, ccurl_data_callback callback,
+                                  void *context) {
+    CURLcode code = curl.easy_setopt(handle, function, callback);
     if (code != CURLE_OK) return code;
-    return curl.easy_setopt(handle, CURLOPT_WRITEDATA, context);
+    return curl.easy_setopt(handle, data, context);
+}
+
+CURLcode ccurl_set_receiver(CURL *handle, ccurl_data_callback callback, void *context) {
+    return set_data_callback(handle, CURLOPT_WRITEFUNCTION, CURLOPT_WRITEDATA, callback, context);
 }
 
 CURLcode ccurl_set_header_receiver(CURL *handle, ccurl_data_callback callback, void *context) {
-    CURLcode code = curl.easy_setopt(handle, CURLOPT_HEADERFUNCTION, callback);
-    if (code != CURLE_OK) return code;
-    return curl.easy_setopt(handle, CURLOPT_HEADERDATA, context);
+    return set_data_callback(handle, CURLOPT_HEADERFUNCTION, CURLOPT_HEADERDATA, callback, context);
 }
 
 CURLcode ccurl_set_progress(CURL *handle, ccurl_progress_callback callback, void *context) {

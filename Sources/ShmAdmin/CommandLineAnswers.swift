@@ -21,13 +21,8 @@ public enum CommandLineAnswers {
     /// A name as one segment of a request's path, percent-encoded as the API's hrefs are.
     public static func pathSegment(_ name: String) -> String { Hrefs.segment(name) }
 
-    /// One member of a section as `sectionList` writes it (`.null` for a key it does not have): local
-    /// tables read the registry's sections through this instead of the JSON.
-    public static func sectionMember(_ key: String, of info: SectionInfo, mount: String) -> SectionMember {
-        SectionJSON.member(key, of: info, mount: mount)
-    }
-
-    /// The same, the member resolved beforehand.
+    /// One member of a section as `sectionList` writes it: local tables read the registry's sections
+    /// through this instead of the JSON.
     public static func sectionMember(_ key: SectionMemberKey, of info: SectionInfo, mount: String) -> SectionMember {
         SectionJSON.member(key, of: info, mount: mount)
     }

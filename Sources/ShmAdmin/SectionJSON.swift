@@ -149,12 +149,7 @@ public enum SectionMemberKey: String, Sendable, CaseIterable {
 
 extension SectionJSON {
     /// The member `key` of a section with the version 1.1 members of `mount` (`members(of:to:)` and
-    /// `hostMembers(of:mount:to:)` in values; a test holds every key to the JSON); `.null` for a key
-    /// a section does not have, as a missing member reads.
-    static func member(_ key: String, of info: SectionInfo, mount: String) -> SectionMember {
-        SectionMemberKey(rawValue: key).map { member($0, of: info, mount: mount) } ?? .null
-    }
-
+    /// `hostMembers(of:mount:to:)` in values; a test holds every key to the JSON).
     static func member(_ key: SectionMemberKey, of info: SectionInfo, mount: String) -> SectionMember {
         switch key {
         case .name: .text(info.name)

@@ -57,19 +57,26 @@ struct Document: Sendable {
 
     private var entry: Tape.Node? { tape?.nodes[node] }
 
-    subscript(_ key: String) -> Document { self[MemberKey(key)] }
+    subscript(_ key: String) -> Document {
+        if let section { return SectionMemberKey(rawValue: key).map { Document(section.member($0)) } ?? .null }
+        var name = key
+        return name.withUTF8 { tapeMember(named: $0, key) }
+    }
 
+    /// The same, with the member resolved beforehand (a column's, read for every row).
     subscript(_ key: MemberKey) -> Document {
-        if let section {
-            guard let member = key.sectionMember else { return .null }
-            return Document(section.member(member))
-        }
+        if let section { return key.sectionMember.map { Document(section.member($0)) } ?? .null }
+        return key.bytes.withUnsafeBufferPointer { tapeMember(named: $0, key.name) }
+    }
+
+    /// The member named `name` (its UTF-8 `bytes`) of a tape's object.
+    private func tapeMember(named bytes: UnsafeBufferPointer<UInt8>, _ name: String) -> Document {
         if member != nil { return .null }
         guard let tape, let entry, entry.kind == .object else { return .null }
         var child = node + 1
         while child < entry.after {
             let value = child + 1
-            if tape.key(child, equals: key) { return Document(tape, value) }
+            if tape.key(child, equals: bytes, name) { return Document(tape, value) }
             child = tape.nodes[value].after
         }
         return .null
@@ -251,15 +258,14 @@ final class Tape: Sendable {
         nodes = read
     }
 
-    /// Whether the string at `index` (a member's name) is `key`.
-    func key(_ index: Int, equals key: MemberKey) -> Bool {
+    /// Whether the string at `index` (a member's name) is `name`, whose UTF-8 is `bytes`.
+    func key(_ index: Int, equals bytes: UnsafeBufferPointer<UInt8>, _ name: String) -> Bool {
         let node = nodes[index]
-        if node.escaped { return text(node) == key.name }
-        let count = key.bytes.count
-        guard count == node.end - node.start - 2 else { return false }
-        guard count > 0 else { return true }
-        return bytes.withUnsafeBufferPointer { all in
-            key.bytes.withUnsafeBufferPointer { memcmp(all.baseAddress! + node.start + 1, $0.baseAddress!, count) == 0 }
+        if node.escaped { return text(node) == name }
+        guard bytes.count == node.end - node.start - 2 else { return false }
+        guard let wanted = bytes.baseAddress else { return true }
+        return self.bytes.withUnsafeBufferPointer { all in
+            memcmp(all.baseAddress! + node.start + 1, wanted, bytes.count) == 0
         }
     }
 
