@@ -26,9 +26,8 @@ setup-bench:
 build: setup-run
 	@$(SWIFT) build --product shm-admin
 
-# Release builds link the Swift runtime and Foundation statically: one binary whose pages are touched
-# only as used, instead of ten shared libraries each mapped and relocated whole (idle RSS 18.5 -> 15 MiB,
-# bench/RESULTS.md 8).
+# Release builds link the Swift runtime statically: one binary whose pages are touched only as used,
+# instead of several shared libraries each mapped and relocated whole (bench/RESULTS.md 8).
 RELEASE_FLAGS = -c release --static-swift-stdlib
 
 release: setup-run
