@@ -99,12 +99,18 @@ def run(b: Bench) -> None:
         cli_local = [b.server_bin, "ls", "--state-dir", str(b.server.srv.state_dir)]
         cli_remote = [b.server_bin, "ls", "--url", b.server.url, "--token-file", str(b.token_file)]
         cli_sysv = [*cli_local, "--all", "--kind", "sysv"]
-        ours_local = our_rows(cli_output(cli_local), f"{b.prefix}many-")
+        now = str(int(time.time()))  # one AGE reference for both runs, which may fall on two sides of a second
+        ours_local = our_rows(cli_output(cli_local, now), f"{b.prefix}many-")
         if len(ours_local) != s.c4_sections:
             b.report.error(f"4: `shm-admin ls` printed {len(ours_local)} rows of our {s.c4_sections} sections")
         # Only our rows: other processes' objects may come and go between the two runs.
-        if our_rows(cli_output(cli_remote), f"{b.prefix}many-") != ours_local:
-            b.report.error("4: `shm-admin ls` printed other rows with --url than locally")
+        ours_remote = our_rows(cli_output(cli_remote, now), f"{b.prefix}many-")
+        if ours_remote != ours_local:
+            differing = [f"local:  {a}\nremote: {r}" for a, r in zip(ours_local, ours_remote) if a != r]
+            (b.out / "c4-cli-diff.txt").write_text(
+                f"{len(ours_local)} rows local, {len(ours_remote)} remote\n" + "\n".join(differing[:20]) + "\n")
+            b.report.error("4: `shm-admin ls` printed other rows with --url than locally "
+                           f"(the first that differ in {b.out / 'c4-cli-diff.txt'})")
         CLI = [("shm-admin ls", cli_local), ("shm-admin ls --url", cli_remote)]
 
         ms: dict[str, list[float]] = {"shm-admin": []}
@@ -128,7 +134,7 @@ def run(b: Bench) -> None:
         # lines above keep measuring what they always did.
         segments = SysVSegments(sysv_count(s.c4_sections))
         segment_count = len(segments.ids)
-        sysv_rows = len(cli_output(cli_sysv).splitlines()) - 1
+        sysv_rows = len(cli_output(cli_sysv, now).splitlines()) - 1
         if sysv_rows < segment_count:
             b.report.error(f"4: `shm-admin ls --all --kind sysv` printed {sysv_rows} rows, fewer than our {segment_count} segments")
         SYSV = [("shm-admin ls --all --kind sysv", cli_sysv)]
@@ -194,10 +200,9 @@ def our_rows(table: str, prefix: str) -> list[str]:
     return [line for line in table.splitlines() if line.startswith(prefix)]
 
 
-def cli_output(argv: list[str]) -> str:
-    """What a `shm-admin ls` prints (its rows checked before it is timed)."""
-    # AGE fixed, so that two runs a second apart print the same rows.
-    env = {**os.environ, "SHM_ADMIN_NOW": str(int(time.time()))}
+def cli_output(argv: list[str], now: str) -> str:
+    """What a `shm-admin ls` prints (its rows checked before it is timed), with AGE counted from `now`."""
+    env = {**os.environ, "SHM_ADMIN_NOW": now}
     r = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
     if r.returncode != 0:
         raise BenchError(f"4: {' '.join(argv)} exited {r.returncode}: {r.stderr.strip()[:300]}")
