@@ -266,6 +266,11 @@ struct DiscoveryTests {
         try makeFile(box.path("target"), size: 10)
         #expect(mkdir(box.path("dir"), 0o700) == 0)
         defer { rmdir(box.path("dir")) }
+        // An object the filter leaves out, so the filtered listing is not every object even when
+        // /dev/shm holds nothing else (another sandbox's prefix: this run's all the same).
+        let other = try Sandbox()
+        defer { other.close() }
+        try makeFile(other.path("elsewhere"), size: 1)
         let before = monotonicNow()
         _ = try registry.list(ListFilter(query: box.prefix))
         #expect(registry.recentListing(since: before) == nil, "a filtered listing stats only what it keeps")
