@@ -85,12 +85,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            // lld, not gold: linked statically (`make release`), the toolchain's FoundationEssentials
-            // brings glibc's link-time "the use of `mktemp' is dangerous" warning along, which gold
-            // prints on every link although nothing here calls it; lld does not.
-            // pack-relative-relocs (DT_RELR, glibc 2.36): the 44,000 relative relocations of the PIE
-            // take 9 KB instead of a 1 MB `.rela.dyn` that the loader reads whole at every start
-            // (idle server RSS -0.8 MiB; bench/ANALYSIS.md, "Fifth session").
+            // lld, which gold is not: pack-relative-relocs (DT_RELR, glibc 2.36) makes the PIE's 44,000
+            // relative relocations 9 KB instead of a 1 MB `.rela.dyn` that the loader reads whole at
+            // every start (idle server RSS -0.8 MiB; bench/ANALYSIS.md, "Fifth session").
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"])]
         ),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),

@@ -12,12 +12,12 @@ struct AccessLog: Sendable {
     let label: String
 
     func write(_ report: CompletedRequest) {
-        // Room for every text escaped (6 bytes a byte) and the rest (at most 147 bytes); the usual
-        // line fits on the stack, a longer one is allocated.
+        // Room for every text escaped and the rest (at most 147 bytes); the usual line fits on the
+        // stack, a longer one is allocated.
         let texts =
-            label.utf8.count + report.method.utf8.count + (report.route?.utf8.count ?? 1)
-            + report.remoteAddress.utf8.count
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 6 * texts + 160) { buffer in
+            LineLogHandler.escapedBound(label) + LineLogHandler.escapedBound(report.method)
+            + LineLogHandler.escapedBound(report.route ?? "-") + LineLogHandler.escapedBound(report.remoteAddress)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: texts + 160) { buffer in
             let start = buffer.baseAddress!
             var at = start
             at += LineLogHandler.writeTimestamp(at: at)
