@@ -106,6 +106,9 @@ private struct ProcWalk: Sendable {
         let started = monotonicNow()
         let deviceText = ProcScanner.deviceText(device)
         let reader = WholeFileReader()
+        // /proc/locks may wait for an RCU grace period (see `HostPass.run`): read beside the walk.
+        let locksPath = procRoot + "/locks"
+        let locksText = InBackground { readSmallFile(locksPath) }
         for pid in processIDs() {
             let base = procRoot + "/\(pid)"
             var command: String?
@@ -127,7 +130,7 @@ private struct ProcWalk: Sendable {
                 result.holders[inode, default: []].append(Holder(pid: pid, command: commandName(), fd: fd))
             }
         }
-        if let text = readSmallFile(procRoot + "/locks") {
+        if let text = locksText.value() {
             result.locks = attributeLocks(ProcScanner.parseLocks(text, deviceText: deviceText), holders: result.holders)
         }
         result.takenAt = started
