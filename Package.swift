@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(
             name: "SectionRegistryTests",
-            dependencies: ["SectionRegistry", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["SectionRegistry", "SystemSeam", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "JSON"]),
         .testTarget(name: "CommandLineTests", dependencies: ["shm-admin"]),

@@ -40,15 +40,23 @@ public struct HostScanConfiguration: Sendable {
 /// and locks. Read-only; whatever cannot be read is left out.
 struct HostPass: Sendable {
     let configuration: HostScanConfiguration
-    /// The server's own mount's regular files as a listing of the server's directory found them
-    /// just before (`HostScanner.takeOwnMount`): used instead of a listing of the pass's own.
-    var ownMount: DirectoryListing?
+    /// Where the server's own mount's regular files come from (`HostScanner.takeOwnMount`).
+    enum OwnMount: Sendable {
+        /// The pass lists the directory itself.
+        case list
+        /// A listing of the server's directory made just before: used instead of one of the pass's own.
+        case kept(DirectoryListing)
+        /// Such a listing being made now: waited for once the processes are read.
+        case underWay(ListingUnderWay)
+    }
+
+    var ownMount: OwnMount
     private var proc: String { configuration.procDirectory }
 
     /// From this many processes on, `readProcesses` shares them between two threads.
     var parallelFrom = 256
 
-    init(_ configuration: HostScanConfiguration, ownMount: DirectoryListing? = nil) {
+    init(_ configuration: HostScanConfiguration, ownMount: OwnMount = .list) {
         self.configuration = configuration
         self.ownMount = ownMount
     }
@@ -56,7 +64,8 @@ struct HostPass: Sendable {
     func run() -> HostSnapshot {
         var snapshot = HostSnapshot()
         // A snapshot is as old as its oldest part.
-        let started = min(monotonicNow(), ownMount?.takenAt ?? .infinity)
+        var started = monotonicNow()
+        if case .kept(let listing) = ownMount { started = min(started, listing.takenAt) }
         snapshot.ownPid = ProcFiles.linkTarget(proc + "/self").flatMap { Int32($0) } ?? getpid()
         snapshot.ownMountNamespace = namespaceInode(ProcFiles.linkTarget(proc + "/self/ns/mnt"))
         snapshot.ownIPCNamespace = namespaceInode(ProcFiles.linkTarget(proc + "/self/ns/ipc"))
@@ -68,6 +77,15 @@ struct HostPass: Sendable {
         readNamespaces(pids, into: &snapshot)
         collectMounts(into: &snapshot)
         readProcesses(pids, into: &snapshot)
+        if case .underWay(let listing) = ownMount, let server = snapshot.mounts.firstIndex(where: \.isServer) {
+            let mount = snapshot.mounts[server]
+            if let listing = listing.wait() {
+                started = min(started, listing.takenAt)
+                snapshot.mounts[server].entries = Self.entries(of: listing, device: mount.device)
+            } else {
+                snapshot.mounts[server].entries = Self.entries(of: mount.reachedThrough, device: mount.device)
+            }
+        }
         readSysV(into: &snapshot)
         if let text = locks.value() {
             for (id, lock) in Locks.parse(text) { snapshot.locks[id, default: []].append(lock) }
@@ -207,12 +225,10 @@ struct HostPass: Sendable {
             mounts[device]!.pids.sort()
             let directory = mounts[device]!.reachedThrough
             mounts[device]!.capacity = ProcFiles.fileSystem(directory).map(Self.capacity)
-            if device == serverDevice, let ownMount {
-                mounts[device]!.entries = ownMount.objects.compactMap { object in
-                    Self.entry(object.name, object.status, device: device)
-                }
-            } else {
-                mounts[device]!.entries = Self.entries(of: directory, device: device)
+            switch (device == serverDevice, ownMount) {
+            case (true, .kept(let listing)): mounts[device]!.entries = Self.entries(of: listing, device: device)
+            case (true, .underWay): break  // once the processes are read (`run`)
+            default: mounts[device]!.entries = Self.entries(of: directory, device: device)
             }
         }
         let others = mounts.values.filter { $0.device != serverDevice }.sorted { $0.device < $1.device }
@@ -232,6 +248,11 @@ struct HostPass: Sendable {
     static func entries(of directory: String, device: DeviceID) -> [MountEntry] {
         ProcFiles.regularFiles(directory).compactMap { entry($0.name, $0.status, device: device) }
             .sorted { $0.name < $1.name }
+    }
+
+    /// The regular files of a listing that are on `device`.
+    static func entries(of listing: DirectoryListing, device: DeviceID) -> [MountEntry] {
+        listing.objects.compactMap { entry($0.name, $0.status, device: device) }
     }
 
     /// A regular file on `device`; nil for anything else.

@@ -50,8 +50,13 @@ public final class HostScanner: Sendable {
     /// often started by one. The source gets the earliest start a listing may have (a tenth of
     /// `maximumAge` before the pass, and not before the last `invalidate()`) and answers nil when
     /// it has none that recent.
-    public func takeOwnMount(from source: @escaping @Sendable (_ since: Double) -> DirectoryListing?) {
-        ownMount.source.withLock { $0 = source }
+    /// `underWay` tells of such a listing still being made, which the pass then waits for after
+    /// reading the processes (a section listing starts the pass it needs before it lists).
+    public func takeOwnMount(
+        from source: @escaping @Sendable (_ since: Double) -> DirectoryListing?,
+        underWay: @escaping @Sendable (_ since: Double) -> ListingUnderWay? = { _ in nil }
+    ) {
+        ownMount.source.withLock { $0 = (source, underWay) }
     }
 
     /// The snapshot the last pass made, however old (empty before the first): for deciding whether
@@ -117,7 +122,10 @@ public final class HostScanner: Sendable {
 final class OwnMountSource: Sendable {
     /// How much older than its pass a listing may be.
     let window: Double
-    let source = Mutex<(@Sendable (Double) -> DirectoryListing?)?>(nil)
+    let source = Mutex<Sources?>(nil)
+    typealias Sources = (
+        kept: @Sendable (Double) -> DirectoryListing?, underWay: @Sendable (Double) -> ListingUnderWay?
+    )
     /// The last `invalidate()`: a listing from before it may miss the change.
     let invalidatedAt = Mutex(-Double.infinity)
     /// Fresh snapshots being made: no pass takes a listing meanwhile.
@@ -125,11 +133,13 @@ final class OwnMountSource: Sendable {
 
     init(window: Double) { self.window = window }
 
-    func listing() -> DirectoryListing? {
+    func listing() -> HostPass.OwnMount {
         guard suspended.load(ordering: .sequentiallyConsistent) == 0, let source = source.withLock({ $0 }) else {
-            return nil
+            return .list
         }
-        return source(max(invalidatedAt.withLock { $0 }, monotonicNow() - window))
+        let since = max(invalidatedAt.withLock { $0 }, monotonicNow() - window)
+        if let kept = source.kept(since) { return .kept(kept) }
+        return source.underWay(since).map(HostPass.OwnMount.underWay) ?? .list
     }
 }
 

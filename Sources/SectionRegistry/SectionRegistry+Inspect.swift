@@ -1,3 +1,5 @@
+import Dispatch
+import Synchronization
 import SystemPackage
 import SystemSeam
 
@@ -42,12 +44,20 @@ extension SectionRegistry {
     ) {
         // Name, kind and managed filters need no fstat: apply them to the directory listing first.
         let needle = Array((filter.query ?? "").utf8)
+        // A listing of every section asks who maps what first, on a worker, while this thread lists
+        // and stats the directory: its two halves overlap. A pass that takes the server's mount
+        // from that listing (`recentListing`) waits for it (`listingUnderWay`).
+        let underWay = filter.managed == nil && filter.kind == nil && needle.isEmpty ? beginListing() : nil
+        defer { underWay?.end() }
+        let processes = self.processes
+        let pending = evidence == nil && underWay != nil ? InBackground { processes.snapshot() } : nil
         var entries = try allEntries { name, isSemaphore, managed in
             if let wanted = filter.managed, managed != wanted { return false }
             if let kind = filter.kind, (isSemaphore ? SectionKind.semaphore : .shm) != kind { return false }
             return needle.isEmpty || Self.contains(name, needle)
         }
-        let snapshot = evidence ?? processes.snapshot()
+        underWay?.end()
+        let snapshot = evidence ?? pending?.value() ?? processes.snapshot()
         if let orphan = filter.orphan {
             entries.removeAll { entry in
                 guard let status = entry.status else { return true }
@@ -232,6 +242,26 @@ extension SectionRegistry {
         }
     }
 
+    /// A listing of every section that began at `since` or later and is still under way, as a wait
+    /// for its end (two seconds at most) that then answers as `recentListing(since:)`; nil when
+    /// none is. A pass started for that very listing waits for it rather than stat every object too.
+    public func listingUnderWay(since: Double) -> ListingUnderWay? {
+        guard let listing = listingsUnderWay.withLock({ $0.first { $0.startedAt >= since } }) else { return nil }
+        return ListingUnderWay { [weak self] in
+            _ = listing.done.wait(timeout: .now() + 2)
+            return self?.recentListing(since: since)
+        }
+    }
+
+    /// Marks a listing of every section as under way until `end()`.
+    func beginListing() -> UnderWayListing {
+        let listing = UnderWayListing(startedAt: monotonicNow()) { [weak self] listing in
+            self?.listingsUnderWay.withLock { $0.removeAll { $0 === listing } }
+        }
+        listingsUnderWay.withLock { $0.append(listing) }
+        return listing
+    }
+
     /// fstatat of each name (nil for a nil name, or one that is gone). The lookups are a third of a
     /// 10,000-section listing, so a long list is split over the cores.
     private func statuses(of names: [String?]) -> [stat?] {
@@ -344,5 +374,26 @@ extension String {
         while let first = scalars.first, unwanted.contains(first) { scalars = scalars.dropFirst() }
         while let last = scalars.last, unwanted.contains(last) { scalars = scalars.dropLast() }
         return String(String.UnicodeScalarView(scalars))
+    }
+}
+
+/// A listing of every section under way (`SectionRegistry.listingUnderWay(since:)`).
+final class UnderWayListing: Sendable {
+    let startedAt: Double
+    let done = DispatchGroup()
+    private let ended = Atomic<Bool>(false)
+    private let remove: @Sendable (UnderWayListing) -> Void
+
+    init(startedAt: Double, remove: @escaping @Sendable (UnderWayListing) -> Void) {
+        self.startedAt = startedAt
+        self.remove = remove
+        done.enter()
+    }
+
+    /// Ends it (once; later calls do nothing): its waiters go on.
+    func end() {
+        guard !ended.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        remove(self)
+        done.leave()
     }
 }

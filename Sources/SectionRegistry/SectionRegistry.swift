@@ -60,6 +60,8 @@ public final class SectionRegistry: Sendable {
     private let nameLocks = Mutex<[String: (lock: NameLock, users: Int)]>([:])
     /// The last listing that stat'ed every object of the directory (`recentListing(since:)`).
     let lastListing = Mutex<DirectoryListing?>(nil)
+    /// Listings of every section under way (`listingUnderWay(since:)`).
+    let listingsUnderWay = Mutex<[UnderWayListing]>([])
 
     public init(configuration: Configuration) throws(SectionError) {
         directory = try ShmDirectory(path: configuration.shmDirectory)

@@ -35,6 +35,11 @@ final class HostProcessView: ProcessView {
         { [weak registry] since in registry?.recentListing(since: since) }
     }
 
+    /// The registry's listing of its directory under way, for the pass that listing started.
+    static func ownMountUnderWay(of registry: SectionRegistry) -> @Sendable (Double) -> ListingUnderWay? {
+        { [weak registry] since in registry?.listingUnderWay(since: since) }
+    }
+
     /// The objects of one device, keyed by inode, as the registry words them: mappers other than
     /// the server, holders the server included, lock holders.
     static func view(of snapshot: HostSnapshot, device: DeviceID) -> ProcSnapshot {

@@ -119,7 +119,8 @@ public final class ShmAdminApp: Sendable {
                 shmDirectory: options.shmDirectory, stateDirectory: options.stateDirectory,
                 procRoot: options.procDirectory, recordSync: options.recordSync,
                 processView: { device in HostProcessView(host: host, device: device) }))
-        host.takeOwnMount(from: HostProcessView.ownMount(of: registry))
+        host.takeOwnMount(
+            from: HostProcessView.ownMount(of: registry), underWay: HostProcessView.ownMountUnderWay(of: registry))
         if registry.syncsRecords {
             logger.info("records in \(options.stateDirectory) are fsynced before each change is acknowledged")
         } else {

@@ -14,3 +14,11 @@ public struct DirectoryListing: Sendable {
         self.objects = objects
     }
 }
+
+/// A listing of the server's directory still being made: `wait()` returns it once it is done, or
+/// nil when it ended without one or not within its bound (the caller then lists for itself).
+public struct ListingUnderWay: Sendable {
+    public let wait: @Sendable () -> DirectoryListing?
+
+    public init(wait: @escaping @Sendable () -> DirectoryListing?) { self.wait = wait }
+}

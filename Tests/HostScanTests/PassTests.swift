@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import SystemSeam
 import Testing
 
@@ -236,6 +237,37 @@ struct PassTests {
         scanner.takeOwnMount { _ in nil }
         scanner.invalidate()
         #expect(scanner.snapshot().mounts[0].entries.map(\.name) == ["a", "sem.x"])
+    }
+
+    @Test("a pass waits for the listing under way once it read the processes, and lists for itself when it got none")
+    func ownMountUnderWay() throws {
+        let fake = try Self.host()
+        defer { fake.remove() }
+        var info = stat()
+        stat(fake.root + "/own-shm/a", &info)
+        let status = info
+        let scanner = HostScanner(fake.configuration())
+        let ready = Mutex(-Double.infinity)
+        scanner.takeOwnMount(
+            from: { _ in nil },
+            underWay: { _ in
+                ListingUnderWay {
+                    // Done a moment after the pass started: the snapshot is dated by the pass's start.
+                    let takenAt = monotonicNow()
+                    ready.withLock { $0 = takenAt }
+                    return DirectoryListing(takenAt: takenAt, objects: [("listed", status)])
+                }
+            })
+        let before = monotonicNow()
+        scanner.invalidate()
+        let snapshot = scanner.snapshot()
+        #expect(snapshot.mounts[0].entries.map(\.name) == ["listed"])
+        #expect(snapshot.mounts[0].entries[0].facts.size == 1000)
+        #expect(snapshot.takenAt >= before && snapshot.takenAt <= ready.withLock { $0 })
+        #expect(snapshot.mounts[0].pids.isEmpty == false, "the processes were read all the same")
+        scanner.takeOwnMount(from: { _ in nil }, underWay: { _ in ListingUnderWay { nil } })
+        scanner.invalidate()
+        #expect(scanner.snapshot().mounts[0].entries.map(\.name) == ["a", "sem.x"], "no listing came: listed here")
     }
 
     @Test("the light pass: new namespaces at once, a new process's late unshare, an old one's within ten rounds")

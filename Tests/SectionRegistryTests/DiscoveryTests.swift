@@ -1,4 +1,6 @@
 import Foundation
+import Synchronization
+import SystemSeam
 import Testing
 
 @testable import SectionRegistry
@@ -286,6 +288,57 @@ struct DiscoveryTests {
         #expect(registry.recentListing(since: monotonicNow() + 1) == nil, "too old for a later start")
     }
 
+    @Test("a listing under way is waited for, then answers with the listing kept; none once it ended")
+    func listingUnderWay() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let registry = try box.registry()
+        try makeFile(box.path("target"), size: 10)
+        #expect(registry.listingUnderWay(since: -.infinity) == nil, "none under way")
+        let before = monotonicNow()
+        let marked = registry.beginListing()
+        let underWay = try #require(registry.listingUnderWay(since: before))
+        #expect(registry.listingUnderWay(since: monotonicNow() + 1) == nil, "one that began earlier is not in time")
+        let got = Mutex<DirectoryListing??>(nil)
+        let waiter = DispatchGroup()
+        DispatchQueue.global().async(group: waiter) {
+            let listing = underWay.wait()
+            got.withLock { $0 = .some(listing) }
+        }
+        _ = try registry.list(ListFilter(limit: 1))  // keeps a listing of every section
+        #expect(got.withLock { $0 } == nil, "still waiting: the listing under way has not ended")
+        marked.end()
+        #expect(waiter.wait(timeout: .now() + 5) == .success)
+        let listing = try #require(got.withLock { $0 } ?? nil)
+        #expect(listing.takenAt >= before)
+        #expect(listing.objects.contains { $0.name == box.name("target") && $0.status.st_size == 10 })
+        #expect(registry.listingUnderWay(since: -.infinity) == nil, "none under way once it ended")
+    }
+
+    @Test("a pass asked for by a listing of every section gets that listing; by a filtered one, none")
+    func listingForItsPass() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let view = ListingView()
+        let registry = try SectionRegistry(
+            configuration: .init(
+                stateDirectory: box.newStateDirectory(), watchDirectory: false, processView: { _ in view }))
+        defer { registry.close() }
+        view.registry.withLock { $0 = registry }
+        try makeFile(box.path("target"), size: 10)
+        // The view is asked on a worker while the directory is listed: it gets the listing under
+        // way, or the one kept if the listing ended first (as the host's pass does).
+        view.since.withLock { $0 = monotonicNow() }
+        _ = try registry.list(ListFilter(limit: 1))
+        let listing = try #require(view.seen.withLock { $0 } ?? nil, "the view got the listing")
+        #expect(listing.objects.contains { $0.name == box.name("target") && $0.status.st_size == 10 })
+        view.seen.withLock { $0 = nil }
+        view.since.withLock { $0 = monotonicNow() }
+        _ = try registry.list(ListFilter(query: box.prefix))
+        let filtered = try #require(view.seen.withLock { $0 }, "the view was asked during the filtered listing")
+        #expect(filtered == nil, "a filtered listing is no listing of the mount")
+    }
+
     @Test(
         "an entry that is no object (symbolic link, directory, FIFO) is .notFound for every operation, never a hang",
         arguments: ["link", "dir", "fifo"])
@@ -354,4 +407,22 @@ struct DiscoveryTests {
         #expect(info.shmmax > 0)
         #expect(info.counts.sections >= info.counts.managed + info.counts.semaphores)
     }
+}
+
+/// A process view that, asked, takes the registry's listing as the host's pass does (the one under
+/// way, else the one kept) since `since`, and keeps what it got (nil inside: none).
+private final class ListingView: ProcessView {
+    let registry = Mutex<SectionRegistry?>(nil)
+    let since = Mutex(-Double.infinity)
+    let seen = Mutex<DirectoryListing??>(nil)
+
+    func snapshot() -> ProcSnapshot {
+        let registry = registry.withLock { $0 }
+        let since = since.withLock { $0 }
+        let listing = registry?.listingUnderWay(since: since)?.wait() ?? registry?.recentListing(since: since)
+        seen.withLock { $0 = .some(listing) }
+        return ProcSnapshot()
+    }
+
+    func invalidate() {}
 }
