@@ -53,7 +53,7 @@ struct HostPass: Sendable {
     var ownMount: OwnMount
     private var proc: String { configuration.procDirectory }
 
-    /// From this many processes on, `readProcesses` shares them between two threads.
+    /// From this many processes on, a pass reads them, and the mounts, on two threads (`inShares`).
     var parallelFrom = 256
 
     init(_ configuration: HostScanConfiguration, ownMount: OwnMount = .list) {
@@ -158,10 +158,18 @@ struct HostPass: Sendable {
         // The host's namespace is init's; where init's may not be read (a sandbox), the server's own.
         let hostNamespace =
             namespaceInode(ProcFiles.linkTarget(proc + "/1/ns/mnt")) ?? snapshot.ownMountNamespace
-        for pid in pids {
+        // Two links a process: on a host of thousands, on two threads (`inShares`).
+        let links = inShares(pids.count, parallel: pids.count >= parallelFrom) { range in
+            pids[range].map { pid in
+                let base = proc + "/\(pid)"
+                return (
+                    mount: namespaceInode(ProcFiles.linkTarget(base + "/ns/mnt")),
+                    ipc: namespaceInode(ProcFiles.linkTarget(base + "/ns/ipc"))
+                )
+            }
+        }
+        for (pid, (mount, ipc)) in zip(pids, links) {
             let base = proc + "/\(pid)"
-            let mount = namespaceInode(ProcFiles.linkTarget(base + "/ns/mnt"))
-            let ipc = namespaceInode(ProcFiles.linkTarget(base + "/ns/ipc"))
             snapshot.processes[pid] = (mount, ipc)
             guard let mount else { continue }
             if snapshot.namespaces[mount] != nil {
@@ -221,15 +229,25 @@ struct HostPass: Sendable {
             mounts[serverDevice]!.namespaces = [own]
             mounts[serverDevice]!.pids = namespace.pids
         }
-        for device in mounts.keys {
-            mounts[device]!.pids.sort()
-            let directory = mounts[device]!.reachedThrough
-            mounts[device]!.capacity = ProcFiles.fileSystem(directory).map(Self.capacity)
-            switch (device == serverDevice, ownMount) {
-            case (true, .kept(let listing)): mounts[device]!.entries = Self.entries(of: listing, device: device)
-            case (true, .underWay): break  // once the processes are read (`run`)
-            default: mounts[device]!.entries = Self.entries(of: directory, device: device)
+        // Each mount's size and objects: with many processes (a host of many containers), the
+        // mounts on two threads.
+        let devices = Array(mounts.keys)
+        let directories = devices.map { mounts[$0]!.reachedThrough }
+        let listed = inShares(devices.count, parallel: snapshot.processes.count >= parallelFrom) { range in
+            range.map { index -> (Capacity?, [MountEntry]?) in
+                let (device, directory) = (devices[index], directories[index])
+                let capacity = ProcFiles.fileSystem(directory).map(Self.capacity)
+                switch (device == serverDevice, ownMount) {
+                case (true, .kept(let listing)): return (capacity, Self.entries(of: listing, device: device))
+                case (true, .underWay): return (capacity, nil)  // once the processes are read (`run`)
+                default: return (capacity, Self.entries(of: directory, device: device))
+                }
             }
+        }
+        for (device, (capacity, entries)) in zip(devices, listed) {
+            mounts[device]!.pids.sort()
+            mounts[device]!.capacity = capacity
+            mounts[device]!.entries = entries ?? []
         }
         let others = mounts.values.filter { $0.device != serverDevice }.sorted { $0.device < $1.device }
         snapshot.mounts = (serverDevice.flatMap { mounts[$0] }.map { [$0] } ?? []) + others
@@ -269,6 +287,20 @@ struct HostPass: Sendable {
             changedAt: Double(info.st_ctim.tv_sec) + Double(info.st_ctim.tv_nsec) / 1e9)
     }
 
+    /// `body` over `0..<count`, in order; split between two threads (a half each, joined in
+    /// order) when `parallel`: on a host of thousands of processes a pass is mostly the kernel
+    /// writing /proc files, which two CPUs do in about half the time.
+    func inShares<T: Sendable>(_ count: Int, parallel: Bool, _ body: @Sendable (Range<Int>) -> [T]) -> [T] {
+        guard parallel, count > 1 else { return body(0..<count) }
+        let half = (count + 1) / 2
+        let parts = Mutex<[[T]]>([[], []])
+        DispatchQueue.concurrentPerform(iterations: 2) { index in
+            let part = body(index == 0 ? 0..<half : half..<count)
+            parts.withLock { $0[index] = part }
+        }
+        return parts.withLock { $0[0] + $0[1] }
+    }
+
     /// What one thread of `readProcesses` found in its share of the processes.
     private struct ProcessPart {
         var objects: [ObjectID: SeenObject] = [:]
@@ -278,9 +310,7 @@ struct HostPass: Sendable {
     }
 
     /// Every process's mappings and descriptors of shared memory: objects on a mount's device,
-    /// memfds, System V attachments. Two threads share the processes (each half in pid order,
-    /// the halves joined in order): on a host of thousands of processes the pass is mostly the
-    /// kernel writing their maps files, which two CPUs do in about half the time.
+    /// memfds, System V attachments; on a host of many processes, on two threads (`inShares`).
     private func readProcesses(_ pids: [Int32], into snapshot: inout HostSnapshot) {
         let devices = Set(snapshot.mounts.map(\.device))
         // A descriptor's link shows the path the kernel resolved: the --shm-dir as given may not be it.
@@ -288,17 +318,11 @@ struct HostPass: Sendable {
         let prefixes = ["/memfd:", "/dev/shm/", configuration.shmDirectory + "/", ownDirectory + "/"]
         let ipcOf = snapshot.processes.mapValues { $0.ipc }
         let ownIPC = snapshot.ownIPCNamespace ?? 0
-        let shares = pids.count >= parallelFrom ? 2 : 1
-        let size = (pids.count + shares - 1) / max(1, shares)
-        let parts = Mutex<[Int: ProcessPart]>([:])
-        DispatchQueue.concurrentPerform(iterations: shares) { index in
-            let share = pids[min(pids.count, index * size)..<min(pids.count, (index + 1) * size)]
-            let part = readProcesses(share, devices: devices, prefixes: prefixes, ipcOf: ipcOf, ownIPC: ownIPC)
-            parts.withLock { $0[index] = part }
+        let parts = inShares(pids.count, parallel: pids.count >= parallelFrom) { range in
+            [readProcesses(pids[range], devices: devices, prefixes: prefixes, ipcOf: ipcOf, ownIPC: ownIPC)]
         }
         var kernelThreads: Set<Int32> = []
-        for index in 0..<shares {
-            guard let part = parts.withLock({ $0[index] }) else { continue }
+        for part in parts {
             snapshot.objects.merge(part.objects) { first, second in
                 var joined = first
                 joined.holders += second.holders

@@ -124,7 +124,7 @@ struct PassTests {
         #expect(snapshot.sysvLimits.shmmni == 4096 && snapshot.sysvLimits.shmall == nil)
     }
 
-    @Test("two threads sharing the processes find what one finds, in the same order")
+    @Test("two threads sharing the processes and the mounts find what one finds, in the same order")
     func twoThreads() throws {
         let fake = try Self.host()
         defer { fake.remove() }
@@ -155,6 +155,19 @@ struct PassTests {
         #expect(together.sysvMappers[sysv]?.count == 41)
         #expect(together.commands == alone.commands && together.commands.count == alone.commands.count)
         #expect(together.mounts.map(\.pids) == alone.mounts.map(\.pids))
+        // The namespaces' links and each mount's objects, read on two threads too.
+        func links(_ snapshot: HostSnapshot) -> [String] {
+            snapshot.processes.sorted { $0.key < $1.key }.map {
+                "\($0.key) \($0.value.mount ?? 0) \($0.value.ipc ?? 0)"
+            }
+        }
+        #expect(links(together) == links(alone) && links(alone).count >= 40)
+        #expect(together.namespaces.mapValues(\.pids) == alone.namespaces.mapValues(\.pids))
+        #expect(together.namespaces.mapValues(\.shmDevice) == alone.namespaces.mapValues(\.shmDevice))
+        #expect(together.mounts.map(\.device) == alone.mounts.map(\.device) && alone.mounts.count >= 2)
+        #expect(together.mounts.map { $0.entries.map(\.name) } == alone.mounts.map { $0.entries.map(\.name) })
+        #expect(together.mounts[0].entries.map(\.name) == ["a", "sem.x"])
+        #expect(together.mounts.map { $0.capacity?.sizeBytes } == alone.mounts.map { $0.capacity?.sizeBytes })
     }
 
     @Test("a cgroup v1 host: the memory controller's limit")
