@@ -46,8 +46,11 @@ extension InventoryJSON {
     static func of(
         _ snapshot: HostSnapshot, registry: SectionRegistry, _ filter: InventoryFilter, limit: Int, offset: Int
     ) throws -> InventoryJSON {
-        let sections = try registry.list(ListFilter(limit: .max)).sections
-        var objects = HostObjects.all(snapshot, own: sections)
+        // A mount's objects (shm, semaphore) come from the directories' listings and the registry's;
+        // a filter on another kind leaves them all out, so they are not made.
+        let files = filter.kind.map { $0 == .shm || $0 == .semaphore } ?? true
+        let sections = files ? try registry.list(ListFilter(limit: .max)).sections : []
+        var objects = HostObjects.all(snapshot, own: sections, mountFiles: files)
         objects.removeAll { !filter.admits($0) }
         // Sorted by index: an object is a large value, and a sort would move each many times.
         let order = objects.indices.sorted {

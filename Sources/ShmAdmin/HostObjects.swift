@@ -117,14 +117,15 @@ struct HostObject: Sendable, JSONRepresentable {
 /// Building the inventory's objects from a host snapshot (and, for the server's own directory,
 /// version 1's listing, so both APIs agree on every member they share).
 enum HostObjects {
-    /// Every object: the server's own directory, the other mounts, System V, memfd and unlinked.
-    static func all(_ snapshot: HostSnapshot, own sections: [SectionInfo]) -> [HostObject] {
+    /// Every object: the server's own directory, the other mounts, System V, memfd and unlinked
+    /// (without `mountFiles`, the last three only).
+    static func all(_ snapshot: HostSnapshot, own sections: [SectionInfo], mountFiles: Bool = true) -> [HostObject] {
         var objects: [HostObject] = []
         objects.reserveCapacity(
             snapshot.mounts.reduce(sections.count + snapshot.sysv.count + snapshot.objects.count) {
                 $0 + $1.entries.count
             })
-        for mount in snapshot.mounts {
+        for mount in snapshot.mounts where mountFiles {
             if mount.isServer {
                 objects += own(sections, mount: mount, snapshot)
             } else {

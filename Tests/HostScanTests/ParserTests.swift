@@ -125,6 +125,66 @@ struct ParserTests {
         #expect(SysVTable.parse("", ipc: 1).isEmpty)
     }
 
+    @Test("sysvipc/shm read as bytes gives what splitting the text gives: any column order, odd fields")
+    func sysvAgainstSplitting() {
+        var generator = SystemRandomNumberGenerator()
+        let columns = [
+            "key", "shmid", "perms", "size", "cpid", "lpid", "nattch", "uid", "gid", "cuid", "cgid", "atime", "dtime",
+            "ctime", "rss", "swap", "extra",
+        ]
+        let odd = [
+            "-1", "+7", "0", "2147483647", "2147483648", "-2147483649", "9223372036854775807", "9223372036854775808",
+            "777", "1777", "8", "x", "12a", "-", "+", "0600",
+        ]
+        for round in 0..<300 {
+            var header = columns.shuffled(using: &generator)
+            if round % 5 == 0 { header.removeLast(Int.random(in: 0...4, using: &generator)) }
+            if round % 7 == 0 { header.insert("key", at: Int.random(in: 0...header.count, using: &generator)) }
+            var text = "  " + header.joined(separator: "   ") + "\n"
+            for _ in 0..<Int.random(in: 0...6, using: &generator) {
+                let count = header.count - Int.random(in: 0...2, using: &generator)
+                let fields = (0..<max(0, count)).map { _ in
+                    Bool.random(using: &generator)
+                        ? String(Int64.random(in: -100_000...5_000_000_000, using: &generator))
+                        : odd.randomElement(using: &generator)!
+                }
+                text += String(repeating: " ", count: Int.random(in: 0...3, using: &generator))
+                text += fields.joined(separator: String(repeating: " ", count: Int.random(in: 1...3, using: &generator)))
+                text += round % 3 == 0 ? "\n\n" : "\n"
+            }
+            #expect(SysVTable.parse(text, ipc: 9) == Self.splitting(text, ipc: 9), "\(text)")
+        }
+    }
+
+    /// sysvipc/shm parsed by splitting its text (the parser before it read bytes): the reference.
+    static func splitting(_ text: String, ipc: UInt64) -> [SysVSegment] {
+        var lines = text.split(separator: "\n")
+        guard !lines.isEmpty else { return [] }
+        let header = lines.removeFirst().split(separator: " ").map(String.init)
+        func column(_ name: String) -> Int? { header.firstIndex(of: name) }
+        guard let keyColumn = column("key"), let idColumn = column("shmid"), let sizeColumn = column("size") else {
+            return []
+        }
+        return lines.compactMap { line in
+            let fields = line.split(separator: " ")
+            func number(_ name: String) -> Int64 {
+                guard let index = column(name), index < fields.count else { return 0 }
+                return Int64(fields[index]) ?? 0
+            }
+            guard fields.count > max(keyColumn, idColumn, sizeColumn), let key = Int64(fields[keyColumn]),
+                let shmid = Int32(fields[idColumn])
+            else { return nil }
+            let mode = column("perms").flatMap { $0 < fields.count ? UInt32(fields[$0], radix: 8) : nil } ?? 0
+            return SysVSegment(
+                ipc: ipc, key: Int32(truncatingIfNeeded: key), shmid: shmid, mode: mode, size: number("size"),
+                cpid: Int32(clamping: number("cpid")), lpid: Int32(clamping: number("lpid")),
+                nattch: number("nattch"), uid: UInt32(clamping: number("uid")), gid: UInt32(clamping: number("gid")),
+                cuid: UInt32(clamping: number("cuid")), cgid: UInt32(clamping: number("cgid")),
+                attachedAt: number("atime"), detachedAt: number("dtime"), changedAt: number("ctime"),
+                rssBytes: number("rss"), swapBytes: number("swap"))
+        }
+    }
+
     @Test("locks: OFD locks have no pid, waiters are skipped")
     func locks() {
         let text = """
