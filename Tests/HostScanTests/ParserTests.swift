@@ -149,7 +149,8 @@ struct ParserTests {
                         : odd.randomElement(using: &generator)!
                 }
                 text += String(repeating: " ", count: Int.random(in: 0...3, using: &generator))
-                text += fields.joined(separator: String(repeating: " ", count: Int.random(in: 1...3, using: &generator)))
+                let gap = String(repeating: " ", count: Int.random(in: 1...3, using: &generator))
+                text += fields.joined(separator: gap)
                 text += round % 3 == 0 ? "\n\n" : "\n"
             }
             #expect(SysVTable.parse(text, ipc: 9) == Self.splitting(text, ipc: 9), "\(text)")

@@ -39,8 +39,8 @@ enum SysVTable {
                 return bytes[fields.ranges[index]]
             }
             func number(_ column: Column) -> Int64 { field(column).flatMap { decimal($0) } ?? 0 }
-            guard let key = field(.key).flatMap({ decimal($0) }), let shmidValue = field(.shmid).flatMap({ decimal($0) }),
-                let shmid = Int32(exactly: shmidValue), field(.size) != nil
+            guard let key = field(.key).flatMap({ decimal($0) }),
+                let shmid = field(.shmid).flatMap({ decimal($0) }).flatMap({ Int32(exactly: $0) }), field(.size) != nil
             else { continue }
             rows.append(
                 SysVSegment(
