@@ -53,6 +53,10 @@ struct HostPass: Sendable {
     var ownMount: OwnMount
     private var proc: String { configuration.procDirectory }
 
+    /// CPU time that `inShares` spent on threads other than the pass's own (`HostScanner` adds it
+    /// to the pass's cost).
+    let helperCPU = CPUTally()
+
     /// From this many processes on, a pass reads them, and the mounts, on two threads (`inShares`).
     var parallelFrom = 256
 
@@ -294,9 +298,12 @@ struct HostPass: Sendable {
         guard parallel, count > 1 else { return body(0..<count) }
         let half = (count + 1) / 2
         let parts = Mutex<[[T]]>([[], []])
+        let caller = pthread_self()
         DispatchQueue.concurrentPerform(iterations: 2) { index in
+            let before = threadCPUSeconds()
             let part = body(index == 0 ? 0..<half : half..<count)
             parts.withLock { $0[index] = part }
+            if pthread_equal(pthread_self(), caller) == 0 { helperCPU.add(threadCPUSeconds() - before) }
         }
         return parts.withLock { $0[0] + $0[1] }
     }
@@ -462,6 +469,14 @@ struct HostPass: Sendable {
         }
         snapshot.sysvLimits = SysVLimits(shmmni: limit("shmmni"), shmall: limit("shmall"), shmmax: limit("shmmax"))
     }
+}
+
+/// CPU seconds added up from several threads.
+final class CPUTally: Sendable {
+    private let microseconds = Atomic<Int>(0)
+
+    func add(_ seconds: Double) { microseconds.add(Int(max(0, seconds) * 1e6), ordering: .relaxed) }
+    var seconds: Double { Double(microseconds.load(ordering: .relaxed)) / 1e6 }
 }
 
 /// The light passes' memory (`HostPass.mountMembers(reusing:)`).

@@ -19,8 +19,9 @@ public final class HostScanner: Sendable {
         self.ownMount = ownMount
         shared = SharedSnapshot(empty: HostSnapshot()) {
             let before = threadCPUSeconds()
-            let snapshot = HostPass(configuration, ownMount: ownMount.listing()).run()
-            cost.record(threadCPUSeconds() - before)
+            let pass = HostPass(configuration, ownMount: ownMount.listing())
+            let snapshot = pass.run()
+            cost.record(threadCPUSeconds() - before + pass.helperCPU.seconds)
             return snapshot
         }
     }
@@ -28,8 +29,9 @@ public final class HostScanner: Sendable {
     /// Passes run so far (tests, metrics).
     public var passesRun: Int { shared.passesRun }
 
-    /// The CPU time (user and system) the last pass took, in seconds; 0 before the first. What a
-    /// reader that could do with an older pass weighs against asking for a fresh one.
+    /// The CPU time (user and system) the last pass took, in seconds, on every thread it used; 0
+    /// before the first. What a reader that could do with an older pass weighs against asking
+    /// for a fresh one.
     public var lastPassCPUSeconds: Double { cost.seconds }
 
     /// A snapshot at most `maximumAge` old. Past half that age a refresh starts in the background,

@@ -170,6 +170,24 @@ struct PassTests {
         #expect(together.mounts.map { $0.capacity?.sizeBytes } == alone.mounts.map { $0.capacity?.sizeBytes })
     }
 
+    @Test("what a pass does on its second thread counts in its cost")
+    func costOfBothThreads() {
+        let pass = HostPass(HostScanConfiguration())
+        /// Spends `seconds` of this thread's CPU.
+        @Sendable func spin(_ seconds: Double) -> Int {
+            let start = threadCPUSeconds()
+            var rounds = 0
+            while threadCPUSeconds() - start < seconds { rounds &+= 1 }
+            return rounds
+        }
+        let before = threadCPUSeconds()
+        let halves = pass.inShares(2, parallel: true) { range in range.map { _ in spin(0.02) } }
+        let own = threadCPUSeconds() - before
+        #expect(halves.count == 2)
+        // Both halves on this thread, or one here and one on a worker: 40 ms in all either way.
+        #expect(own + pass.helperCPU.seconds >= 0.035, "\(own) s here, \(pass.helperCPU.seconds) s elsewhere")
+    }
+
     @Test("a cgroup v1 host: the memory controller's limit")
     func cgroupV1() throws {
         let fake = try FakeProc()
