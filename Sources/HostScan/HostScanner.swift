@@ -39,6 +39,11 @@ public final class HostScanner: Sendable {
     /// arriving during its pass wait for the same pass).
     public func snapshot() -> HostSnapshot { snapshot(maximumAge: configuration.maximumAge, refreshingAhead: true) }
 
+    /// `snapshot()` if that needs no pass now; nil if it would wait for one.
+    public func cachedSnapshot() -> HostSnapshot? {
+        shared.cached(maximumAge: configuration.maximumAge - ownMount.window, refreshingAhead: true)
+    }
+
     /// A snapshot at most `maximumAge` old: periodic work (the doctor's run every 10 s) takes the
     /// pass a reader made lately instead of making one more (and starts none ahead of time).
     public func snapshot(maximumAge: Double, refreshingAhead: Bool = false) -> HostSnapshot {

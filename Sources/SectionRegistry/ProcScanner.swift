@@ -27,6 +27,12 @@ public protocol ProcessView: Sendable {
     func snapshot() -> ProcSnapshot
     /// Forgets the cached view: the next `snapshot()` starts a pass after this call.
     func invalidate()
+    /// `snapshot()` if it needs no pass now; nil if it would wait for one.
+    func cachedSnapshot() -> ProcSnapshot?
+}
+
+extension ProcessView {
+    public func cachedSnapshot() -> ProcSnapshot? { nil }
 }
 
 /// Scans /proc at most once a second and never under the registry's lock. Entries it may not
@@ -50,6 +56,8 @@ final class ProcScanner: ProcessView {
     /// background, so a steady stream of callers never waits for a scan; only the first caller
     /// after a quiet spell does (and callers arriving during that scan wait for it).
     func snapshot() -> ProcSnapshot { shared.value(maximumAge: maximumAge, refreshingAhead: true) }
+
+    func cachedSnapshot() -> ProcSnapshot? { shared.cached(maximumAge: maximumAge, refreshingAhead: true) }
 
     /// Other processes mapping `inode` right now, for decisions that must not rest on a cached
     /// view (refusing a delete): from a pass over /proc/*/maps that started after this call.

@@ -44,20 +44,23 @@ extension SectionRegistry {
     ) {
         // Name, kind and managed filters need no fstat: apply them to the directory listing first.
         let needle = Array((filter.query ?? "").utf8)
-        // A listing of every section asks who maps what first, on a worker, while this thread lists
-        // and stats the directory: its two halves overlap. A pass that takes the server's mount
-        // from that listing (`recentListing`) waits for it (`listingUnderWay`).
+        // A listing of every section that will wait for a pass asks for it first, on another
+        // thread, while this one lists and stats the directory: its two halves overlap. The pass
+        // takes the server's mount from that listing (`listingUnderWay`). A view at hand is taken
+        // as it is.
         let underWay = filter.managed == nil && filter.kind == nil && needle.isEmpty ? beginListing() : nil
         defer { underWay?.end() }
         let processes = self.processes
-        let pending = evidence == nil && underWay != nil ? InBackground { processes.snapshot() } : nil
+        let cached = evidence == nil && underWay != nil ? processes.cachedSnapshot() : nil
+        let pending =
+            evidence == nil && underWay != nil && cached == nil ? InBackground { processes.snapshot() } : nil
         var entries = try allEntries { name, isSemaphore, managed in
             if let wanted = filter.managed, managed != wanted { return false }
             if let kind = filter.kind, (isSemaphore ? SectionKind.semaphore : .shm) != kind { return false }
             return needle.isEmpty || Self.contains(name, needle)
         }
         underWay?.end()
-        let snapshot = evidence ?? pending?.value() ?? processes.snapshot()
+        let snapshot = evidence ?? cached ?? pending?.value() ?? processes.snapshot()
         if let orphan = filter.orphan {
             entries.removeAll { entry in
                 guard let status = entry.status else { return true }

@@ -17,8 +17,12 @@ final class HostProcessView: ProcessView {
         self.device = DeviceID(device)
     }
 
-    func snapshot() -> ProcSnapshot {
-        let snapshot = host.snapshot()
+    func snapshot() -> ProcSnapshot { view(of: host.snapshot()) }
+
+    func cachedSnapshot() -> ProcSnapshot? { host.cachedSnapshot().map(view(of:)) }
+
+    /// `snapshot` in the registry's words, converted once per pass.
+    private func view(of snapshot: HostSnapshot) -> ProcSnapshot {
         if let last = converted.withLock({ $0 }), last.takenAt == snapshot.takenAt { return last.view }
         let view = Self.view(of: snapshot, device: device)
         converted.withLock { last in

@@ -63,15 +63,7 @@ package final class SharedSnapshot<Value: Sendable>: Sendable {
     /// slow pass is half its age old when it arrives: the reader that waited for it would start
     /// the next one at once.)
     package func value(maximumAge: Double, refreshingAhead: Bool = false) -> Value {
-        let (value, takenAt, installedAt) = state.withLock { ($0.value, $0.takenAt, $0.installedAt) }
-        let current = now()
-        let age = current - takenAt
-        if age <= maximumAge {
-            if refreshingAhead && age > maximumAge / 2 && current - installedAt > maximumAge / 2 {
-                refreshInBackground()
-            }
-            return value
-        }
+        if let value = cached(maximumAge: maximumAge, refreshingAhead: refreshingAhead) { return value }
         return state.withLock { state in
             if now() - state.takenAt <= maximumAge { return state.value }
             let started = now()
@@ -79,6 +71,19 @@ package final class SharedSnapshot<Value: Sendable>: Sendable {
             state.install(fresh, takenAt: started, at: now())
             return state.value
         }
+    }
+
+    /// `value(maximumAge:refreshingAhead:)` when that needs no pass; nil when it would make the
+    /// caller wait for one.
+    package func cached(maximumAge: Double, refreshingAhead: Bool = false) -> Value? {
+        let (value, takenAt, installedAt) = state.withLock { ($0.value, $0.takenAt, $0.installedAt) }
+        let current = now()
+        let age = current - takenAt
+        guard age <= maximumAge else { return nil }
+        if refreshingAhead && age > maximumAge / 2 && current - installedAt > maximumAge / 2 {
+            refreshInBackground()
+        }
+        return value
     }
 
     /// The last value, however old (`empty` before the first pass).

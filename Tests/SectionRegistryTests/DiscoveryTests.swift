@@ -332,6 +332,11 @@ struct DiscoveryTests {
         _ = try registry.list(ListFilter(limit: 1))
         let listing = try #require(view.seen.withLock { $0 } ?? nil, "the view got the listing")
         #expect(listing.objects.contains { $0.name == box.name("target") && $0.status.st_size == 10 })
+        // An object the filter leaves out (another sandbox's prefix), so that the filtered listing
+        // is not every object even when /dev/shm holds nothing else.
+        let other = try Sandbox()
+        defer { other.close() }
+        try makeFile(other.path("elsewhere"), size: 1)
         view.seen.withLock { $0 = nil }
         view.since.withLock { $0 = monotonicNow() }
         _ = try registry.list(ListFilter(query: box.prefix))

@@ -92,6 +92,25 @@ struct SharedSnapshotTests {
         #expect(shared.passesRun == 4 && scene.runQueued() == 0)
     }
 
+    @Test("a cached value is the value when it needs no pass, nil when it would; it never waits")
+    func cachedValue() {
+        let scene = Scene()
+        let shared = scene.snapshot()
+        #expect(shared.cached(maximumAge: 1) == nil && shared.passesRun == 0, "none yet: no pass made for it")
+        #expect(shared.value(maximumAge: 1) == 1)
+        scene.now = 0.4
+        #expect(shared.cached(maximumAge: 1) == 1)
+        scene.now = 0.7
+        // Past half its age and served that long: a stream's refresh starts, as for value().
+        #expect(shared.cached(maximumAge: 1, refreshingAhead: true) == 1)
+        #expect(scene.runQueued() == 1 && shared.cached(maximumAge: 1) == 2)
+        scene.now = 2.0
+        #expect(shared.cached(maximumAge: 1) == nil && shared.passesRun == 2, "too old: nil, and no pass")
+        shared.invalidate()
+        scene.now = 2.01
+        #expect(shared.cached(maximumAge: 60) == nil, "nothing after an invalidate")
+    }
+
     @Test("periodic readers never start a pass ahead of time")
     func noRefreshAheadForPeriodicReaders() {
         let scene = Scene()
