@@ -17,6 +17,14 @@ struct PassTests {
     /// The host (pid 1 and the server, 100) sees the server's directory at /dev/shm (stacked over
     /// an older tmpfs); a docker container (200, 201) has its own tmpfs; a Kubernetes pod (300) has
     /// no tmpfs at /dev/shm.
+    /// `host()`, the status of the server's own object `a` there, and a scanner of that host.
+    static func scannedHost() throws -> (fake: FakeProc, status: stat, scanner: HostScanner) {
+        let fake = try host()
+        var status = stat()
+        stat(fake.root + "/own-shm/a", &status)
+        return (fake, status, HostScanner(fake.configuration()))
+    }
+
     static func host() throws -> FakeProc {
         let fake = try FakeProc()
         let real = fake.realDevice
@@ -250,12 +258,8 @@ struct PassTests {
         "a pass takes the server's own mount from a recent listing, a fresh snapshot never; the snapshot is as old as it"
     )
     func ownMountFromListing() throws {
-        let fake = try Self.host()
+        let (fake, status, scanner) = try Self.scannedHost()
         defer { fake.remove() }
-        var info = stat()
-        stat(fake.root + "/own-shm/a", &info)
-        let status = info
-        let scanner = HostScanner(fake.configuration())
         scanner.takeOwnMount { since in DirectoryListing(takenAt: since, objects: [("listed", status)]) }
         let invalidated = monotonicNow()
         scanner.invalidate()
@@ -272,12 +276,8 @@ struct PassTests {
 
     @Test("a pass waits for the listing under way once it read the processes, and lists for itself when it got none")
     func ownMountUnderWay() throws {
-        let fake = try Self.host()
+        let (fake, status, scanner) = try Self.scannedHost()
         defer { fake.remove() }
-        var info = stat()
-        stat(fake.root + "/own-shm/a", &info)
-        let status = info
-        let scanner = HostScanner(fake.configuration())
         let ready = Mutex(-Double.infinity)
         scanner.takeOwnMount(
             from: { _ in nil },
