@@ -41,16 +41,19 @@ public final class HostScanner: Sendable {
 
     /// `snapshot()` if that needs no pass now; nil if it would wait for one.
     public func cachedSnapshot() -> HostSnapshot? {
-        shared.cached(maximumAge: configuration.maximumAge - ownMount.window, refreshingAhead: true)
+        shared.cached(maximumAge: passAge(configuration.maximumAge), refreshingAhead: true)
     }
 
     /// A snapshot at most `maximumAge` old: periodic work (the doctor's run every 10 s) takes the
     /// pass a reader made lately instead of making one more (and starts none ahead of time).
     public func snapshot(maximumAge: Double, refreshingAhead: Bool = false) -> HostSnapshot {
-        // A pass is dated by its start, and the server's own mount in it may come from a listing
-        // up to `window` older (`takeOwnMount`): asked that much younger, the answer is in time.
-        shared.value(maximumAge: maximumAge - ownMount.window, refreshingAhead: refreshingAhead)
+        shared.value(maximumAge: passAge(maximumAge), refreshingAhead: refreshingAhead)
     }
+
+    /// The age a pass may have for an answer at most `maximumAge` old: a pass is dated by its
+    /// start, and the server's own mount in it may come from a listing up to `window` older
+    /// (`takeOwnMount`): asked that much younger, the answer is in time.
+    private func passAge(_ maximumAge: Double) -> Double { maximumAge - ownMount.window }
 
     /// Where a pass may take the server's own mount from instead of listing and stat'ing it again:
     /// the registry lists and stats that directory for every section listing, and a pass is most

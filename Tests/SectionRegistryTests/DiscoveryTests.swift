@@ -344,6 +344,23 @@ struct DiscoveryTests {
         #expect(filtered == nil, "a filtered listing is no listing of the mount")
     }
 
+    @Test("a listing of every section takes a view at hand as it is: no pass asked for, on no other thread")
+    func viewAtHand() throws {
+        let box = try Sandbox()
+        defer { box.close() }
+        let view = ViewAtHand()
+        let registry = try SectionRegistry(
+            configuration: .init(
+                stateDirectory: box.newStateDirectory(), watchDirectory: false, processView: { _ in view }))
+        defer { registry.close() }
+        try makeFile(box.path("target"), size: 10)
+        let (sections, _) = try registry.list(ListFilter(limit: 10_000))
+        #expect(sections.contains { $0.name == box.name("target") })
+        #expect(view.made.withLock { $0 } == 0, "the view at hand served the listing")
+        _ = try registry.list(ListFilter(query: box.prefix))
+        #expect(view.made.withLock { $0 } == 1, "a filtered listing asks as before")
+    }
+
     @Test(
         "an entry that is no object (symbolic link, directory, FIFO) is .notFound for every operation, never a hang",
         arguments: ["link", "dir", "fifo"])
@@ -412,6 +429,20 @@ struct DiscoveryTests {
         #expect(info.shmmax > 0)
         #expect(info.counts.sections >= info.counts.managed + info.counts.semaphores)
     }
+}
+
+/// A process view with a view at hand (`cachedSnapshot`), counting the calls that would make one.
+private final class ViewAtHand: ProcessView {
+    let made = Mutex(0)
+
+    func snapshot() -> ProcSnapshot {
+        made.withLock { $0 += 1 }
+        return ProcSnapshot()
+    }
+
+    func cachedSnapshot() -> ProcSnapshot? { ProcSnapshot() }
+
+    func invalidate() {}
 }
 
 /// A process view that, asked, takes the registry's listing as the host's pass does (the one under
