@@ -1,4 +1,5 @@
 import Foundation
+import SectionRegistry
 import Testing
 
 @testable import HTTPServer
@@ -173,6 +174,27 @@ import Testing
         #expect(
             foreign.contains(
                 "shm_admin_section_commit_bytes{section=\"\(box.prefix)nl\\nback\\\\slash\",managed=\"false\"} 4096\n"))
+    }
+
+    @Test("orphans and the series cap count the shm sections of the directory, not its semaphores")
+    func countsOfAKnownDirectory() throws {
+        let root = "/tmp/t-metrics-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let files = FileManager.default
+        try files.createDirectory(atPath: root + "/objects", withIntermediateDirectories: true)
+        defer { try? files.removeItem(atPath: root) }
+        // Three objects nobody maps (orphans) and a semaphore, in a directory of the test's own.
+        for name in ["a", "b", "c", "sem.x"] {
+            #expect(files.createFile(atPath: "\(root)/objects/\(name)", contents: Data(count: 4096)))
+        }
+        let registry = try SectionRegistry(
+            configuration: .init(
+                shmDirectory: root + "/objects", stateDirectory: root + "/state", watchDirectory: false))
+        let lines = Metrics(sectionCap: 2).render(registry: registry).split(separator: "\n")
+        #expect(lines.contains("shm_admin_orphan_sections 3"))
+        #expect(lines.contains("shm_admin_section_series_dropped 1"))
+        #expect(lines.filter { $0.hasPrefix("shm_admin_section_commit_bytes{") }.count == 2)
+        #expect(lines.contains("shm_admin_section_commit_bytes{section=\"a\",managed=\"false\"} 4096"))
+        #expect(lines.contains("shm_admin_sections{managed=\"false\",kind=\"semaphore\"} 1"))
     }
 
     @Test func perSectionSeriesStopAtTheCap() throws {
