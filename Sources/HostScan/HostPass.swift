@@ -471,12 +471,16 @@ struct HostPass: Sendable {
     }
 }
 
-/// CPU seconds added up from several threads.
+/// CPU seconds, kept in whole microseconds, that threads may set or add to: a pass's helper
+/// threads add theirs (`HostPass.helperCPU`), the scanner sets the last pass's (`HostScanner`).
 final class CPUTally: Sendable {
     private let microseconds = Atomic<Int>(0)
 
-    func add(_ seconds: Double) { microseconds.add(Int(max(0, seconds) * 1e6), ordering: .relaxed) }
+    func add(_ seconds: Double) { microseconds.add(Self.whole(seconds), ordering: .relaxed) }
+    func set(_ seconds: Double) { microseconds.store(Self.whole(seconds), ordering: .relaxed) }
     var seconds: Double { Double(microseconds.load(ordering: .relaxed)) / 1e6 }
+
+    private static func whole(_ seconds: Double) -> Int { Int(max(0, seconds) * 1e6) }
 }
 
 /// The light passes' memory (`HostPass.mountMembers(reusing:)`).

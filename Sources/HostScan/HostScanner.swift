@@ -8,12 +8,13 @@ import SystemSeam
 public final class HostScanner: Sendable {
     public let configuration: HostScanConfiguration
     private let shared: SharedSnapshot<HostSnapshot>
-    private let cost: PassCost
+    /// The last pass's CPU time on every thread it used (`lastPassCPUSeconds`).
+    private let cost: CPUTally
     private let ownMount: OwnMountSource
 
     public init(_ configuration: HostScanConfiguration) {
         self.configuration = configuration
-        let cost = PassCost()
+        let cost = CPUTally()
         self.cost = cost
         let ownMount = OwnMountSource(window: configuration.maximumAge / 10)
         self.ownMount = ownMount
@@ -21,7 +22,7 @@ public final class HostScanner: Sendable {
             let before = threadCPUSeconds()
             let pass = HostPass(configuration, ownMount: ownMount.listing())
             let snapshot = pass.run()
-            cost.record(threadCPUSeconds() - before + pass.helperCPU.seconds)
+            cost.set(threadCPUSeconds() - before + pass.helperCPU.seconds)
             return snapshot
         }
     }
@@ -151,12 +152,4 @@ final class OwnMountSource: Sendable {
         if let kept = source.kept(since) { return .kept(kept) }
         return source.underWay(since).map(HostPass.OwnMount.underWay) ?? .list
     }
-}
-
-/// The last pass's CPU time, in microseconds.
-private final class PassCost: Sendable {
-    private let microseconds = Atomic<Int>(0)
-
-    func record(_ seconds: Double) { microseconds.store(Int(max(0, seconds) * 1e6), ordering: .relaxed) }
-    var seconds: Double { Double(microseconds.load(ordering: .relaxed)) / 1e6 }
 }
