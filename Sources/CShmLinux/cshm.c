@@ -118,6 +118,14 @@ int cshm_tune_malloc(int arenas, int mmap_threshold, int trim_threshold)
            mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1;
 }
 
+int cshm_usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (int)online : 1;
+}
+
 int cshm_sole_open(int fd)
 {
     /* Should another process open the file in the moment the lease is held, the kernel tells the

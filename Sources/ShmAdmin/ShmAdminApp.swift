@@ -1,3 +1,4 @@
+import CShmLinux
 import Dispatch
 import Doctor
 import HTTPServer
@@ -28,9 +29,10 @@ public struct ServeOptions: Sendable {
     public var allowRemote = false
     public var maxBody: Int64 = 64 << 20
     public var metricsSectionCap = 1000
-    /// libmicrohttpd's worker threads: one per CPU, like nginx's `worker_processes auto` (more
-    /// runnable threads than CPUs queue requests behind one another; bench/ANALYSIS.md).
-    public var threads = max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    /// libmicrohttpd's worker threads: one per CPU the server may run on, like nginx's
+    /// `worker_processes auto`. More busy workers than CPUs take turns a scheduler tick at a time,
+    /// and a request caught at a turn waits a tick (bench/ANALYSIS.md, "Workers on one CPU").
+    public var threads = Int(cshm_usable_cpus())
     public var shmDirectory = "/dev/shm"
     /// The host's /proc and root (API-HOST.md "Server options"): where the host scan looks.
     public var procDirectory = "/proc"

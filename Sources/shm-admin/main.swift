@@ -75,7 +75,7 @@ struct Serve: ParsableCommand {
 
     @Option(
         help: """
-            Worker threads, each serving many connections (default: one per online CPU, at least 2). \
+            Worker threads, each serving many connections (default: one per CPU the server may run on). \
             Lock waits and commits of 64 MiB or more run off them.
             """)
     var threads: Int?

@@ -87,10 +87,10 @@ def anon(server) -> Client:
 
 @pytest.fixture
 def server_factory(shm_admin_bin, tmp_path, shm_run_prefix):
-    """start(token=None|str, read_token=None|str, args=(), umask=None, state_dir=None) -> server."""
+    """start(token=None|str, read_token=None|str, args=(), umask=None, state_dir=None, cpus=None) -> server."""
     started: list[ShmAdminServer] = []
 
-    def start(token=None, read_token=None, args=(), umask=None, state_dir=None):
+    def start(token=None, read_token=None, args=(), umask=None, state_dir=None, cpus=None):
         n = len(started)
         token_file = read_token_file = None
         if token is not None:
@@ -103,7 +103,7 @@ def server_factory(shm_admin_bin, tmp_path, shm_run_prefix):
             os.chmod(read_token_file, 0o600)
         srv = _started(ShmAdminServer(shm_admin_bin, state_dir or tmp_path / f"state-{n}", token_file=token_file,
                                       read_token_file=read_token_file, extra_args=args, umask=umask,
-                                      log_dir=tmp_path))
+                                      log_dir=tmp_path, cpus=cpus))
         started.append(srv)
         return srv
 

@@ -10,6 +10,7 @@ import signal
 import stat
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -504,6 +505,26 @@ def test_one_worker_serves_concurrent_clients(server_factory, prefix):
         t.join(timeout=60)
     assert not any(t.is_alive() for t in threads), "a client never got its answers"
     assert failures == []
+
+
+def worker_threads(pid: int) -> int:
+    """libmicrohttpd's workers of a running server, by their thread names (MHD-worker, MHD-single)."""
+    names = [Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip() for tid in os.listdir(f"/proc/{pid}/task")]
+    return sum(1 for n in names if n in ("MHD-worker", "MHD-single"))
+
+
+def test_workers_follow_the_cpus_the_server_may_run_on(server_factory):
+    """One worker per CPU of its affinity at start: confined to one CPU (taskset, CPUAffinity=), it runs
+    one, so two busy workers never take turns on that CPU; unconfined, one per CPU this process may use."""
+    one = server_factory(token=ADMIN_TOKEN, cpus={min(os.sched_getaffinity(0))})
+    every = server_factory(token=ADMIN_TOKEN)
+    assert one.client().get("/healthz").status == 200
+    assert every.client().get("/healthz").status == 200
+    assert worker_threads(one.pid) == 1
+    assert worker_threads(every.pid) == len(os.sched_getaffinity(0))
+    given = server_factory(token=ADMIN_TOKEN, cpus={min(os.sched_getaffinity(0))}, args=["--threads", "3"])
+    assert given.client().get("/healthz").status == 200
+    assert worker_threads(given.pid) == 3  # --threads wins over the affinity
 
 
 @pytest.mark.parametrize("sync, logged", [("auto", "are not fsynced"), ("always", "are fsynced")])

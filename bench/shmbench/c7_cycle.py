@@ -10,7 +10,7 @@ from collections import defaultdict
 from .context import Bench
 from .errors import BenchError
 from .load import server_cpus, wrk
-from .procs import Processes, all_cpus, pin
+from .procs import Processes
 from .report import say
 from .stats import fmt_stats, median, percentile
 
@@ -30,20 +30,24 @@ def run(b: Bench) -> None:
     rps, p50, p99 = ({m: [] for m in b.modes()} for _ in range(3))
     errors, cycles, first = {m: 0 for m in b.modes()}, {m: 0 for m in b.modes()}, ""
     server_us: dict[bool, dict[str, list[int]]] = {m: defaultdict(list) for m in b.modes()}
-    log = b.server.log
+    # Client pinned: the server runs on the other CPUs from its start, as taskset, systemd's
+    # CPUAffinity= or docker --cpuset-cpus would start it, and sizes its workers to them (one per CPU).
+    # A server moved there after its start keeps a worker per CPU of the whole machine, and two busy
+    # workers on one CPU take turns a scheduler tick at a time (bench/ANALYSIS.md, "Workers on one CPU").
+    servers = {False: b.server}
     procs = Processes(say)
     try:
+        if True in b.modes():
+            servers[True] = b.start_server_binary(b.server_bin, "c7-pinned", cpus=server_cpus())
         for r in range(1, b.rounds + 1):
             for pinned in b.modes():
-                pin(b.server.pid, server_cpus() if pinned else all_cpus())
+                server = servers[pinned]
+                log = server.log
                 log_from = log.stat().st_size
                 tag = "pinned" if pinned else "free"
-                try:
-                    w = wrk(procs, b.server.url, b.data / f"c7-{tag}-r{r}.txt", seconds=s.c7_seconds, threads=s.c7_clients,
-                            connections=s.c7_clients, headers=b.api.auth, script=b.bench_dir / "cycle.lua",
-                            script_args=[f"{pfx}{tag}-r{r}-"], pinned=pinned)
-                finally:
-                    pin(b.server.pid, all_cpus())
+                w = wrk(procs, server.url, b.data / f"c7-{tag}-r{r}.txt", seconds=s.c7_seconds, threads=s.c7_clients,
+                        connections=s.c7_clients, headers=server.api.auth, script=b.bench_dir / "cycle.lua",
+                        script_args=[f"{pfx}{tag}-r{r}-"], pinned=pinned)
                 ce = re.search(r"^cycle_errors (\d+)", w.text, re.M)
                 cc = re.search(r"^cycle_cycles (\d+)", w.text, re.M)
                 if not (ce and cc):
@@ -58,7 +62,7 @@ def run(b: Bench) -> None:
                 say(f"7: round {r} {MODE[pinned]}: {w.rps:.0f} req/s, {cc.group(1)} cycles, p99 {w.p99_us:.0f} µs, "
                     f"errors {int(ce.group(1)) + w.socket_errors}")
                 time.sleep(0.5)  # let requests that were in flight when wrk stopped finish
-                b.api.delete_prefixed(f"{pfx}{tag}-r{r}-")  # cycles cut off by the end of the run
+                server.api.delete_prefixed(f"{pfx}{tag}-r{r}-")  # cycles cut off by the end of the run
                 time.sleep(0.3)  # the server writes its access log in batches of up to 100 ms
                 with open(log, "rb") as f:
                     f.seek(log_from)
@@ -67,6 +71,8 @@ def run(b: Bench) -> None:
                     server_us[pinned][f"{m.group(1)} {m.group(2)}"].append(int(m.group(3)))
     finally:
         procs.stop_all()
+        if True in servers:
+            b.stop_server(servers[True])
     total_errors = sum(errors.values())
     if total_errors:
         b.report.error(f"7: {total_errors} failed requests in the create/PUT/grow/delete cycles; first: {first or 'a socket error'}")
@@ -76,7 +82,8 @@ def run(b: Bench) -> None:
         "(reserve 1 MiB, commit 4 KiB), PUTs 4 KiB, grows it by 64 KiB and deletes it, again and again.",
         f"Latency is per request (any of the four). {sum(cycles.values())} cycles in all; errors: {total_errors}"
         + (f" (first: `{first}`)" if first else "") + ".",
-        "Client free: wrk and the server share every CPU; client pinned: wrk on the last CPU (`taskset`), the server on the others.",
+        "Client free: wrk and the server share every CPU; client pinned: wrk on the last CPU (`taskset`), and a second server",
+        "started on the other CPUs (its affinity from its start: one worker per CPU it may run on).",
         "The two alternate round by round.",
         "",
         "| client | rounds | requests/s median (min–max) | p50 µs | p99 µs median (min–max) | errors |",

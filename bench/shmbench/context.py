@@ -99,8 +99,8 @@ class Bench:
     def start_server(self, label: str) -> Server:
         return self.start_server_binary(self.server_bin, label)
 
-    def start_server_binary(self, binary: str, label: str) -> Server:
-        s = Server(binary, self.tmp, self.out, self.token_file, label)
+    def start_server_binary(self, binary: str, label: str, cpus: set[int] | None = None) -> Server:
+        s = Server(binary, self.tmp, self.out, self.token_file, label, cpus=cpus)
         self.servers.append(s)
         s.start()
         say(f"server ({label}) pid {s.pid} at {s.url}")

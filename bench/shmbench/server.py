@@ -19,12 +19,13 @@ from support.server import ServerStartError, ShmAdminServer  # noqa: E402
 
 class Server:
     """One shm-admin process with a fresh state dir, the bench's token file, port 0; its stderr
-    (the access log) at `log`."""
+    (the access log) at `log`; confined to `cpus` from its start when given."""
 
-    def __init__(self, binary: str, work_dir: Path, log_dir: Path, token_file: Path, label: str):
+    def __init__(self, binary: str, work_dir: Path, log_dir: Path, token_file: Path, label: str,
+                 cpus: set[int] | None = None):
         self.label = label
         self.srv = ShmAdminServer(binary, work_dir / f"state-{label}", token_file=token_file,
-                                  log_dir=log_dir / f"server-{label}")
+                                  log_dir=log_dir / f"server-{label}", cpus=cpus)
         self.api: Api | None = None
 
     def start(self) -> "Server":

@@ -70,6 +70,10 @@ int cshm_sole_open(int fd);
 /// loss or a reboot empties it): 1 yes, 0 no, -1 unknown (errno set by fstatfs).
 int cshm_volatile_file_system(int fd);
 
+/// How many CPUs the calling thread may run on (its affinity mask: taskset, systemd's CPUAffinity=,
+/// docker --cpuset-cpus), else the online CPUs when the mask cannot be read; at least 1.
+int cshm_usable_cpus(void);
+
 /// setns(fd, CLONE_NEWIPC): moves the calling thread (only it) into the IPC namespace of `fd` (a
 /// /proc/PID/ns/ipc descriptor). Only ever called on a thread made for it (HostScan's IPC thread).
 int cshm_enter_ipc_namespace(int fd);

@@ -1,7 +1,7 @@
 """Starts and stops the real shm-admin binary, standard library only.
 
   ShmAdminServer(binary, state_dir, token_file=None, read_token_file=None, extra_args=(),
-                 umask=None, log_dir=None)
+                 umask=None, log_dir=None, cpus=None)
       .start() runs `BINARY serve --port 0 --state-dir DIR …`, reads the two startup lines and
       returns self with .port, .admin_token, .read_token, .dashboard_url, .pid set; raises
       ServerStartError when they do not come. .client(token=…) is a Client of it (admin token by
@@ -41,13 +41,14 @@ class ShmAdminServer:
     """One shm-admin process on an ephemeral loopback port; see the module docstring."""
 
     def __init__(self, binary: str, state_dir: Path, token_file=None, read_token_file=None,
-                 extra_args=(), umask=None, log_dir: Path | None = None):
+                 extra_args=(), umask=None, log_dir: Path | None = None, cpus: set[int] | None = None):
         self.binary = binary
         self.state_dir = Path(state_dir)
         self.token_file = token_file
         self.read_token_file = read_token_file
         self.extra_args = list(extra_args)
         self.umask = umask
+        self.cpus = cpus  # the CPUs it may run on from its start (sched_setaffinity before exec), if given
         self.log_dir = Path(log_dir or state_dir)
         self.proc: subprocess.Popen | None = None
         self.port = None
@@ -73,8 +74,16 @@ class ShmAdminServer:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._stderr_path = self.log_dir / f"server-{secrets.token_hex(3)}.stderr"
         err = open(self._stderr_path, "wb")
-        umask = self.umask
-        preexec = (lambda: os.umask(umask)) if umask is not None else None
+        umask, cpus = self.umask, self.cpus
+
+        def preexec():
+            if umask is not None:
+                os.umask(umask)
+            if cpus is not None:
+                os.sched_setaffinity(0, cpus)
+
+        if umask is None and cpus is None:
+            preexec = None
         try:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                          stderr=err, preexec_fn=preexec, cwd=str(self.log_dir))
