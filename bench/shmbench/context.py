@@ -36,6 +36,7 @@ class Sizes:
     c7_clients: int
     c8_warmup: int
     c8_soak: int
+    c8_soaks: int
     mem_margin: int
     callgrind_requests: int
     c9_namespaces: int
@@ -50,13 +51,13 @@ class Sizes:
 FULL = Sizes(rounds=5, c1_sections=100, c1_seconds=4, c1_trial_rounds=3, c1_trial_seconds=2,
              c2_size="1GiB", c3_size="4MiB", c4_sections=10000, c4_procs=50, c4_per_proc=20,
              c5_reserve="16GiB", c5_pages=10000, c6_size="1GiB", c7_seconds=4, c7_clients=32,
-             c8_warmup=15, c8_soak=60, mem_margin=4 << 30, callgrind_requests=1000,
+             c8_warmup=15, c8_soak=60, c8_soaks=3, mem_margin=4 << 30, callgrind_requests=1000,
              c9_namespaces=20, c9_objects=10000, c9_procs=2000, c9_sysv=500, c9_memfds=500, c9_cpu_seconds=300,
              c9_scrape_interval=15)
 SMOKE = Sizes(rounds=1, c1_sections=10, c1_seconds=1, c1_trial_rounds=1, c1_trial_seconds=1,
               c2_size="16MiB", c3_size="64KiB", c4_sections=200, c4_procs=5, c4_per_proc=4,
               c5_reserve="64MiB", c5_pages=100, c6_size="16MiB", c7_seconds=1, c7_clients=32,
-              c8_warmup=1, c8_soak=2, mem_margin=256 << 20, callgrind_requests=50,
+              c8_warmup=1, c8_soak=2, c8_soaks=1, mem_margin=256 << 20, callgrind_requests=50,
               c9_namespaces=2, c9_objects=100, c9_procs=20, c9_sysv=5, c9_memfds=5, c9_cpu_seconds=6,
               c9_scrape_interval=2)
 
