@@ -16,6 +16,25 @@ extension SectionRegistry {
         var isSemaphore: Bool
     }
 
+    /// A listing of every entry, with what it was valid for: the change generation and the
+    /// directory's mtime when it began.
+    struct SharedEntries {
+        /// As long as `ListingCache` keeps a listing's bytes: what no event tells of (writes
+        /// through another process's mapping) is at most this old.
+        static let maximumAge = 0.1
+        var entries: [Entry]
+        var builtAt: Double
+        var stamp: Int64
+        var generation: UInt64
+    }
+
+    /// A counter of the change feed's events.
+    final class ChangeGeneration: Sendable {
+        private let value = Atomic<UInt64>(0)
+        func bump() { value.add(1, ordering: .sequentiallyConsistent) }
+        var current: UInt64 { value.load(ordering: .sequentiallyConsistent) }
+    }
+
     /// One section: managed, foreign, semaphore, or a managed one whose object is gone.
     public func section(named name: SectionName) throws(SectionError) -> SectionInfo {
         try section(named: name, open: nil)
@@ -168,7 +187,39 @@ extension SectionRegistry {
 
     /// The directory's objects and the managed sections whose object is missing, keeping only
     /// those `keep(name, isSemaphore, managed)` accepts; only kept entries are stat'ed. Sorted by name.
+    ///
+    /// A listing of every object is shared (`SharedEntries`): a reader within its age, with no
+    /// event since and the directory's mtime unchanged, filters it instead of listing and stat'ing
+    /// the directory again — the rule `ListingCache` follows for a listing's bytes.
     func allEntries(keeping keep: (String, Bool, Bool) -> Bool = { _, _, _ in true }) throws(SectionError) -> [Entry] {
+        guard let changeGeneration else { return try listEntries(keeping: keep) }
+        let generation = changeGeneration.current
+        let stamp = directory.entriesStamp()
+        let now = monotonicNow()
+        if let shared = sharedEntries.withLock({ $0 }), shared.generation == generation, shared.stamp == stamp,
+            now - shared.builtAt < SharedEntries.maximumAge
+        {
+            return shared.entries.filter { keep($0.name, $0.isSemaphore, $0.record != nil) }
+        }
+        var everyObject = true
+        let entries = try listEntries { name, isSemaphore, managed in
+            guard keep(name, isSemaphore, managed) else {
+                everyObject = false
+                return false
+            }
+            return true
+        }
+        // Only a listing that kept every entry can stand for a later reader's.
+        if everyObject {
+            sharedEntries.withLock {
+                $0 = SharedEntries(entries: entries, builtAt: now, stamp: stamp, generation: generation)
+            }
+        }
+        return entries
+    }
+
+    /// `allEntries` from the directory itself.
+    private func listEntries(keeping keep: (String, Bool, Bool) -> Bool) throws(SectionError) -> [Entry] {
         let known = records.withLock { $0 }
         var candidates: [(name: String, inDirectory: Bool)] = []
         var missing = known  // records whose object is not in the directory

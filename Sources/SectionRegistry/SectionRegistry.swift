@@ -62,6 +62,12 @@ public final class SectionRegistry: Sendable {
     let lastListing = Mutex<DirectoryListing?>(nil)
     /// Listings of every section under way (`listingUnderWay(since:)`).
     let listingsUnderWay = Mutex<[UnderWayListing]>([])
+    /// The entries of the last listing of every object, shared by the readers that come within
+    /// `SharedEntries.maximumAge` while nothing changed (`allEntries`); only with the watcher.
+    let sharedEntries = Mutex<SharedEntries?>(nil)
+    /// Bumped by every event of `changes` (ours, and other processes' through inotify): a shared
+    /// listing taken before an event is not served after it.
+    let changeGeneration: ChangeGeneration?
 
     public init(configuration: Configuration) throws(SectionError) {
         directory = try ShmDirectory(path: configuration.shmDirectory)
@@ -80,8 +86,13 @@ public final class SectionRegistry: Sendable {
         records = Mutex(recovered)
         startupReport = report
         if configuration.watchDirectory {
+            let generation = ChangeGeneration()
+            _ = feed.subscribe { _ in generation.bump() }
+            changeGeneration = generation
             followRecordsOfOtherProcesses()
             try feed.watch(directory.path)
+        } else {
+            changeGeneration = nil
         }
     }
 
