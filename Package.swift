@@ -84,6 +84,7 @@ let package = Package(
                 "ShmAdmin", "SectionRegistry", "JSON", "CCurl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             // lld, which gold is not: pack-relative-relocs (DT_RELR, glibc 2.36) makes the PIE's 44,000
             // relative relocations 9 KB instead of a 1 MB `.rela.dyn` that the loader reads whole at

@@ -5,6 +5,7 @@ import HTTPServer
 import HostScan
 import Logging
 import SectionRegistry
+import SystemPackage
 
 #if canImport(Glibc)
     import Glibc
@@ -25,7 +26,7 @@ public struct ServeOptions: Sendable {
     public var tlsKey: String?
     public var unixSocket: String?
     /// A listening socket handed over by systemd (`LISTEN_FDS`); it replaces bind, port and unixSocket.
-    public var listenDescriptor: Int32?
+    public var listenDescriptor: FileDescriptor?
     public var allowRemote = false
     public var maxBody: Int64 = 64 << 20
     public var metricsSectionCap = 1000
@@ -83,10 +84,11 @@ public final class ShmAdminApp: Sendable {
         let endpoint: HTTPServerConfiguration.Endpoint
         let remote: Bool
         if let descriptor = options.listenDescriptor {
-            guard let address = HTTPServerConfiguration.Endpoint.listening(on: descriptor) else {
-                throw SetupError("the socket passed by systemd (fd \(descriptor)) is not a listening stream socket")
+            guard let address = HTTPServerConfiguration.Endpoint.listening(on: descriptor.rawValue) else {
+                throw SetupError(
+                    "the socket passed by systemd (fd \(descriptor.rawValue)) is not a listening stream socket")
             }
-            endpoint = .inherited(descriptor: descriptor)
+            endpoint = .inherited(descriptor: descriptor.rawValue)
             if case .tcp(let host, _) = address { remote = !ServeOptions.isLoopback(host) } else { remote = false }
             if remote && !options.allowRemote {
                 throw SetupError(

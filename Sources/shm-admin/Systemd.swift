@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -9,7 +11,7 @@ enum Systemd {
     /// The listening socket systemd passed (socket activation, sd_listen_fds(3)): fd 3 when `LISTEN_PID`
     /// is this process and `LISTEN_FDS` is 1; nil when nothing was passed. The variables are removed
     /// so that nothing this process starts takes them for its own. More than one socket is refused.
-    static func takeListeningSocket() throws(SystemdError) -> Int32? {
+    static func takeListeningSocket() throws(SystemdError) -> FileDescriptor? {
         defer {
             unsetenv("LISTEN_PID")
             unsetenv("LISTEN_FDS")
@@ -23,7 +25,7 @@ enum Systemd {
                 "systemd passed \(number) sockets (LISTEN_FDS); shm-admin serves one: give its socket unit one Listen line"
             )
         }
-        return 3  // SD_LISTEN_FDS_START
+        return FileDescriptor(rawValue: 3)  // SD_LISTEN_FDS_START
     }
 
     /// Sends a state change (`READY=1`, `STOPPING=1`, `STATUS=…`) to the service manager when it asked

@@ -158,7 +158,8 @@ struct Serve: ParsableCommand {
         }
         if let descriptor = options.listenDescriptor {
             logger.notice(
-                "listening on the socket systemd passed (fd \(descriptor)); --bind, --port and --unix are not used")
+                "listening on the socket systemd passed (fd \(descriptor.rawValue)); --bind, --port and --unix are not used"
+            )
         }
         options.allowRemote = allowRemote
         options.maxBody = maxBodyBytes
