@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import threading
 
 import pytest
 
@@ -156,6 +158,44 @@ def test_unreachable_server_and_bad_url(pair, tmp_path):
     assert r.code == 1 and r.error.startswith("shm-admin: cannot reach http://127.0.0.1:1: "), r.error
     r = cli.run("ls", "--url", "ftp://example")
     assert r.code == 1 and "Bad URL" in r.error
+
+
+def test_a_server_claiming_a_huge_body_is_a_clean_error(pair, tmp_path):
+    """The client reserves the body a Content-Length announces, up to a bound: a server that claims
+    a terabyte and sends a few bytes makes a one-line transfer error, not an allocation that kills
+    the command."""
+    local, *_ = pair
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    listener.settimeout(20)
+
+    def serve():
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(10)
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 1099511627776\r\nConnection: close\r\n\r\n{\"sections\":[")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        cli = Cli(local.binary, tmp_path / "state", url=f"http://127.0.0.1:{listener.getsockname()[1]}")
+        token = tmp_path / "token"
+        token.write_text("t" * 32 + "\n")
+        token.chmod(0o600)
+        r = cli.run("ls", "--token-file", str(token))
+        assert r.code == 1, (r.code, r.error)
+        assert r.error.startswith("shm-admin: ") and len(r.error.splitlines()) == 1, r.error
+        assert "transfer" in r.error.lower() or "bytes remaining" in r.error, r.error
+        assert r.text == ""
+    finally:
+        listener.close()
+        thread.join(20)
 
 
 def test_remote_mode_without_libcurl_says_so(pair, tmp_path):
