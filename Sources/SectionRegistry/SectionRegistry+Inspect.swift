@@ -67,17 +67,21 @@ extension SectionRegistry {
         // thread, while this one lists and stats the directory: its two halves overlap. The pass
         // takes the server's mount from that listing (`listingUnderWay`). A view at hand is taken
         // as it is.
-        let underWay = filter.managed == nil && filter.kind == nil && needle.isEmpty ? beginListing() : nil
+        let everySection = filter.managed == nil && filter.kind == nil && needle.isEmpty
+        let underWay = everySection ? beginListing() : nil
         defer { underWay?.end() }
         let processes = self.processes
         let cached = evidence == nil && underWay != nil ? processes.cachedSnapshot() : nil
         let pending =
             evidence == nil && underWay != nil && cached == nil ? InBackground { processes.snapshot() } : nil
-        var entries = try allEntries { name, isSemaphore, managed in
-            if let wanted = filter.managed, managed != wanted { return false }
-            if let kind = filter.kind, (isSemaphore ? SectionKind.semaphore : .shm) != kind { return false }
-            return needle.isEmpty || Self.contains(name, needle)
-        }
+        var entries = try allEntries(
+            keeping: everySection
+                ? nil
+                : { name, isSemaphore, managed in
+                    if let wanted = filter.managed, managed != wanted { return false }
+                    if let kind = filter.kind, (isSemaphore ? SectionKind.semaphore : .shm) != kind { return false }
+                    return needle.isEmpty || Self.contains(name, needle)
+                })
         underWay?.end()
         let snapshot = evidence ?? cached ?? pending?.value() ?? processes.snapshot()
         if let orphan = filter.orphan {
@@ -186,24 +190,27 @@ extension SectionRegistry {
     static func isListable(_ status: stat) -> Bool { (status.st_mode & S_IFMT) == S_IFREG }
 
     /// The directory's objects and the managed sections whose object is missing, keeping only
-    /// those `keep(name, isSemaphore, managed)` accepts; only kept entries are stat'ed. Sorted by name.
+    /// those `keep(name, isSemaphore, managed)` accepts (all when nil); only kept entries are
+    /// stat'ed. Sorted by name.
     ///
     /// A listing of every object is shared (`SharedEntries`): a reader within its age, with no
     /// event since and the directory's mtime unchanged, filters it instead of listing and stat'ing
     /// the directory again — the rule `ListingCache` follows for a listing's bytes.
-    func allEntries(keeping keep: (String, Bool, Bool) -> Bool = { _, _, _ in true }) throws(SectionError) -> [Entry] {
-        guard let changeGeneration else { return try listEntries(keeping: keep) }
+    func allEntries(keeping keep: ((String, Bool, Bool) -> Bool)? = nil) throws(SectionError) -> [Entry] {
+        guard let changeGeneration else { return try listEntries(keeping: keep ?? { _, _, _ in true }) }
         let generation = changeGeneration.current
         let stamp = directory.entriesStamp()
         let now = monotonicNow()
         if let shared = sharedEntries.withLock({ $0 }), shared.generation == generation, shared.stamp == stamp,
             now - shared.builtAt < SharedEntries.maximumAge
         {
+            // Every entry: the shared array itself, not a copy of 10,000 entries.
+            guard let keep else { return shared.entries }
             return shared.entries.filter { keep($0.name, $0.isSemaphore, $0.record != nil) }
         }
         var everyObject = true
         let entries = try listEntries { name, isSemaphore, managed in
-            guard keep(name, isSemaphore, managed) else {
+            guard keep?(name, isSemaphore, managed) ?? true else {
                 everyObject = false
                 return false
             }
