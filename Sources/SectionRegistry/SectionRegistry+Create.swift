@@ -87,7 +87,7 @@ extension SectionRegistry {
     /// Puts back what was known of `name` before a create that failed (a missing section's record, or nothing).
     private func restore(_ previous: SectionRecord?, of name: String) {
         records.withLock { $0[name] = previous }
-        changeGeneration?.bump()  // no event tells of it: a listing made during the create is not served
+        changeGeneration.bump()  // no event tells of it: a listing made during the create is not served
         if let previous { try? store.save(previous) } else { try? store.remove(name) }
     }
 

@@ -19,9 +19,6 @@ extension SectionRegistry {
     /// A listing of every entry, with what it was valid for: the change generation and the
     /// directory's mtime when it began.
     struct SharedEntries {
-        /// As long as `ListingCache` keeps a listing's bytes: what no event tells of (writes
-        /// through another process's mapping) is at most this old.
-        static let maximumAge = 0.1
         var entries: [Entry]
         var builtAt: Double
         var stamp: Int64
@@ -197,12 +194,12 @@ extension SectionRegistry {
     /// event since and the directory's mtime unchanged, filters it instead of listing and stat'ing
     /// the directory again — the rule `ListingCache` follows for a listing's bytes.
     func allEntries(keeping keep: ((String, Bool, Bool) -> Bool)? = nil) throws(SectionError) -> [Entry] {
-        guard let changeGeneration else { return try listEntries(keeping: keep ?? { _, _, _ in true }) }
+        guard sharesListings else { return try listEntries(keeping: keep ?? { _, _, _ in true }) }
         let generation = changeGeneration.current
         let stamp = directory.entriesStamp()
         let now = monotonicNow()
         if let shared = sharedEntries.withLock({ $0 }), shared.generation == generation, shared.stamp == stamp,
-            now - shared.builtAt < SharedEntries.maximumAge
+            now - shared.builtAt < Self.listingMaximumAge
         {
             // Every entry: the shared array itself, not a copy of 10,000 entries.
             guard let keep else { return shared.entries }

@@ -39,7 +39,7 @@ extension SectionRegistry {
                 }
                 table[name] = record
             }
-            changeGeneration?.bump()  // after the event that brought it: a listing made between is not served
+            changeGeneration.bump()  // after the event that brought it: a listing made between is not served
         }
     }
 }

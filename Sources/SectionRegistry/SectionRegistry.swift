@@ -63,11 +63,20 @@ public final class SectionRegistry: Sendable {
     /// Listings of every section under way (`listingUnderWay(since:)`).
     let listingsUnderWay = Mutex<[UnderWayListing]>([])
     /// The entries of the last listing of every object, shared by the readers that come within
-    /// `SharedEntries.maximumAge` while nothing changed (`allEntries`); only with the watcher.
+    /// `listingMaximumAge` while nothing changed (`allEntries`); only with the watcher, which
+    /// tells of other processes' changes.
     let sharedEntries = Mutex<SharedEntries?>(nil)
-    /// Bumped by every event of `changes` (ours, and other processes' through inotify): a shared
-    /// listing taken before an event is not served after it.
-    let changeGeneration: ChangeGeneration?
+    let sharesListings: Bool
+    /// Bumped by every event of `changes` (ours, and other processes' through inotify) and by record
+    /// changes that make none: a listing taken before it is not served after it.
+    let changeGeneration = ChangeGeneration()
+
+    /// How old a listing served again may be: what no event tells of (pages faulted in through
+    /// another process's mapping) is at most this old (docs/API-DETAILS.md, "How fresh a listing is").
+    public static let listingMaximumAge = 0.1
+
+    /// Changes so far (`changeGeneration`): a listing made before the count moved is stale.
+    public var changeCount: UInt64 { changeGeneration.current }
 
     public init(configuration: Configuration) throws(SectionError) {
         directory = try ShmDirectory(path: configuration.shmDirectory)
@@ -85,14 +94,11 @@ public final class SectionRegistry: Sendable {
         let recovered = Self.reconcile(store: store, directory: directory, report: &report)
         records = Mutex(recovered)
         startupReport = report
+        sharesListings = configuration.watchDirectory
+        _ = feed.subscribe { [changeGeneration] _ in changeGeneration.bump() }
         if configuration.watchDirectory {
-            let generation = ChangeGeneration()
-            _ = feed.subscribe { _ in generation.bump() }
-            changeGeneration = generation
             followRecordsOfOtherProcesses()
             try feed.watch(directory.path)
-        } else {
-            changeGeneration = nil
         }
     }
 

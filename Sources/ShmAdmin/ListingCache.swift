@@ -2,8 +2,8 @@ import HTTPServer
 import SectionRegistry
 import Synchronization
 
-/// Rendered section listings, reused while nothing could have changed them: no change event from
-/// the registry (its own changes and other processes' through inotify), the same directory mtime
+/// Rendered section listings, reused while nothing could have changed them: the registry's change
+/// count unmoved (its own changes and other processes' through inotify), the same directory mtime
 /// (creates, removes and renames by anyone, seen before inotify delivers them), and younger than
 /// `maximumAge` (writes through another process's mapping make no event at all).
 ///
@@ -17,19 +17,13 @@ final class ListingCache: Sendable {
         var stamp: Int64
     }
 
-    static let maximumAge = 0.1
+    static let maximumAge = SectionRegistry.listingMaximumAge
     static let maximumEntries = 64
 
     private let entries = Mutex<[String: Entry]>([:])
-    private let generation = Atomic<UInt64>(0)
-    private let directory: ShmDirectory
+    private let registry: SectionRegistry
 
-    init(registry: SectionRegistry) {
-        directory = registry.directory
-        _ = registry.changes.subscribe { [weak self] _ in
-            _ = self?.generation.add(1, ordering: .sequentiallyConsistent)
-        }
-    }
+    init(registry: SectionRegistry) { self.registry = registry }
 
     /// The cached bytes for `key`, or `build()`'s, remembered for the next caller.
     /// Entries held (tests).
@@ -37,8 +31,8 @@ final class ListingCache: Sendable {
 
     func bytes(for key: String, build: () throws -> SharedBytes) rethrows -> SharedBytes {
         let now = monotonicSeconds()
-        let current = generation.load(ordering: .sequentiallyConsistent)
-        let stamp = directory.entriesStamp()
+        let current = registry.changeCount
+        let stamp = registry.directory.entriesStamp()
         if let hit = entries.withLock({ $0[key] }), hit.generation == current, hit.stamp == stamp,
             now - hit.builtAt < Self.maximumAge
         {

@@ -7,7 +7,7 @@ import Testing
     import Glibc
 #endif
 
-/// Readers within `SharedEntries.maximumAge` of a listing of every object share it, unless an event
+/// Readers within `listingMaximumAge` of a listing of every object share it, unless an event
 /// came or the directory's mtime moved since: the registry lists and stats the directory once for
 /// them all, and never answers from before a change it was told of.
 @Suite("Shared listing")
